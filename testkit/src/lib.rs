@@ -1,0 +1,53 @@
+//! The test harness shared by every chapter's tests.
+//!
+//! - [`probe`]: the path of the static probe program (built by `build.rs`).
+//! - [`rootfs`]: a busybox root filesystem with the probe, for containers.
+//! - [`transcript`]: run a chapter binary as a learner would and record
+//!   what the terminal shows, for snapshots and for the book.
+//! - [`require_root`]: these tests need root and the real kernel; without
+//!   them they fail loudly instead of skipping.
+
+pub mod rootfs;
+pub mod transcript;
+
+pub use rootfs::Rootfs;
+pub use transcript::{Transcript, snapshot_settings};
+
+use std::path::{Path, PathBuf};
+
+/// The static probe program (see `probe/src/main.rs`).
+pub fn probe() -> &'static Path {
+    Path::new(env!("SKIFF_PROBE"))
+}
+
+/// Fails the test unless it runs as root: the tests use namespaces, mounts,
+/// cgroups and network interfaces, which need it. A skipped test would hide
+/// a broken machine; a failing one says what to do.
+pub fn require_root() {
+    assert!(
+        nix::unistd::geteuid().is_root(),
+        "these tests need root and the real kernel: run them with sudo (see README.md)"
+    );
+}
+
+/// The path of a binary of the workspace, such as `ch01-process`.
+///
+/// Tests of one chapter use the binary of the chapter below for their
+/// "before" transcripts. `cargo test --workspace` builds every binary before
+/// it runs any test; after `cargo test -p chNN-...` alone, build the others
+/// first with `cargo build --workspace`.
+pub fn workspace_bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    // target/debug/deps/test-binary -> target/debug
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run `cargo build --workspace` first (or `cargo test --workspace`)",
+        path.display()
+    );
+    path
+}

@@ -1,0 +1,155 @@
+//! The book shows real code and tested transcripts, and every page is reachable.
+
+use skiff_tests::book::{Part, has_anchor, includes, markdown_pages};
+use skiff_tests::workspace_root;
+
+#[test]
+fn every_include_points_at_an_existing_file_and_anchor() {
+    let src = workspace_root().join("book/src");
+    let found = includes(&src);
+    assert!(
+        !found.is_empty(),
+        "the book includes nothing: the include scanner is broken"
+    );
+    let mut problems = Vec::new();
+    for include in &found {
+        let Ok(text) = std::fs::read_to_string(&include.file) else {
+            problems.push(format!("{include}: the file does not exist"));
+            continue;
+        };
+        match &include.part {
+            Part::Anchor(name) if !has_anchor(&text, name) => {
+                problems.push(format!(
+                    "{include}: no ANCHOR/ANCHOR_END pair named {name:?}"
+                ));
+            }
+            Part::Lines {
+                start: Some(start), ..
+            } if *start > text.lines().count() => {
+                problems.push(format!(
+                    "{include}: the file has only {} lines",
+                    text.lines().count()
+                ));
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "broken includes:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// Insta snapshots start with a `---` header of three lines; a transcript
+/// shown in the book must skip exactly that header.
+#[test]
+fn transcripts_come_from_snapshots_without_their_header() {
+    let src = workspace_root().join("book/src");
+    let mut problems = Vec::new();
+    for include in includes(&src) {
+        if include.file.extension().is_none_or(|e| e != "snap") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&include.file).unwrap_or_default();
+        let header_lines = text.lines().skip(1).position(|l| l == "---").map(|p| p + 2);
+        let wanted = Part::Lines {
+            start: header_lines.map(|n| n + 1),
+            end: None,
+        };
+        if include.part != wanted {
+            problems.push(format!(
+                "{include}: should be `:{}:`",
+                header_lines.unwrap_or(0) + 1
+            ));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn every_page_is_in_the_summary_and_every_summary_entry_exists() {
+    let src = workspace_root().join("book/src");
+    let summary = std::fs::read_to_string(src.join("SUMMARY.md")).expect("book/src/SUMMARY.md");
+    let link = regex::Regex::new(r"\]\(([^)]+\.md)\)").unwrap();
+    let linked: Vec<_> = link
+        .captures_iter(&summary)
+        .map(|c| src.join(&c[1]))
+        .collect();
+    for page in &linked {
+        assert!(
+            page.exists(),
+            "SUMMARY.md links {} which does not exist",
+            page.display()
+        );
+    }
+    for page in markdown_pages(&src) {
+        if page.ends_with("SUMMARY.md") {
+            continue;
+        }
+        assert!(
+            linked.contains(&page),
+            "{} is not linked from SUMMARY.md",
+            page.display()
+        );
+    }
+}
+
+#[test]
+fn every_chapter_crate_has_a_book_chapter() {
+    let root = workspace_root();
+    let src = root.join("book/src");
+    for entry in std::fs::read_dir(root.join("chapters")).unwrap() {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        let page = src.join(format!("{name}.md"));
+        assert!(
+            page.exists(),
+            "chapter crate chapters/{name} has no page book/src/{name}.md"
+        );
+    }
+}
+
+#[test]
+fn the_scanner_understands_every_include_form() {
+    use skiff_tests::book::parse_target;
+    assert_eq!(parse_target("a.rs"), ("a.rs".into(), Part::Whole));
+    assert_eq!(
+        parse_target("a.rs:spawn"),
+        ("a.rs".into(), Part::Anchor("spawn".into()))
+    );
+    assert_eq!(
+        parse_target("a.snap:4:"),
+        (
+            "a.snap".into(),
+            Part::Lines {
+                start: Some(4),
+                end: None
+            }
+        )
+    );
+    assert_eq!(
+        parse_target("a.rs:2:9"),
+        (
+            "a.rs".into(),
+            Part::Lines {
+                start: Some(2),
+                end: Some(9)
+            }
+        )
+    );
+    assert_eq!(
+        parse_target("a.rs::9"),
+        (
+            "a.rs".into(),
+            Part::Lines {
+                start: None,
+                end: Some(9)
+            }
+        )
+    );
+    assert!(has_anchor(
+        "// ANCHOR: x\nfn f() {}\n// ANCHOR_END: x\n",
+        "x"
+    ));
+    assert!(!has_anchor("// ANCHOR: x\nfn f() {}\n", "x"));
+}
