@@ -14,7 +14,7 @@
 //!                          cgroup cpus mounts fds net env cwd
 //! probe try-mount          try to mount a tmpfs on /mnt; print ok or the errno
 //! probe write PATH         try to create and write PATH
-//! probe read PATH          try to read PATH
+//! probe read PATH          try to read PATH (prints it, or says it is empty)
 //! probe ls PATH            list a directory
 //! probe chroot-escape      try the classic breakout from a chroot
 //! probe hog MIB            allocate and touch MIB mebibytes, reporting progress
@@ -420,6 +420,10 @@ fn write_file(path: &str) -> i32 {
 
 fn read_file(path: &str) -> i32 {
     match std::fs::read_to_string(path) {
+        Ok(text) if text.is_empty() => {
+            println!("read {path}: empty");
+            0
+        }
         Ok(text) => {
             print!("{text}");
             0
@@ -455,6 +459,12 @@ fn list(path: &str) -> i32 {
 /// real root. After `pivot_root` and unmounting the old root there is no
 /// "outside" left to walk to.
 fn chroot_escape() -> i32 {
+    // The classic breakout: chroot into a subdirectory *without* changing
+    // into it, so the working directory is left outside the new root; then
+    // ".." walks up past the old root, and chroot(".") makes that the root.
+    use std::os::unix::fs::MetadataExt;
+    let identity = |path: &str| std::fs::metadata(path).map(|m| (m.dev(), m.ino())).ok();
+    let before = identity("/");
     let _ = std::fs::create_dir_all("/tmp/.escape");
     if let Err(error) = std::os::unix::fs::chroot("/tmp/.escape") {
         println!("chroot: {}", errno_name(&error));
@@ -468,7 +478,13 @@ fn chroot_escape() -> i32 {
         return 1;
     }
     let _ = std::env::set_current_dir("/");
-    list("/")
+    if identity("/") == before {
+        println!("stayed inside: \"..\" at the top of our root is the root itself");
+        1
+    } else {
+        println!("escaped: the root is now a directory above the one we were given");
+        0
+    }
 }
 
 fn hog(mebibytes: u64) -> i32 {

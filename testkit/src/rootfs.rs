@@ -11,9 +11,12 @@ use std::process::Command;
 /// Where Debian's `busybox-static` package puts busybox.
 pub const BUSYBOX: &str = "/bin/busybox";
 
-/// A busybox root filesystem in a temporary directory, removed on drop.
+/// A busybox root filesystem at `rootfs/` in a temporary directory, removed
+/// on drop. Tests run the chapter binaries from that directory with
+/// `--rootfs rootfs`, so transcripts show what a learner would type.
 pub struct Rootfs {
     dir: tempfile::TempDir,
+    root: PathBuf,
 }
 
 impl Rootfs {
@@ -24,18 +27,24 @@ impl Rootfs {
             .prefix("skiff-rootfs-")
             .tempdir()
             .expect("tempdir");
-        build_busybox_rootfs(dir.path());
-        Rootfs { dir }
+        let root = dir.path().join("rootfs");
+        build_busybox_rootfs(&root);
+        Rootfs { dir, root }
     }
 
-    /// The root directory.
+    /// The root directory (absolute).
     pub fn path(&self) -> &Path {
+        &self.root
+    }
+
+    /// The directory that holds `rootfs/`: run commands from here.
+    pub fn workdir(&self) -> &Path {
         self.dir.path()
     }
 
     /// A path inside the root, given without its leading `/`.
     pub fn join(&self, inner: &str) -> PathBuf {
-        self.dir.path().join(inner.trim_start_matches('/'))
+        self.root.join(inner.trim_start_matches('/'))
     }
 }
 

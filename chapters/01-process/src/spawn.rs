@@ -294,7 +294,7 @@ fn fork_or_clone(flags: CloneFlags) -> Result<Option<Pid>, SpawnError> {
 pub fn clone_flags_repr(flags: CloneFlags) -> String {
     let mut names: Vec<String> = flags
         .iter_names()
-        .map(|(name, _)| format!("CLONE_{name}"))
+        .map(|(name, _)| name.to_string())
         .collect();
     names.push("SIGCHLD".into());
     names.join("|")

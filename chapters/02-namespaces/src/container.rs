@@ -1,0 +1,182 @@
+//! A container: chapter 1's child process, given namespaces and a new root.
+//!
+//! [`ContainerHooks`] fills the gap between `clone` and `execve` that
+//! chapter 1 left open ([`SpawnHooks`]): the parent's step writes the user
+//! namespace's maps; the child's step does everything else, in an order the
+//! kernel dictates (ids first, mounts while we still hold `CAP_SYS_ADMIN`,
+//! capabilities dropped last).
+
+use crate::caps::{self, CapSet};
+use crate::mounts;
+use crate::namespaces::{self, Isolation, NetworkMode};
+use crate::userns::{self, IdMap};
+use ch01_process::{Child, HookError, ProcessSpec, SpawnError, SpawnHooks, SpawnOptions, spawn};
+use nix::unistd::Pid;
+use std::path::{Path, PathBuf};
+
+/// Everything that makes a process a container, besides what it runs.
+#[derive(Debug, Clone)]
+pub struct ContainerConfig {
+    /// The directory that becomes `/`. Absolute.
+    pub rootfs: PathBuf,
+    pub hostname: String,
+    pub isolation: Isolation,
+    /// The capabilities the container's processes keep.
+    pub caps: CapSet,
+    /// `--security-opt no-new-privileges`.
+    pub no_new_privileges: bool,
+    /// The id map, when `isolation.userns` is set.
+    pub id_map: IdMap,
+}
+
+/// Why a container could not be created.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerError {
+    #[error(
+        "rootfs {0:?} does not exist: give a directory holding the container's files (--rootfs)"
+    )]
+    MissingRootfs(PathBuf),
+    #[error("rootfs {0:?} is not a directory")]
+    RootfsNotDirectory(PathBuf),
+    #[error(
+        "--{0} host cannot be combined with --userns: a user namespace cannot use the host's {0} namespace's kernel filesystems"
+    )]
+    HostWithUserns(&'static str),
+    #[error(
+        "this process runs {0} threads: a container must be created from a single-threaded process (fork copies only the calling thread)"
+    )]
+    Threaded(usize),
+    #[error(transparent)]
+    Spawn(#[from] SpawnError),
+}
+
+impl ContainerError {
+    /// Docker's exit code for the failure: 125 for the engine's own errors,
+    /// 126/127 when the command cannot be run.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            ContainerError::Spawn(error) => error.exit_code(),
+            _ => 125,
+        }
+    }
+}
+
+impl ContainerConfig {
+    /// Checks the configuration before anything is created, so that a bad
+    /// rootfs or flag combination costs nothing to undo.
+    pub fn validate(&mut self) -> Result<(), ContainerError> {
+        let root = &self.rootfs;
+        match std::fs::metadata(root) {
+            Err(_) => return Err(ContainerError::MissingRootfs(root.clone())),
+            Ok(meta) if !meta.is_dir() => {
+                return Err(ContainerError::RootfsNotDirectory(root.clone()));
+            }
+            Ok(_) => {}
+        }
+        self.rootfs =
+            std::fs::canonicalize(root).map_err(|_| ContainerError::MissingRootfs(root.clone()))?;
+        if self.isolation.userns {
+            if self.isolation.network == NetworkMode::Host {
+                return Err(ContainerError::HostWithUserns("network"));
+            }
+            if self.isolation.pid == namespaces::PidMode::Host {
+                return Err(ContainerError::HostWithUserns("pid"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The environment every container starts with, before `-e` flags:
+    /// docker's `PATH`, the hostname, and root's home.
+    pub fn base_env(&self) -> Vec<String> {
+        vec![
+            format!("PATH={}", ch01_process::spawn::DEFAULT_PATH),
+            format!("HOSTNAME={}", self.hostname),
+            "HOME=/root".to_string(),
+        ]
+    }
+}
+
+// ANCHOR: single_threaded
+/// Refuses to go on in a multi-threaded process.
+///
+/// `fork` and `clone` copy only the calling thread; a lock held by another
+/// thread stays locked forever in the child. And the kernel refuses
+/// `unshare(CLONE_NEWUSER)` and `setns` into a mount namespace to a process
+/// with more than one thread. So containers are created by a process that
+/// never started a thread: this binary, or (in the engine) a fresh process
+/// the daemon starts for each container, never the daemon itself.
+pub fn ensure_single_threaded() -> Result<(), ContainerError> {
+    let threads = std::fs::read_dir("/proc/self/task")
+        .map(|dir| dir.count())
+        .unwrap_or(1);
+    if threads > 1 {
+        return Err(ContainerError::Threaded(threads));
+    }
+    Ok(())
+}
+// ANCHOR_END: single_threaded
+
+/// The steps that turn chapter 1's child into a container.
+pub struct ContainerHooks<'a> {
+    pub config: &'a ContainerConfig,
+}
+
+// ANCHOR: hooks
+impl SpawnHooks for ContainerHooks<'_> {
+    fn in_parent(&mut self, child: Pid) -> Result<(), HookError> {
+        if self.config.isolation.userns {
+            userns::write_maps(child, self.config.id_map)
+                .map_err(|e| HookError::new("user namespace", e))?;
+        }
+        Ok(())
+    }
+
+    fn in_child(&mut self) -> Result<(), HookError> {
+        let config = self.config;
+        if config.isolation.userns {
+            userns::become_root()
+                .map_err(|e| HookError::new("becoming root in the user namespace", e))?;
+        }
+        namespaces::unshare_cgroup().map_err(|e| HookError::new("unshare(CLONE_NEWCGROUP)", e))?;
+        namespaces::set_hostname(&config.hostname).map_err(|e| HookError::new("sethostname", e))?;
+        if config.isolation.network == NetworkMode::None {
+            namespaces::bring_up_loopback().map_err(|e| HookError::new("bringing up lo", e))?;
+        }
+        enter_rootfs(&config.rootfs)
+            .map_err(|e| HookError::new("setting up the root filesystem", e))?;
+        caps::apply(&config.caps).map_err(|e| HookError::new("dropping capabilities", e))?;
+        if config.no_new_privileges {
+            caps::set_no_new_privs().map_err(|e| HookError::new("no-new-privileges", e))?;
+        }
+        Ok(())
+    }
+}
+// ANCHOR_END: hooks
+
+// ANCHOR: enter_rootfs
+/// The mount steps, in order; see [`mounts`].
+pub fn enter_rootfs(rootfs: &Path) -> Result<(), mounts::MountError> {
+    mounts::make_private()?;
+    mounts::bind_root(rootfs)?;
+    mounts::mount_kernel_filesystems(rootfs)?;
+    mounts::pivot_into(rootfs)?;
+    mounts::mask_paths()?;
+    mounts::make_readonly_paths()
+}
+// ANCHOR_END: enter_rootfs
+
+/// Creates a container running `spec`, with `extra` steps around the
+/// container's own (later chapters use them: a cgroup, a network).
+pub fn start(
+    spec: &ProcessSpec,
+    config: &ContainerConfig,
+    hooks: &mut dyn SpawnHooks,
+) -> Result<Child, ContainerError> {
+    ensure_single_threaded()?;
+    let options = SpawnOptions {
+        clone_flags: config.isolation.clone_flags(),
+        own_process_group: true,
+    };
+    Ok(spawn(spec, &options, hooks)?)
+}

@@ -1,0 +1,647 @@
+//! Chapter 2, driven as a learner drives it, with the probe inside the container.
+
+use skiff_testkit::{Rootfs, Transcript, require_root, snapshot_settings, workspace_bin};
+use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ch02-namespaces");
+
+/// `ch02-namespaces ARGS...`, run from the directory holding `rootfs/`.
+fn ch02(rootfs: &Rootfs, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .current_dir(rootfs.workdir())
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    command
+}
+
+/// `ch02-namespaces run --rootfs rootfs --hostname box [FLAGS] -- COMMAND...`
+fn run_in(rootfs: &Rootfs, flags: &[&str], command: &[&str]) -> Command {
+    let mut args = vec!["run", "--rootfs", "rootfs", "--hostname", "box"];
+    args.extend(flags);
+    args.push("--");
+    args.extend(command);
+    ch02(rootfs, &args)
+}
+
+/// Runs and returns (stdout, stderr, code).
+fn output(mut command: Command) -> (String, String, i32) {
+    let out = command.output().expect("run ch02-namespaces");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+/// The value of `key: ` in the probe's output.
+fn field<'a>(text: &'a str, key: &str) -> &'a str {
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{key}: ")))
+        .unwrap_or_else(|| panic!("no {key:?} in probe output:\n{text}"))
+}
+
+/// No mount of the host refers to `rootfs` (nothing leaked out of the
+/// container's mount namespace).
+fn assert_no_mounts_under(rootfs: &Rootfs) {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let root = rootfs.workdir().to_string_lossy().into_owned();
+    let leaked: Vec<_> = table.lines().filter(|line| line.contains(&root)).collect();
+    assert!(
+        leaked.is_empty(),
+        "mounts left on the host:\n{}",
+        leaked.join("\n")
+    );
+}
+
+/// A container started in the background, killed and reaped on drop.
+struct Running {
+    engine: Child,
+    init: i32,
+    /// The container's stdout; kept open so that it can still print.
+    _output: BufReader<std::process::ChildStdout>,
+}
+
+impl Running {
+    /// Starts `probe signals` in a container, waits until it is ready, and
+    /// finds its first process (the engine's only child).
+    fn start(rootfs: &Rootfs, flags: &[&str]) -> Running {
+        let mut engine = run_in(rootfs, flags, &["probe", "signals"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        let mut output = BufReader::new(engine.stdout.take().unwrap());
+        output.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "ready", "the container did not start");
+        let children =
+            std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", engine.id())).unwrap();
+        let init = children
+            .split_whitespace()
+            .next()
+            .expect("the container's first process")
+            .parse()
+            .unwrap();
+        Running {
+            engine,
+            init,
+            _output: output,
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.init),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = self.engine.wait();
+    }
+}
+
+#[test]
+fn transcript_a_world_of_its_own() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let mut t = Transcript::new();
+    t.run(&mut run_in(
+        &rootfs,
+        &[],
+        &["probe", "pid", "hostname", "net"],
+    ));
+    t.run(&mut run_in(&rootfs, &[], &["ps"]));
+    t.run(&mut run_in(&rootfs, &[], &["ls", "/", "/dev"]));
+    snapshot_settings().bind(|| insta::assert_snapshot!("world", t.text()));
+    assert_no_mounts_under(&rootfs);
+}
+
+/// The "before": chapter 1's binary runs the same probe in the host's world.
+#[test]
+fn transcript_before_chapter_1_shares_everything() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let probe = rootfs.join("bin/probe");
+    let mut ch01 = Command::new(workspace_bin("ch01-process"));
+    ch01.args(["run", "--", "rootfs/bin/probe", "pid", "hostname"])
+        .current_dir(rootfs.workdir());
+    let out = ch01.output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_ne!(field(&text, "pid"), "1", "chapter 1's child is not PID 1");
+    assert_eq!(
+        field(&text, "hostname"),
+        nix::unistd::gethostname().unwrap().to_string_lossy()
+    );
+    assert!(probe.exists());
+
+    let mut t = Transcript::new();
+    t.comment("chapter 1: the child sees the host's pids and hostname");
+    t.run_shown(
+        "ch01-process run -- rootfs/bin/probe pid",
+        &mut ch01_pid_only(&rootfs),
+        None,
+    );
+    t.comment("chapter 2: its own");
+    t.run(&mut run_in(&rootfs, &[], &["probe", "pid", "hostname"]));
+    let settings = {
+        let mut s = snapshot_settings();
+        s.add_filter(r"pid: \d{2,}", "pid: [HOST PID]");
+        s
+    };
+    settings.bind(|| insta::assert_snapshot!("before", t.text()));
+}
+
+fn ch01_pid_only(rootfs: &Rootfs) -> Command {
+    let mut command = Command::new(workspace_bin("ch01-process"));
+    command
+        .args(["run", "--", "rootfs/bin/probe", "pid"])
+        .current_dir(rootfs.workdir());
+    command
+}
+
+#[test]
+fn each_namespace_differs_from_the_host() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let kinds = ["uts", "pid", "mnt", "ipc", "net", "cgroup"];
+    let script: String = kinds
+        .iter()
+        .map(|k| format!("readlink /proc/self/ns/{k}; "))
+        .collect();
+    let (inside, stderr, code) = output(run_in(&rootfs, &[], &["sh", "-c", &script]));
+    assert_eq!(code, 0, "{stderr}");
+    for (kind, line) in kinds.iter().zip(inside.lines()) {
+        let host = std::fs::read_link(format!("/proc/self/ns/{kind}")).unwrap();
+        assert_ne!(
+            line,
+            host.to_string_lossy(),
+            "the container shares the host's {kind} namespace"
+        );
+    }
+    assert_no_mounts_under(&rootfs);
+}
+
+#[test]
+fn pid_namespace_shows_only_the_container() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let (out, stderr, code) = output(run_in(
+        &rootfs,
+        &[],
+        &["sh", "-c", "echo $$; ls /proc | grep -c '^[0-9]'"],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<_> = out.lines().collect();
+    assert_eq!(lines[0], "1", "the command is PID 1");
+    // sh, and the ls and grep of the pipeline: nothing of the host.
+    assert!(
+        lines[1].parse::<u32>().unwrap() <= 4,
+        "the container sees other processes: {out}"
+    );
+}
+
+#[test]
+fn host_network_and_pid_are_shared_on_request() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let (out, stderr, code) = output(run_in(
+        &rootfs,
+        &["--network", "host", "--pid", "host"],
+        &[
+            "sh",
+            "-c",
+            "readlink /proc/self/ns/net; readlink /proc/self/ns/pid; echo $$",
+        ],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    let lines: Vec<_> = out.lines().collect();
+    assert_eq!(
+        lines[0],
+        std::fs::read_link("/proc/self/ns/net")
+            .unwrap()
+            .to_string_lossy()
+    );
+    assert_eq!(
+        lines[1],
+        std::fs::read_link("/proc/self/ns/pid")
+            .unwrap()
+            .to_string_lossy()
+    );
+    assert_ne!(lines[2], "1");
+
+    // Without --network host, only lo, and it is up.
+    let (out, _, _) = output(run_in(&rootfs, &[], &["probe", "net"]));
+    assert_eq!(out, "net: lo up 127.0.0.1/8 ::1/128\n");
+}
+
+#[test]
+fn transcript_pivot_root_versus_chroot() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let mut t = Transcript::new();
+    t.comment("a chroot only changes where path lookups start: the probe climbs out");
+    let outcome = t.run_shown(
+        "chroot rootfs /bin/probe chroot-escape",
+        Command::new("chroot")
+            .args(["rootfs", "/bin/probe", "chroot-escape"])
+            .current_dir(rootfs.workdir()),
+        None,
+    );
+    assert_eq!(
+        outcome.code, 0,
+        "the classic escape should work against a chroot: {}",
+        outcome.output
+    );
+    t.comment("after pivot_root the host's tree is unmounted: there is nothing above /");
+    let outcome = t.run(&mut run_in(&rootfs, &[], &["probe", "chroot-escape"]));
+    assert_eq!(outcome.code, 1, "{}", outcome.output);
+    snapshot_settings().bind(|| insta::assert_snapshot!("pivot_root", t.text()));
+
+    // And the host's files are not reachable by path either.
+    let marker = rootfs.workdir().join("host-secret");
+    std::fs::write(&marker, "secret").unwrap();
+    let (out, _, _) = output(run_in(
+        &rootfs,
+        &[],
+        &[
+            "sh",
+            "-c",
+            "ls ../host-secret /../host-secret 2>&1; cat /proc/1/root/../host-secret 2>&1",
+        ],
+    ));
+    assert!(
+        !out.contains("secret\n") && out.contains("No such file"),
+        "{out}"
+    );
+    assert_no_mounts_under(&rootfs);
+}
+
+#[test]
+fn kernel_filesystems_are_mounted_hardened() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let (out, stderr, code) = output(run_in(&rootfs, &[], &["probe", "mounts"]));
+    assert_eq!(code, 0, "{stderr}");
+    let mount = |point: &str| {
+        out.lines()
+            .find(|line| line.split_whitespace().nth(1) == Some(point))
+            .unwrap_or_else(|| panic!("no mount at {point}:\n{out}"))
+            .to_string()
+    };
+    for flag in ["nosuid", "nodev", "noexec"] {
+        assert!(mount("/proc").contains(flag), "{}", mount("/proc"));
+    }
+    assert!(mount("/sys").contains("ro"), "{}", mount("/sys"));
+    assert!(mount("/dev").contains("tmpfs"));
+    assert!(mount("/dev/pts").contains("devpts"));
+    assert!(mount("/dev/shm").contains("tmpfs"));
+    assert!(mount("/dev/mqueue").contains("mqueue"));
+    assert!(mount("/proc/sys").contains("ro,"), "{}", mount("/proc/sys"));
+
+    let (out, _, _) = output(run_in(
+        &rootfs,
+        &[],
+        &[
+            "sh",
+            "-c",
+            "ls /dev; echo x > /dev/null && echo null works; head -c 4 /dev/zero | wc -c",
+        ],
+    ));
+    for entry in [
+        "full",
+        "null",
+        "ptmx",
+        "pts",
+        "random",
+        "shm",
+        "stderr",
+        "stdin",
+        "stdout",
+        "tty",
+        "urandom",
+        "zero",
+        "null works",
+        "4",
+    ] {
+        assert!(
+            out.lines().any(|l| l.trim() == entry),
+            "missing {entry} in:\n{out}"
+        );
+    }
+    assert!(
+        !out.lines()
+            .any(|l| l.starts_with("sd") || l.starts_with("vd") || l == "mem"),
+        "host devices leaked:\n{out}"
+    );
+}
+
+#[test]
+fn capabilities_are_dockers_defaults() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let mut t = Transcript::new();
+    t.run(&mut run_in(&rootfs, &[], &["probe", "caps"]));
+    t.run(&mut run_in(&rootfs, &[], &["probe", "try-mount"]));
+    t.run(&mut run_in(
+        &rootfs,
+        &["--cap-add", "SYS_ADMIN"],
+        &["probe", "try-mount"],
+    ));
+    t.run(&mut run_in(
+        &rootfs,
+        &["--cap-drop", "ALL", "--cap-add", "NET_BIND_SERVICE"],
+        &["probe", "caps"],
+    ));
+    t.run(&mut run_in(
+        &rootfs,
+        &["--cap-add", "NET_ADMINISTRATOR"],
+        &["true"],
+    ));
+    snapshot_settings().bind(|| insta::assert_snapshot!("capabilities", t.text()));
+
+    let text = t.text();
+    assert!(text.contains("cap.eff: 00000000a80425fb"));
+    assert!(text.contains("cap.bnd: 00000000a80425fb"));
+    assert!(text.contains("cap.inh: 0000000000000000"));
+    assert!(text.contains("cap.amb: 0000000000000000"));
+    assert!(text.contains("EPERM"));
+    assert!(text.contains("cap.eff: 0000000000000400"));
+}
+
+#[test]
+fn masked_and_readonly_paths() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let mut t = Transcript::new();
+    t.comment("masked: /dev/null is bound over files, an empty tmpfs over directories");
+    t.run(&mut run_in(
+        &rootfs,
+        &[],
+        &["probe", "read", "/proc/timer_list"],
+    ));
+    t.run(&mut run_in(&rootfs, &[], &["probe", "ls", "/sys/firmware"]));
+    t.comment("read-only: the machine's settings cannot be changed from inside");
+    let write = |path| run_in(&rootfs, &[], &["probe", "write", path]);
+    t.run(&mut write("/proc/sys/kernel/hostname"));
+    t.run(&mut write("/proc/irq/default_smp_affinity"));
+    snapshot_settings().bind(|| insta::assert_snapshot!("hardened_paths", t.text()));
+    assert!(
+        t.text().contains("read /proc/timer_list: empty"),
+        "{}",
+        t.text()
+    );
+    assert!(
+        !std::fs::read_to_string("/proc/timer_list")
+            .unwrap()
+            .is_empty()
+    );
+    assert!(t.text().matches("EROFS").count() == 2, "{}", t.text());
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .unwrap()
+            .trim(),
+        nix::unistd::gethostname().unwrap().to_string_lossy()
+    );
+}
+
+#[test]
+fn only_stdio_reaches_the_container() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    // Leave a descriptor open without close-on-exec, as a careless parent would.
+    let leaked = std::fs::File::open("/etc/hostname").unwrap();
+    let fd = nix::unistd::dup(&leaked).unwrap();
+    let (out, stderr, code) = output(run_in(&rootfs, &[], &["probe", "fds"]));
+    drop(fd);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(out, "fds: 0 1 2\n");
+}
+
+#[test]
+fn no_new_privileges_on_request() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let (out, _, _) = output(run_in(&rootfs, &[], &["probe", "nnp"]));
+    assert_eq!(out, "no_new_privs: 0\n");
+    let (out, _, _) = output(run_in(
+        &rootfs,
+        &["--security-opt", "no-new-privileges"],
+        &["probe", "nnp"],
+    ));
+    assert_eq!(out, "no_new_privs: 1\n");
+}
+
+#[test]
+fn transcript_user_namespace() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let mut t = Transcript::new();
+    t.run(&mut run_in(&rootfs, &["--userns"], &["probe", "ids"]));
+    t.run(&mut run_in(
+        &rootfs,
+        &["--userns"],
+        &["probe", "write", "/bin/owned-by-the-host"],
+    ));
+    snapshot_settings().bind(|| insta::assert_snapshot!("userns", t.text()));
+    assert!(t.text().contains("uid_map: 0 100000 65536"), "{}", t.text());
+
+    // Seen from the host, the container's root is uid 100000.
+    let running = Running::start(&rootfs, &["--userns"]);
+    let status = std::fs::read_to_string(format!("/proc/{}/status", running.init)).unwrap();
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .expect("a Uid line");
+    assert_eq!(uid.split_whitespace().next(), Some("100000"), "{status}");
+    drop(running);
+    assert_no_mounts_under(&rootfs);
+}
+
+#[test]
+fn exec_enters_the_running_container() {
+    require_root();
+    for flags in [&[][..], &["--userns"][..]] {
+        let rootfs = Rootfs::busybox();
+        let running = Running::start(&rootfs, flags);
+        let target = running.init.to_string();
+        let (out, stderr, code) = output(ch02(
+            &rootfs,
+            &[
+                "exec", "--target", &target, "--", "probe", "pid", "hostname", "caps", "fds",
+            ],
+        ));
+        assert_eq!(code, 0, "{stderr}");
+        assert_ne!(field(&out, "pid"), "1");
+        assert!(
+            field(&out, "pid").parse::<u32>().unwrap() < 10,
+            "exec is not in the container's pid namespace: {out}"
+        );
+        assert_eq!(field(&out, "hostname"), "box");
+        assert_eq!(field(&out, "cap.eff"), "00000000a80425fb");
+        assert_eq!(field(&out, "fds"), "0 1 2");
+        // The same root: a file written by exec is seen by the container's root.
+        let (_, stderr, code) = output(ch02(
+            &rootfs,
+            &[
+                "exec",
+                "--target",
+                &target,
+                "--",
+                "sh",
+                "-c",
+                "echo hi > /tmp/from-exec",
+            ],
+        ));
+        assert_eq!(code, 0, "{stderr}");
+        assert!(rootfs.join("tmp/from-exec").exists());
+        // Signals and exit codes are relayed for exec too.
+        let (_, _, code) = output(ch02(
+            &rootfs,
+            &["exec", "--target", &target, "--", "probe", "exit", "7"],
+        ));
+        assert_eq!(code, 7);
+        drop(running);
+        assert_no_mounts_under(&rootfs);
+    }
+}
+
+#[test]
+fn transcript_exec() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let running = Running::start(&rootfs, &[]);
+    let mut t = Transcript::new();
+    let mut exec = ch02(
+        &rootfs,
+        &["exec", "--target", &running.init.to_string(), "--", "ps"],
+    );
+    t.run_shown("ch02-namespaces exec --target $PID -- ps", &mut exec, None);
+    drop(running);
+    snapshot_settings().bind(|| insta::assert_snapshot!("exec", t.text()));
+}
+
+#[test]
+fn exit_codes_and_signals_are_relayed() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let (_, _, code) = output(run_in(&rootfs, &[], &["probe", "exit", "42"]));
+    assert_eq!(code, 42);
+    // PID 1 with a SIGTERM handler gets the forwarded signal and exits 0.
+    let running = Running::start(&rootfs, &[]);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(running.engine.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let mut running = running;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = running.engine.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "SIGTERM did not reach the container"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+    assert_no_mounts_under(&rootfs);
+}
+
+#[test]
+fn a_killed_container_leaves_no_mounts() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let mut running = Running::start(&rootfs, &[]);
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(running.init),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    let status = running.engine.wait().unwrap();
+    assert_eq!(status.code(), Some(137));
+    assert_no_mounts_under(&rootfs);
+}
+
+#[test]
+fn transcript_errors() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    std::fs::write(rootfs.workdir().join("a-file"), "").unwrap();
+    let mut t = Transcript::new();
+    t.run(&mut ch02(
+        &rootfs,
+        &["run", "--rootfs", "no-such-dir", "--", "sh"],
+    ));
+    t.run(&mut ch02(
+        &rootfs,
+        &["run", "--rootfs", "a-file", "--", "sh"],
+    ));
+    t.run(&mut run_in(&rootfs, &[], &["no-such-command"]));
+    t.run(&mut ch02(
+        &rootfs,
+        &[
+            "run",
+            "--rootfs",
+            "rootfs",
+            "--userns",
+            "--network",
+            "host",
+            "--",
+            "sh",
+        ],
+    ));
+    t.run(&mut ch02(
+        &rootfs,
+        &["exec", "--target", "999999999", "--", "sh"],
+    ));
+    snapshot_settings().bind(|| insta::assert_snapshot!("errors", t.text()));
+    assert_no_mounts_under(&rootfs);
+}
+
+#[test]
+fn the_rootfs_is_the_containers_root() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    std::fs::write(rootfs.join("etc/marker"), "from the rootfs").unwrap();
+    let (out, _, _) = output(run_in(
+        &rootfs,
+        &["-w", "/etc"],
+        &["sh", "-c", "pwd; cat marker"],
+    ));
+    assert_eq!(out, "/etc\nfrom the rootfs");
+    // The inode of / inside is the rootfs directory's.
+    let (out, _, _) = output(run_in(&rootfs, &[], &["stat", "-c", "%i", "/"]));
+    assert_eq!(
+        out.trim(),
+        std::fs::metadata(rootfs.path()).unwrap().ino().to_string()
+    );
+}
+
+#[test]
+fn transcript_explain() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let mut t = Transcript::new();
+    let mut command = ch02(
+        &rootfs,
+        &[
+            "--explain",
+            "run",
+            "--rootfs",
+            "rootfs",
+            "--hostname",
+            "box",
+            "--",
+            "hostname",
+        ],
+    );
+    t.run(&mut command);
+    snapshot_settings().bind(|| insta::assert_snapshot!("explain", t.text()));
+    assert_no_mounts_under(&rootfs);
+}
