@@ -1,0 +1,362 @@
+//! Chapter 3, driven as a learner drives it: limits enforced, stats, OOM, pause.
+
+use skiff_testkit::{Rootfs, Transcript, require_root, snapshot_settings, workspace_bin};
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_ch03-cgroups");
+
+fn ch03(rootfs: &Rootfs, args: &[&str]) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .current_dir(rootfs.workdir())
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
+    command
+}
+
+/// `ch03-cgroups run --rootfs rootfs [FLAGS] -- COMMAND...`
+fn run_in(rootfs: &Rootfs, flags: &[&str], command: &[&str]) -> Command {
+    let mut args = vec!["run", "--rootfs", "rootfs"];
+    args.extend(flags);
+    args.push("--");
+    args.extend(command);
+    ch03(rootfs, &args)
+}
+
+fn output(mut command: Command) -> (String, String, i32) {
+    let out = command.output().expect("run ch03-cgroups");
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+/// A name no other test uses at the same time.
+fn unique(name: &str) -> String {
+    format!("{name}-{}", std::process::id())
+}
+
+/// The cgroup directories of container `name`, in every hierarchy.
+fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+        let dir = entry.path().join("skiff").join(name);
+        if dir.exists() {
+            found.push(dir);
+        }
+    }
+    let unified = PathBuf::from("/sys/fs/cgroup/skiff").join(name);
+    if unified.exists() {
+        found.push(unified);
+    }
+    found
+}
+
+fn assert_cgroup_removed(name: &str) {
+    let left = cgroup_dirs(name);
+    assert!(left.is_empty(), "cgroups left behind: {left:?}");
+}
+
+/// A named container running in the background; killed and reaped on drop.
+struct Running {
+    engine: Child,
+    output: BufReader<ChildStdout>,
+    name: String,
+}
+
+impl Running {
+    fn start(rootfs: &Rootfs, name: &str, flags: &[&str], command: &[&str]) -> Running {
+        let mut all = vec!["--name", name];
+        all.extend(flags);
+        let mut engine = run_in(rootfs, &all, command)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let output = BufReader::new(engine.stdout.take().unwrap());
+        Running {
+            engine,
+            output,
+            name: name.to_string(),
+        }
+    }
+
+    fn line(&mut self) -> String {
+        let mut line = String::new();
+        self.output.read_line(&mut line).unwrap();
+        line.trim().to_string()
+    }
+
+    /// The cgroup file `file` of the first hierarchy that has it.
+    fn cgroup_file(&self, file: &str) -> String {
+        cgroup_dirs(&self.name)
+            .iter()
+            .find_map(|dir| std::fs::read_to_string(dir.join(file)).ok())
+            .unwrap_or_else(|| panic!("no {file} for {}", self.name))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(self.engine.id() as i32),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+        let _ = self.engine.wait();
+        // The engine was killed before it could clean up: do it for it, so a
+        // failing test leaves nothing behind either.
+        let layout = ch03_cgroups::Layout::detect().unwrap();
+        if let Ok(cgroup) = ch03_cgroups::Cgroup::open(&layout, &self.name) {
+            let _ = cgroup.remove();
+        }
+    }
+}
+
+#[test]
+fn transcript_a_memory_hog_before_and_after() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let mut t = Transcript::new();
+    t.comment("chapter 2: no limit, the hog takes what it asks for");
+    let mut ch02 = Command::new(workspace_bin("ch02-namespaces"));
+    ch02.args(["run", "--rootfs", "rootfs", "--", "probe", "hog", "64"])
+        .current_dir(rootfs.workdir());
+    let before = t.run(&mut ch02);
+    assert_eq!(before.code, 0);
+    t.comment("chapter 3: 32 MiB and no swap; the kernel's OOM killer ends it");
+    let name = unique("hog");
+    let after = t.run_shown(
+        "ch03-cgroups run --rootfs rootfs --name hog --memory 32m -- probe hog 64",
+        &mut run_in(
+            &rootfs,
+            &["--name", &name, "--memory", "32m"],
+            &["probe", "hog", "64"],
+        ),
+        None,
+    );
+    assert_eq!(after.code, 137, "{}", after.output);
+    assert!(after.output.contains("OOM-killed"), "{}", after.output);
+    let settings = {
+        let mut s = snapshot_settings();
+        s.add_filter(r"container hog-\d+", "container hog");
+        s
+    };
+    settings.bind(|| insta::assert_snapshot!("oom", t.text()));
+    assert_cgroup_removed(&name);
+}
+
+#[test]
+fn a_fork_loop_stops_at_the_pids_limit() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let name = unique("forks");
+    let (out, stderr, code) = output(run_in(
+        &rootfs,
+        &["--name", &name, "--pids-limit", "10"],
+        &["probe", "forks", "50"],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    // The probe itself is one task: nine more fit.
+    assert_eq!(out.trim(), "started 9 of 50: fork: EAGAIN");
+    assert_cgroup_removed(&name);
+}
+
+#[test]
+fn a_cpu_quota_shows_as_throttling() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let name = unique("spin");
+    let mut running = Running::start(
+        &rootfs,
+        &name,
+        &["--cpus", "0.2"],
+        &["sh", "-c", "echo ready; exec probe spin 3"],
+    );
+    assert_eq!(running.line(), "ready");
+    std::thread::sleep(Duration::from_millis(1500));
+    let stat = running.cgroup_file("cpu.stat");
+    let throttled: u64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("nr_throttled "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no nr_throttled in cpu.stat:\n{stat}"));
+    assert!(
+        throttled > 0,
+        "a 0.2-cpu container spinning for 1.5 s was never throttled:\n{stat}"
+    );
+    let quota = running.cgroup_file("cpu.cfs_quota_us");
+    assert_eq!(quota.trim(), "20000");
+}
+
+#[test]
+fn cpuset_shows_in_the_affinity() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let (out, stderr, code) = output(run_in(&rootfs, &["--cpuset-cpus", "1"], &["probe", "cpus"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(out, "cpus: 1\n");
+}
+
+#[test]
+fn transcript_pause_stats_unpause() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let name = unique("counter");
+    let mut running = Running::start(
+        &rootfs,
+        &name,
+        &["--memory", "64m", "--pids-limit", "20"],
+        &["probe", "count"],
+    );
+    assert_eq!(running.line(), "0");
+
+    let mut t = Transcript::new();
+    let shown = |verb: &str| format!("ch03-cgroups {verb} counter");
+    let paused = t.run_shown(&shown("pause"), &mut ch03(&rootfs, &["pause", &name]), None);
+    assert_eq!(paused.code, 0, "{}", paused.output);
+    t.run_shown(
+        "ch03-cgroups stats --no-stream counter",
+        &mut ch03(&rootfs, &["stats", "--no-stream", &name]),
+        None,
+    );
+
+    // A paused container makes no progress: its counter stops.
+    let frozen_at = running.cgroup_file("freezer.state");
+    assert_eq!(frozen_at.trim(), "FROZEN");
+    let before = line_count_after(&mut running, Duration::from_millis(600));
+    assert!(
+        before <= 1,
+        "the container kept counting while paused ({before} lines)"
+    );
+
+    t.run_shown(
+        &shown("unpause"),
+        &mut ch03(&rootfs, &["unpause", &name]),
+        None,
+    );
+    let resumed = line_count_after(&mut running, Duration::from_millis(600));
+    assert!(
+        resumed >= 3,
+        "the container did not resume ({resumed} lines in 600 ms)"
+    );
+
+    let settings = {
+        let mut s = snapshot_settings();
+        // The name, padded to its column as the table pads it.
+        s.add_filter(&format!("(?m)^{name} *"), format!("{:<14}", "counter"));
+        s.add_filter(&name, "counter");
+        s.add_filter(r"\d+\.\d+% +", "[N]%     ");
+        s.add_filter(r"\d+(\.\d+)?(B|KiB|MiB) / ", "[USAGE] / ");
+        s
+    };
+    settings.bind(|| insta::assert_snapshot!("pause_stats", t.text()));
+    drop(running);
+    assert_cgroup_removed(&name);
+}
+
+/// Reads the container's counter lines for `window`; returns how many came.
+fn line_count_after(running: &mut Running, window: Duration) -> usize {
+    use std::os::fd::AsRawFd;
+    let fd = running.output.get_ref().as_raw_fd();
+    let deadline = Instant::now() + window;
+    let mut lines = 0;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return lines;
+        }
+        // Only read when data is there, so the window is respected.
+        let mut poll = [libc_pollfd(fd)];
+        // SAFETY: poll reads and writes the one pollfd we pass.
+        let ready = unsafe { nix::libc::poll(poll.as_mut_ptr(), 1, left.as_millis() as i32) };
+        if ready > 0 {
+            if running.output.buffer().is_empty() || !running.output.buffer().contains(&b'\n') {
+                let _ = running.output.fill_buf();
+            }
+            while running.output.buffer().contains(&b'\n') {
+                running.line();
+                lines += 1;
+            }
+        }
+    }
+}
+
+fn libc_pollfd(fd: i32) -> nix::libc::pollfd {
+    nix::libc::pollfd {
+        fd,
+        events: nix::libc::POLLIN,
+        revents: 0,
+    }
+}
+
+#[test]
+fn the_cgroup_is_the_containers_root_and_goes_away() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let name = unique("ns");
+    let (out, stderr, code) = output(run_in(
+        &rootfs,
+        &["--name", &name, "--memory", "16m"],
+        &["probe", "cgroup"],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    // Seen from inside, through its cgroup namespace, the container's cgroup is /.
+    for line in out.lines() {
+        assert!(
+            line.ends_with(":/"),
+            "the container sees the host's cgroup tree: {line}"
+        );
+    }
+    assert_cgroup_removed(&name);
+}
+
+#[test]
+fn transcript_errors() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let name = unique("taken");
+    let mut running = Running::start(
+        &rootfs,
+        &name,
+        &[],
+        &["sh", "-c", "echo ready; exec sleep 30"],
+    );
+    assert_eq!(running.line(), "ready");
+
+    let mut t = Transcript::new();
+    t.run(&mut run_in(&rootfs, &["--memory", "64x"], &["true"]));
+    t.run(&mut run_in(&rootfs, &["--memory", "1m"], &["true"]));
+    t.run(&mut run_in(&rootfs, &["--cpus", "zero"], &["true"]));
+    t.run_shown(
+        "ch03-cgroups run --rootfs rootfs --name taken -- true",
+        &mut run_in(&rootfs, &["--name", &name], &["true"]),
+        None,
+    );
+    t.run(&mut ch03(&rootfs, &["pause", "no-such-container"]));
+    let settings = {
+        let mut s = snapshot_settings();
+        s.add_filter(&name, "taken");
+        s
+    };
+    settings.bind(|| insta::assert_snapshot!("errors", t.text()));
+    assert_eq!(
+        t.text().matches("$ echo $?\n125\n").count(),
+        5,
+        "{}",
+        t.text()
+    );
+    // The refused run left the running container with its name alone.
+    assert!(running.engine.try_wait().unwrap().is_none());
+    assert!(!cgroup_dirs(&name).is_empty());
+    drop(running);
+    assert_cgroup_removed(&name);
+    assert!(
+        ch03_cgroups::Cgroup::list(&ch03_cgroups::Layout::detect().unwrap())
+            .iter()
+            .all(|n| !n.starts_with("no-such"))
+    );
+}
