@@ -4,9 +4,12 @@
 //! - [`rootfs`]: a busybox root filesystem with the probe, for containers.
 //! - [`transcript`]: run a chapter binary as a learner would and record
 //!   what the terminal shows, for snapshots and for the book.
+//! - [`guest`]: run a test binary in a cgroup2-only Linux guest under qemu,
+//!   for code that needs a real cgroup v2 hierarchy.
 //! - [`require_root`]: these tests need root and the real kernel; without
 //!   them they fail loudly instead of skipping.
 
+pub mod guest;
 pub mod rootfs;
 pub mod transcript;
 

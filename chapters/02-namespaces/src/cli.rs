@@ -10,9 +10,9 @@ use std::path::PathBuf;
 /// Options that make a process a container.
 #[derive(Debug, Clone, Args)]
 pub struct ContainerArgs {
-    /// The directory that becomes the container's root filesystem
+    /// The directory that becomes the container's root filesystem (required)
     #[arg(long, value_name = "DIR")]
-    pub rootfs: PathBuf,
+    pub rootfs: Option<PathBuf>,
 
     /// The container's hostname (default: 12 random hex digits)
     #[arg(long, value_name = "NAME")]
@@ -60,7 +60,7 @@ impl ContainerArgs {
             (None, NetworkMode::None) => random_hostname(),
         };
         Ok(ContainerConfig {
-            rootfs: self.rootfs.clone(),
+            rootfs: self.rootfs.clone().unwrap_or_default(),
             hostname,
             isolation,
             caps: CapSet::docker_default().with_changes(&self.cap_add, &self.cap_drop)?,

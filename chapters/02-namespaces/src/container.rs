@@ -33,6 +33,10 @@ pub struct ContainerConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ContainerError {
     #[error(
+        "no root filesystem given: use --rootfs DIR (a directory holding the container's files)"
+    )]
+    NoRootfs,
+    #[error(
         "rootfs {0:?} does not exist: give a directory holding the container's files (--rootfs)"
     )]
     MissingRootfs(PathBuf),
@@ -66,6 +70,9 @@ impl ContainerConfig {
     /// rootfs or flag combination costs nothing to undo.
     pub fn validate(&mut self) -> Result<(), ContainerError> {
         let root = &self.rootfs;
+        if root.as_os_str().is_empty() {
+            return Err(ContainerError::NoRootfs);
+        }
         match std::fs::metadata(root) {
             Err(_) => return Err(ContainerError::MissingRootfs(root.clone())),
             Ok(meta) if !meta.is_dir() => {
@@ -117,9 +124,50 @@ pub fn ensure_single_threaded() -> Result<(), ContainerError> {
 }
 // ANCHOR_END: single_threaded
 
+/// Steps later chapters add to the root filesystem's setup, in the child.
+pub trait RootfsSteps {
+    /// After the mount namespace is private, before the root is bound onto
+    /// itself: chapter 4 mounts the overlay of an image's layers here.
+    fn before_bind(&mut self, rootfs: &Path) -> Result<(), HookError> {
+        let _ = rootfs;
+        Ok(())
+    }
+
+    /// After /proc, /dev and /sys, before `pivot_root`: chapter 4 mounts
+    /// volumes here, while host paths are still reachable.
+    fn before_pivot(&mut self, rootfs: &Path) -> Result<(), HookError> {
+        let _ = rootfs;
+        Ok(())
+    }
+}
+
+/// No extra steps: the root is a plain directory.
+pub struct NoRootfsSteps;
+impl RootfsSteps for NoRootfsSteps {}
+
 /// The steps that turn chapter 1's child into a container.
 pub struct ContainerHooks<'a> {
     pub config: &'a ContainerConfig,
+    /// Extra root filesystem steps; `None` for a plain directory.
+    pub rootfs_steps: Option<&'a mut dyn RootfsSteps>,
+}
+
+impl<'a> ContainerHooks<'a> {
+    /// The hooks of a container whose root is the directory `config.rootfs`.
+    pub fn new(config: &'a ContainerConfig) -> Self {
+        ContainerHooks {
+            config,
+            rootfs_steps: None,
+        }
+    }
+
+    /// The hooks, with `steps` added to the root filesystem's setup.
+    pub fn with_rootfs_steps(config: &'a ContainerConfig, steps: &'a mut dyn RootfsSteps) -> Self {
+        ContainerHooks {
+            config,
+            rootfs_steps: Some(steps),
+        }
+    }
 }
 
 // ANCHOR: hooks
@@ -143,8 +191,12 @@ impl SpawnHooks for ContainerHooks<'_> {
         if config.isolation.network == NetworkMode::None {
             namespaces::bring_up_loopback().map_err(|e| HookError::new("bringing up lo", e))?;
         }
-        enter_rootfs(&config.rootfs)
-            .map_err(|e| HookError::new("setting up the root filesystem", e))?;
+        let mut no_steps = NoRootfsSteps;
+        let steps: &mut dyn RootfsSteps = match self.rootfs_steps.as_deref_mut() {
+            Some(steps) => steps,
+            None => &mut no_steps,
+        };
+        enter_rootfs(&config.rootfs, steps)?;
         caps::apply(&config.caps).map_err(|e| HookError::new("dropping capabilities", e))?;
         if config.no_new_privileges {
             caps::set_no_new_privs().map_err(|e| HookError::new("no-new-privileges", e))?;
@@ -155,14 +207,18 @@ impl SpawnHooks for ContainerHooks<'_> {
 // ANCHOR_END: hooks
 
 // ANCHOR: enter_rootfs
-/// The mount steps, in order; see [`mounts`].
-pub fn enter_rootfs(rootfs: &Path) -> Result<(), mounts::MountError> {
-    mounts::make_private()?;
-    mounts::bind_root(rootfs)?;
-    mounts::mount_kernel_filesystems(rootfs)?;
-    mounts::pivot_into(rootfs)?;
-    mounts::mask_paths()?;
-    mounts::make_readonly_paths()
+/// The mount steps, in order; see [`mounts`]. `steps` are the later
+/// chapters' additions (an overlay root, volumes).
+pub fn enter_rootfs(rootfs: &Path, steps: &mut dyn RootfsSteps) -> Result<(), HookError> {
+    let failed = |e: mounts::MountError| HookError::new("setting up the root filesystem", e);
+    mounts::make_private().map_err(failed)?;
+    steps.before_bind(rootfs)?;
+    mounts::bind_root(rootfs).map_err(failed)?;
+    mounts::mount_kernel_filesystems(rootfs).map_err(failed)?;
+    steps.before_pivot(rootfs)?;
+    mounts::pivot_into(rootfs).map_err(failed)?;
+    mounts::mask_paths().map_err(failed)?;
+    mounts::make_readonly_paths().map_err(failed)
 }
 // ANCHOR_END: enter_rootfs
 

@@ -86,7 +86,7 @@ fn run(container: &ContainerArgs, process: &ProcessArgs, command: &[String]) -> 
         subreaper: true,
         stop_timeout: process.stop_timeout(),
     })?;
-    let child = start(&spec, &config, &mut ContainerHooks { config: &config })?;
+    let child = start(&spec, &config, &mut ContainerHooks::new(&config))?;
     let status = supervisor.wait(child)?;
     Ok(status.code())
 }

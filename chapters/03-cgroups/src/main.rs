@@ -113,7 +113,7 @@ fn run(
     };
     let mut hooks = CgroupHooks {
         cgroup: &cgroup,
-        container: ContainerHooks { config: &config },
+        container: ContainerHooks::new(&config),
     };
     let child = start(&spec, &config, &mut hooks)?;
     let status = supervisor.wait(child)?;
