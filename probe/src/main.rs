@@ -548,11 +548,12 @@ fn count() -> i32 {
     }
 }
 
-static mut LAST_SIGNAL: c_int = 0;
+/// The last signal caught; 0 once the main loop has reported it.
+static LAST_SIGNAL: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
 
 extern "C" fn on_signal(signal: c_int) {
-    // SAFETY: a plain store from a signal handler of a single-threaded program.
-    unsafe { LAST_SIGNAL = signal };
+    // An atomic store is async-signal-safe.
+    LAST_SIGNAL.store(signal, std::sync::atomic::Ordering::SeqCst);
 }
 
 fn signals() -> i32 {
@@ -571,10 +572,14 @@ fn signals() -> i32 {
     println!("ready");
     let _ = std::io::stdout().flush();
     loop {
-        // SAFETY: pause returns once a handler has run.
-        unsafe { sys::pause() };
-        // SAFETY: read after the handler ran; no concurrent writer.
-        let signal = unsafe { LAST_SIGNAL };
+        // Poll rather than pause(): a signal that arrives between a check
+        // and pause() would be consumed by its handler and pause() would
+        // then wait forever. The sleep ends early when a handler runs.
+        let signal = LAST_SIGNAL.swap(0, std::sync::atomic::Ordering::SeqCst);
+        if signal == 0 {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
         let name = NAMES
             .iter()
             .find(|(n, _)| *n == signal)
