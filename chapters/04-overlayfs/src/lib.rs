@@ -1,0 +1,20 @@
+//! # Chapter 4: overlayfs
+//!
+//! Until now a container's root was a directory it could change, and every
+//! change stayed. Images do not work that way: an image is a stack of
+//! read-only layers shared by every container made from it, and each
+//! container gets one thin writable layer of its own on top. The kernel's
+//! overlay filesystem joins them into one tree, copying a file up into the
+//! writable layer the first time the container changes it.
+//!
+//! - [`layers`]: the layer stack, short links for hundreds of layers, the mount.
+//! - [`changes`]: what a container changed (`diff`), and its writable layer
+//!   as an OCI layer tarball (`commit`).
+//! - [`volumes`]: bind mounts, named volumes and tmpfs, mounted safely
+//!   inside the container's root.
+//! - [`container`]: all of it in chapter 2's root filesystem steps.
+
+pub mod changes;
+pub mod container;
+pub mod layers;
+pub mod volumes;
