@@ -6,10 +6,13 @@
 //!   what the terminal shows, for snapshots and for the book.
 //! - [`guest`]: run a test binary in a cgroup2-only Linux guest under qemu,
 //!   for code that needs a real cgroup v2 hierarchy.
+//! - [`registry`]: a real registry (Debian's `docker-registry`) on loopback,
+//!   and OCI images built with umoci and pushed with skopeo.
 //! - [`require_root`]: these tests need root and the real kernel; without
 //!   them they fail loudly instead of skipping.
 
 pub mod guest;
+pub mod registry;
 pub mod rootfs;
 pub mod transcript;
 
