@@ -13,8 +13,10 @@
 //! - [`volumes`]: bind mounts, named volumes and tmpfs, mounted safely
 //!   inside the container's root.
 //! - [`container`]: all of it in chapter 2's root filesystem steps.
+//! - [`run`]: chapter 3's run on a layer stack, with volumes (chapter 5 reuses it).
 
 pub mod changes;
 pub mod container;
 pub mod layers;
+pub mod run;
 pub mod volumes;

@@ -2,18 +2,14 @@
 
 use anyhow::{Context, Result, bail};
 use ch01_process::cli::ProcessArgs;
-use ch01_process::{SuperviseOptions, Supervisor, explain};
+use ch01_process::explain;
 use ch02_namespaces::cli::ContainerArgs;
-use ch02_namespaces::container::{ContainerError, ContainerHooks, start};
-use ch02_namespaces::namespaces::random_hostname;
 use ch03_cgroups::cli::CgroupArgs;
-use ch03_cgroups::container::CgroupHooks;
-use ch03_cgroups::stats::human;
-use ch03_cgroups::{Cgroup, CgroupError, CgroupGuard, Layout};
+use ch03_cgroups::{Cgroup, Layout};
 use ch04_overlayfs::changes;
-use ch04_overlayfs::container::OverlayRoot;
 use ch04_overlayfs::layers::LayerStack;
-use ch04_overlayfs::volumes::{Mount, VolumeSource, VolumeStore, parse_tmpfs, parse_volume};
+use ch04_overlayfs::run::{Launch, RunError, StorageArgs};
+use ch04_overlayfs::volumes::VolumeStore;
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 
@@ -68,17 +64,8 @@ struct RunArgs {
     #[arg(long = "layer", value_name = "DIR")]
     layers: Vec<PathBuf>,
 
-    /// Mount a volume: HOST:CONTAINER[:ro] (a bind mount) or NAME:CONTAINER[:ro] (a named volume)
-    #[arg(short = 'v', long = "volume", value_name = "SPEC")]
-    volumes: Vec<String>,
-
-    /// Mount an empty tmpfs at PATH
-    #[arg(long, value_name = "PATH")]
-    tmpfs: Vec<String>,
-
-    /// Remove the writable layer when the container exits
-    #[arg(long)]
-    rm: bool,
+    #[command(flatten)]
+    storage: StorageArgs,
 
     /// The command to run in the container, and its arguments
     #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
@@ -113,124 +100,36 @@ fn main() {
         Err(error) => {
             eprintln!("ch04-overlayfs: {error:#}");
             let code = error
-                .downcast_ref::<ContainerError>()
-                .map_or(125, ContainerError::exit_code);
+                .downcast_ref::<RunError>()
+                .map_or(125, RunError::exit_code);
             std::process::exit(code);
-        }
-    }
-}
-
-/// Removes a container's writable layer when dropped, unless kept: a run
-/// that fails before its container starts leaves nothing behind.
-struct LayerGuard {
-    stack: LayerStack,
-    keep: bool,
-}
-
-impl Drop for LayerGuard {
-    fn drop(&mut self) {
-        if !self.keep {
-            let _ = self.stack.remove();
         }
     }
 }
 
 // ANCHOR: run
 fn run(state: &Path, args: &RunArgs) -> Result<i32> {
-    let mut config = args.container.to_config()?;
-    let wanted = args.limits.to_limits()?;
-    let name = args.limits.name.clone().unwrap_or_else(random_hostname);
-    let mounts = parse_mounts(args)?;
-    let store = VolumeStore::new(state);
-
     // The layers, bottom first: --rootfs, then each --layer.
-    let lowers: Vec<PathBuf> = args
+    let lowers = args
         .container
         .rootfs
         .iter()
         .chain(&args.layers)
         .cloned()
         .collect();
-    let stack = LayerStack::create(state, &name, &lowers)?;
-    let mut layer = LayerGuard { stack, keep: false };
-    config.rootfs = layer.stack.merged();
-    config.validate()?;
-    let volumes = mounts
-        .into_iter()
-        .map(|mount| store.resolve(&mount).map(|source| (mount, source)))
-        .collect::<Result<Vec<_>, _>>()?;
-    record_named_volumes(&layer.stack, &volumes)?;
-
-    let layout = Layout::detect()?;
-    let spec = args.process.to_spec(&args.command, config.base_env());
-    let mut supervisor = Supervisor::new(SuperviseOptions {
-        subreaper: true,
-        stop_timeout: args.process.stop_timeout(),
-    })?;
-    let cgroup = match Cgroup::create(&layout, &name, &wanted) {
-        Err(CgroupError::AlreadyExists(_)) => {
-            bail!("a container named {name:?} is already running")
-        }
-        created => CgroupGuard::new(created?),
-    };
-    let mut root = OverlayRoot {
-        stack: &layer.stack,
-        volumes: &volumes,
-    };
-    let mut hooks = CgroupHooks {
-        cgroup: &cgroup,
-        container: ContainerHooks::with_rootfs_steps(&config, &mut root),
-    };
-    let child = start(&spec, &config, &mut hooks)?;
-    // From here the writable layer holds the container's work: keep it
-    // unless --rm asks otherwise.
-    layer.keep = !args.rm;
-    let status = supervisor.wait(child)?;
-    if cgroup.oom_killed()? {
-        let limit = wanted.memory.map_or("its memory limit".into(), human);
-        eprintln!(
-            "ch04-overlayfs: container {name} was OOM-killed: it reached its memory limit ({limit})"
-        );
-    }
-    Ok(status.code())
+    Ok(ch04_overlayfs::run::run(Launch {
+        state,
+        container: &args.container,
+        limits: &args.limits,
+        process: &args.process,
+        storage: &args.storage,
+        lowers,
+        command: args.command.clone(),
+        base_env: Vec::new(),
+        base_workdir: None,
+    })?)
 }
 // ANCHOR_END: run
-
-fn parse_mounts(args: &RunArgs) -> Result<Vec<Mount>> {
-    let mut mounts = Vec::new();
-    for spec in &args.volumes {
-        mounts.push(parse_volume(spec).with_context(|| format!("-v {spec}"))?);
-    }
-    for spec in &args.tmpfs {
-        mounts.push(parse_tmpfs(spec).with_context(|| format!("--tmpfs {spec}"))?);
-    }
-    Ok(mounts)
-}
-
-/// Writes the named volumes a container uses next to its layer, so that
-/// `volume rm` and `volume prune` leave them alone while it exists.
-fn record_named_volumes(stack: &LayerStack, volumes: &[(Mount, PathBuf)]) -> Result<()> {
-    let names: String = volumes
-        .iter()
-        .filter_map(|(mount, _)| match &mount.source {
-            VolumeSource::Named(name) => Some(format!("{name}\n")),
-            _ => None,
-        })
-        .collect();
-    std::fs::write(stack.dir.join("volumes"), names).context("recording the container's volumes")
-}
-
-/// Named volumes used by any container that still has its writable layer.
-fn volumes_in_use(state: &Path) -> Vec<String> {
-    let Ok(entries) = std::fs::read_dir(state.join("containers")) else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|entry| std::fs::read_to_string(entry.path().join("volumes")).ok())
-        .flat_map(|text| text.lines().map(String::from).collect::<Vec<_>>())
-        .collect()
-}
 
 fn diff(state: &Path, name: &str) -> Result<i32> {
     let stack = LayerStack::open(state, name)?;
@@ -291,14 +190,14 @@ fn volume(state: &Path, command: VolumeCommand) -> Result<i32> {
             }
         }
         VolumeCommand::Rm { names } => {
-            let in_use = volumes_in_use(state);
+            let in_use = ch04_overlayfs::run::volumes_in_use(state);
             for name in names {
                 store.remove(&name, &in_use)?;
                 println!("{name}");
             }
         }
         VolumeCommand::Prune => {
-            let removed = store.prune(&volumes_in_use(state))?;
+            let removed = store.prune(&ch04_overlayfs::run::volumes_in_use(state))?;
             println!("Deleted Volumes:");
             for name in &removed {
                 println!("{name}");
