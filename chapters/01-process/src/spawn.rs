@@ -75,9 +75,11 @@ pub struct SpawnOptions {
     /// Namespace flags for `clone(2)`. Empty means a plain `fork()`.
     pub clone_flags: CloneFlags,
     /// Put the child in a process group of its own, as a shell does for a job
-    /// and docker does for a container. Keystrokes like Ctrl-C then signal only
-    /// us, and we decide what reaches the child. When our standard input is the
-    /// terminal and we are in its foreground, the terminal is handed to the child.
+    /// and docker does for a container. When our standard input is a terminal
+    /// and we are in its foreground, the terminal is handed to the child's
+    /// group, so Ctrl-C and Ctrl-Z go to the child, as they would to a
+    /// program the shell ran. Otherwise (no terminal), keystroke signals
+    /// reach only us, and the supervisor forwards them.
     pub own_process_group: bool,
 }
 
@@ -404,7 +406,7 @@ fn prepare_and_exec(
 ///
 /// This matters: the Rust runtime ignores SIGPIPE, and an ignored signal
 /// stays ignored across `execve`. Without this, `yes | head -1` would make
-/// `yes` loop forever on EPIPE instead of dying of SIGPIPE.
+/// `yes` get EPIPE errors (and print one) instead of dying quietly of SIGPIPE.
 fn reset_signals() {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
     for signal in Signal::iterator() {

@@ -111,7 +111,9 @@ pub fn enter(target: Pid) -> Result<Entered, ExecError> {
     // through /proc/PID/exe before we exec (runc's CVE-2019-5736): a
     // non-dumpable process's /proc files belong to root of the host.
     // SAFETY: prctl with integer arguments only.
-    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    let done = unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
+    nix::errno::Errno::result(done)
+        .map_err(|errno| fail("prctl(PR_SET_DUMPABLE, 0)".into())(errno.into()))?;
 
     for (path, flag, file) in &joins {
         explain!("setns(open({path:?}))");

@@ -252,7 +252,8 @@ pub fn settings(version: Version, limits: &Limits) -> Result<Vec<Setting>> {
     }
     if let Some(shares) = limits.cpu_shares {
         // v1 shares run from 2 to 262144, v2 weights from 1 to 10000; the
-        // mapping is linear between the two ranges (runc's formula).
+        // mapping is linear between the two ranges (older runc's formula; it
+        // maps the default 1024 to 39, and newer runc uses a curve instead).
         let shares = shares.clamp(2, 262_144);
         match version {
             Version::V2 => out.push(setting(
