@@ -1,0 +1,171 @@
+//! What an image is: an index, a manifest, a config, and layers.
+//!
+//! ```text
+//! index (optional)   one manifest per platform: linux/amd64, linux/arm64, ...
+//!   └─ manifest      the config's digest, and the layers' digests in order
+//!        ├─ config   JSON: how to run it (Entrypoint, Cmd, Env, WorkingDir, User)
+//!        │           and rootfs.diff_ids: the digest of each layer *uncompressed*
+//!        └─ layers   tar archives (usually gzip'd), bottom first
+//! ```
+//!
+//! Everything is named by the sha256 of its bytes (its *digest*), and each
+//! object names the next by digest: knowing the manifest's digest pins every
+//! byte of the image. That is why a digest reference (`name@sha256:...`)
+//! always means the same image, while a tag can be moved.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A reference to a blob: its type, digest and size.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    #[serde(default)]
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<Platform>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// The platform of one manifest in an index.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Platform {
+    pub architecture: String,
+    pub os: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
+}
+
+/// An image index (OCI) or manifest list (Docker): one manifest per platform.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Index {
+    pub manifests: Vec<Descriptor>,
+}
+
+/// A single-platform manifest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Manifest {
+    pub config: Descriptor,
+    pub layers: Vec<Descriptor>,
+}
+
+/// The image config (only the parts an engine uses).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ImageConfig {
+    #[serde(default)]
+    pub architecture: String,
+    #[serde(default)]
+    pub os: String,
+    #[serde(default)]
+    pub config: RunConfig,
+    pub rootfs: RootFs,
+}
+
+/// How to run the image: docker's fields, with docker's capitalised names.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct RunConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cmd: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub working_dir: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+}
+
+/// The uncompressed digests of the layers, bottom first.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct RootFs {
+    #[serde(rename = "type", default)]
+    pub kind: String,
+    pub diff_ids: Vec<String>,
+}
+
+// ANCHOR: platform
+/// The platform of this machine, in the OCI spec's words (Go's names).
+pub fn host_platform() -> Platform {
+    let architecture = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    };
+    Platform {
+        architecture: architecture.into(),
+        os: "linux".into(),
+        variant: None,
+    }
+}
+
+/// Picks the manifest for `platform` from an index. Entries for the
+/// platform `unknown/unknown` are build attestations, not images.
+pub fn pick<'a>(index: &'a Index, platform: &Platform) -> Option<&'a Descriptor> {
+    index.manifests.iter().find(|m| {
+        m.platform
+            .as_ref()
+            .is_some_and(|p| p.os == platform.os && p.architecture == platform.architecture)
+    })
+}
+// ANCHOR_END: platform
+
+// ANCHOR: command
+/// The command a container of this image runs: docker's rule. A command
+/// given on the command line replaces `Cmd`; `Entrypoint`, if any, comes first.
+pub fn command(config: &RunConfig, given: &[String]) -> Vec<String> {
+    let mut argv = config.entrypoint.clone().unwrap_or_default();
+    if given.is_empty() {
+        argv.extend(config.cmd.clone().unwrap_or_default());
+    } else {
+        argv.extend(given.iter().cloned());
+    }
+    argv
+}
+// ANCHOR_END: command
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entrypoint_and_cmd_combine_as_in_docker() {
+        let config = RunConfig {
+            entrypoint: Some(vec!["/bin/app".into()]),
+            cmd: Some(vec!["--help".into()]),
+            ..RunConfig::default()
+        };
+        assert_eq!(command(&config, &[]), ["/bin/app", "--help"]);
+        assert_eq!(command(&config, &["serve".into()]), ["/bin/app", "serve"]);
+        let plain = RunConfig {
+            cmd: Some(vec!["sh".into()]),
+            ..RunConfig::default()
+        };
+        assert_eq!(command(&plain, &["ls".into()]), ["ls"]);
+    }
+
+    #[test]
+    fn attestations_are_not_picked() {
+        let index: Index = serde_json::from_str(
+            r#"{"manifests":[
+              {"mediaType":"m","digest":"sha256:aa","size":1,"platform":{"architecture":"unknown","os":"unknown"}},
+              {"mediaType":"m","digest":"sha256:bb","size":1,"platform":{"architecture":"arm64","os":"linux"}},
+              {"mediaType":"m","digest":"sha256:cc","size":1,"platform":{"architecture":"amd64","os":"linux"}}]}"#,
+        )
+        .unwrap();
+        let amd64 = Platform {
+            architecture: "amd64".into(),
+            os: "linux".into(),
+            variant: None,
+        };
+        assert_eq!(pick(&index, &amd64).unwrap().digest, "sha256:cc");
+    }
+}

@@ -1,0 +1,227 @@
+//! `pull`: from a reference to unpacked layers in the store.
+//!
+//! 1. Fetch the manifest for the tag (or digest). If it is an index, pick
+//!    this machine's platform and fetch that manifest, by digest.
+//! 2. Fetch the config, by digest: it lists the layers' *uncompressed*
+//!    digests (`diff_ids`) and how to run the image.
+//! 3. Fetch each layer not already in the store, in parallel, verifying its
+//!    digest and size as it streams; unpack it safely, computing the digest
+//!    of the uncompressed stream, which must equal its `diff_id`.
+//! 4. Write the image record, atomically: until then the image does not
+//!    exist, so an interrupted pull leaves nothing half-visible.
+
+use crate::digest::{Digest, DigestError, sha256_of};
+use crate::extract::{self, ExtractError};
+use crate::image::{self, ImageConfig, Index, Manifest};
+use crate::reference::Reference;
+use crate::registry::{Credentials, DOCKER_MANIFEST_LIST, OCI_INDEX, RegistryError, Session};
+use crate::store::{ImageRecord, Store, StoreError, chain_ids, now};
+use ch01_process::explain;
+
+/// Why a pull failed. Nothing of a failed pull is visible afterwards.
+#[derive(Debug, thiserror::Error)]
+pub enum PullError {
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Digest(#[from] DigestError),
+    #[error("layer {layer}: {source}")]
+    Extract { layer: String, source: ExtractError },
+    #[error("{image} has no image for {wanted}; it has: {available}")]
+    NoPlatform {
+        image: String,
+        wanted: String,
+        available: String,
+    },
+    #[error("the registry sent an invalid {what}: {source}")]
+    Json {
+        what: &'static str,
+        source: serde_json::Error,
+    },
+    #[error(
+        "the {what} of {image} does not match the digest it was asked by: the registry sent other bytes"
+    )]
+    ManifestDigest { what: &'static str, image: String },
+    #[error(
+        "layer {layer} unpacks to {actual}, but the image config says {expected}: the layer was tampered with"
+    )]
+    DiffId {
+        layer: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("the manifest lists {layers} layers but the config {diff_ids} diff_ids")]
+    LayerCount { layers: usize, diff_ids: usize },
+}
+
+type Result<T> = std::result::Result<T, PullError>;
+
+fn json<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Result<T> {
+    serde_json::from_slice(bytes).map_err(|source| PullError::Json { what, source })
+}
+
+// ANCHOR: pull
+/// Pulls `reference` into `store` and returns its record.
+pub fn pull(
+    store: &Store,
+    reference: &Reference,
+    credentials: Option<Credentials>,
+) -> Result<ImageRecord> {
+    // Shared: pulls run side by side, but an `rmi` (exclusive) cannot delete
+    // a layer between our `has_layer` and our image record.
+    let _lock = store.lock(false)?;
+    let mut session = Session::new(reference, credentials)?;
+    let mut blobs = Vec::new();
+
+    let asked = reference.reference();
+    let (mut media_type, mut bytes) = session.manifest(&asked)?;
+    if let Some(pinned) = &reference.digest
+        && sha256_of(&bytes) != *pinned
+    {
+        return Err(PullError::ManifestDigest {
+            what: "manifest",
+            image: reference.to_string(),
+        });
+    }
+    if media_type.starts_with(OCI_INDEX) || media_type.starts_with(DOCKER_MANIFEST_LIST) {
+        let index_digest = store_bytes(store, &bytes)?;
+        blobs.push(index_digest);
+        let index: Index = json("index", &bytes)?;
+        let platform = image::host_platform();
+        let Some(chosen) = image::pick(&index, &platform) else {
+            let available: Vec<String> = index
+                .manifests
+                .iter()
+                .filter_map(|m| m.platform.as_ref())
+                .filter(|p| p.os != "unknown")
+                .map(|p| format!("{}/{}", p.os, p.architecture))
+                .collect();
+            return Err(PullError::NoPlatform {
+                image: reference.to_string(),
+                wanted: format!("{}/{}", platform.os, platform.architecture),
+                available: available.join(", "),
+            });
+        };
+        explain!(
+            "index: picked {} for {}/{}",
+            chosen.digest,
+            platform.os,
+            platform.architecture
+        );
+        let digest = Digest::parse(&chosen.digest)?;
+        (media_type, bytes) = session.manifest(&digest.to_string())?;
+        if sha256_of(&bytes) != digest {
+            return Err(PullError::ManifestDigest {
+                what: "manifest",
+                image: reference.to_string(),
+            });
+        }
+    }
+    explain!("manifest: {media_type}");
+    let manifest_digest = store_bytes(store, &bytes)?;
+    let manifest: Manifest = json("manifest", &bytes)?;
+
+    let config_digest = Digest::parse(&manifest.config.digest)?;
+    let response = session.blob(&config_digest)?;
+    store.put_blob(&config_digest, Some(manifest.config.size), response)?;
+    let config: ImageConfig = json("config", &store.read_blob(&config_digest)?)?;
+    if config.rootfs.diff_ids.len() != manifest.layers.len() {
+        return Err(PullError::LayerCount {
+            layers: manifest.layers.len(),
+            diff_ids: config.rootfs.diff_ids.len(),
+        });
+    }
+    let diff_ids = config
+        .rootfs
+        .diff_ids
+        .iter()
+        .map(|d| Digest::parse(d))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
+    let chains = chain_ids(&diff_ids);
+
+    // Every layer in its own thread: downloads overlap, and so do unpacks.
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = manifest
+            .layers
+            .iter()
+            .zip(&diff_ids)
+            .zip(&chains)
+            .map(|((layer, diff_id), chain)| {
+                let session = session.clone();
+                scope.spawn(move || fetch_layer(store, session, layer, diff_id, chain))
+            })
+            .collect();
+        workers
+            .into_iter()
+            .try_for_each(|w| w.join().expect("a layer thread panicked"))
+    })?;
+    for layer in &manifest.layers {
+        blobs.push(Digest::parse(&layer.digest)?);
+    }
+
+    let record = ImageRecord {
+        reference: reference.to_string(),
+        manifest: manifest_digest,
+        config: config_digest,
+        layers: chains,
+        blobs,
+        created: now(),
+    };
+    store.put_image(&record)?;
+    Ok(record)
+}
+// ANCHOR_END: pull
+
+/// Stores bytes we already hold (a manifest or index) under their digest.
+fn store_bytes(store: &Store, bytes: &[u8]) -> Result<Digest> {
+    let digest = sha256_of(bytes);
+    store.put_blob(&digest, Some(bytes.len() as u64), bytes)?;
+    Ok(digest)
+}
+
+// ANCHOR: fetch_layer
+/// Downloads one layer (verified) and unpacks it (safely) into the store.
+fn fetch_layer(
+    store: &Store,
+    mut session: Session,
+    layer: &image::Descriptor,
+    diff_id: &Digest,
+    chain: &Digest,
+) -> Result<()> {
+    let digest = Digest::parse(&layer.digest)?;
+    if store.has_layer(chain) {
+        eprintln!("{}: already exists", digest.short());
+        return Ok(());
+    }
+    let blob = store.put_blob(&digest, Some(layer.size), session.blob(&digest)?)?;
+    let pending = store.begin_layer(chain)?;
+    let file = std::fs::File::open(&blob).map_err(|source| StoreError::Io {
+        action: "open",
+        path: blob.clone(),
+        source,
+    })?;
+    let unpacked =
+        extract::unpack(file, pending.path(), &extract::Limits::default()).map_err(|source| {
+            PullError::Extract {
+                layer: digest.short(),
+                source,
+            }
+        })?;
+    if unpacked.diff_id != diff_id.to_string() {
+        return Err(PullError::DiffId {
+            layer: digest.short(),
+            expected: diff_id.to_string(),
+            actual: unpacked.diff_id,
+        });
+    }
+    pending.commit()?;
+    eprintln!(
+        "{}: pull complete ({} bytes)",
+        digest.short(),
+        unpacked.bytes
+    );
+    Ok(())
+}
+// ANCHOR_END: fetch_layer

@@ -1,0 +1,240 @@
+//! Chapter 5 end to end: a real registry on loopback, images pushed with
+//! skopeo, pulled and run by `ch05-images` as a learner would.
+
+use skiff_testkit::registry::{OciLayout, Registry, RegistryAuth};
+use skiff_testkit::{Transcript, require_root, snapshot_settings};
+use std::path::Path;
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_ch05-images");
+
+/// An image of two layers: busybox with the probe, then a change that
+/// deletes a file and replaces a directory (a whiteout and an opaque dir).
+fn two_layer_image() -> OciLayout {
+    let layout = OciLayout::new("v1");
+    layout.add_layer(|root| {
+        skiff_testkit::rootfs::build_busybox_rootfs(root);
+        std::fs::create_dir_all(root.join("srv/old")).unwrap();
+        std::fs::write(root.join("srv/old/file"), "old\n").unwrap();
+        std::fs::write(root.join("etc/motd"), "layer one\n").unwrap();
+    });
+    layout.add_layer(|root| {
+        std::fs::remove_file(root.join("etc/motd")).unwrap();
+        std::fs::remove_dir_all(root.join("srv/old")).unwrap();
+        std::fs::create_dir(root.join("srv/old")).unwrap();
+        std::fs::write(root.join("srv/old/new"), "new\n").unwrap();
+    });
+    layout.configure(&[
+        "--config.cmd=/bin/probe",
+        "--config.cmd=hostname",
+        "--config.env=GREETING=hello",
+        "--config.workingdir=/srv",
+    ]);
+    layout
+}
+
+struct Setup {
+    root: tempfile::TempDir,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        Setup {
+            root: tempfile::Builder::new()
+                .prefix("skiff-images-")
+                .tempdir()
+                .unwrap(),
+        }
+    }
+
+    fn ch05(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(BIN);
+        command
+            .env("SKIFF_ROOT", self.root.path())
+            .args(args)
+            .current_dir(self.root.path());
+        command
+    }
+
+    fn root(&self) -> &Path {
+        self.root.path()
+    }
+}
+
+impl Drop for Setup {
+    fn drop(&mut self) {
+        let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+        let root = self.root.path().to_string_lossy().into_owned();
+        assert!(!table.contains(&root), "mounts left under {root}");
+    }
+}
+
+#[test]
+fn transcript_pull_and_run() {
+    require_root();
+    let registry = Registry::start(RegistryAuth::Open);
+    registry.push(&two_layer_image().path(), "v1", "test/busybox");
+    let setup = Setup::new();
+    let image = format!("{}/test/busybox:v1", registry.host());
+    let mut t = Transcript::new();
+    let shown = |args: &str| format!("ch05-images {args}");
+    let pulled = t.run_shown(
+        &shown("pull 127.0.0.1:PORT/test/busybox:v1"),
+        &mut setup.ch05(&["pull", &image]),
+        None,
+    );
+    assert_eq!(pulled.code, 0, "{}", pulled.output);
+    t.run_shown(&shown("images"), &mut setup.ch05(&["images"]), None);
+    let ran = t.run_shown(
+        &shown("run --rm --hostname box 127.0.0.1:PORT/test/busybox:v1"),
+        &mut setup.ch05(&["run", "--rm", "--hostname", "box", &image]),
+        None,
+    );
+    assert_eq!(ran.output.trim_end(), "hostname: box", "{}", ran.output);
+    let ran = t.run_shown(
+        &shown("run --rm 127.0.0.1:PORT/test/busybox:v1 sh -c 'echo $GREETING from $PWD; ls /srv/old; cat /etc/motd'"),
+        &mut setup.ch05(&["run", "--rm", &image, "sh", "-c", "echo $GREETING from $PWD; ls /srv/old; cat /etc/motd"]),
+        None,
+    );
+    assert!(ran.output.contains("hello from /srv"), "{}", ran.output);
+    assert!(
+        ran.output.lines().any(|l| l == "new") && !ran.output.lines().any(|l| l == "file"),
+        "opaque directory: {}",
+        ran.output
+    );
+    assert!(
+        ran.output.contains("No such file"),
+        "whiteout: {}",
+        ran.output
+    );
+    t.run_shown(
+        &shown("rmi 127.0.0.1:PORT/test/busybox:v1"),
+        &mut setup.ch05(&["rmi", &image]),
+        None,
+    );
+    let settings = {
+        let mut s = snapshot_settings();
+        s.add_filter(&registry.host(), "127.0.0.1:PORT");
+        s.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]");
+        s.add_filter(r"\b[0-9a-f]{12}\b", "[ID]");
+        s.add_filter(r"\(\d+ bytes\)", "([N] bytes)");
+        s
+    };
+    settings.bind(|| insta::assert_snapshot!("pull_and_run", t.text()));
+    assert_eq!(
+        std::fs::read_dir(setup.root().join("layers"))
+            .unwrap()
+            .count(),
+        0,
+        "rmi left layers"
+    );
+}
+
+/// The manifest of `repository:v1` as the registry serves it.
+fn manifest(registry: &Registry, repository: &str) -> String {
+    let (status, body) = registry.get(
+        &format!("/v2/{repository}/manifests/v1"),
+        "application/vnd.oci.image.manifest.v1+json",
+    );
+    assert_eq!(status, 200);
+    String::from_utf8(body).unwrap()
+}
+
+#[test]
+fn a_tampered_layer_fails_the_pull_and_keeps_nothing() {
+    require_root();
+    let registry = Registry::start(RegistryAuth::Open);
+    registry.push(&two_layer_image().path(), "v1", "test/tampered");
+    // Flip one bit of the last layer, in the registry's own storage.
+    let text = manifest(&registry, "test/tampered");
+    let digest = text
+        .rsplit("\"digest\":\"")
+        .next()
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let blob = registry.blob_file(&digest);
+    let mut bytes = std::fs::read(&blob).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 1;
+    std::fs::write(&blob, bytes).unwrap();
+
+    let setup = Setup::new();
+    let image = format!("{}/test/tampered:v1", registry.host());
+    let out = setup.ch05(&["pull", &image]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert!(stderr.contains("sha256"), "{stderr}");
+    // No image record, no blob of that digest, nothing half-written.
+    let out = setup.ch05(&["images"]).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        1,
+        "only the header"
+    );
+    let hex = digest.trim_start_matches("sha256:");
+    assert!(!setup.root().join("blobs/sha256").join(hex).exists());
+    let tmp = setup.root().join("tmp");
+    assert_eq!(
+        std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0),
+        0,
+        "temp files left"
+    );
+}
+
+#[test]
+fn transcript_login_and_errors() {
+    require_root();
+    let registry = Registry::start(RegistryAuth::Htpasswd {
+        user: "learner".into(),
+        password: "s3cret".into(),
+    });
+    registry.push(&two_layer_image().path(), "v1", "private/app");
+    let setup = Setup::new();
+    let image = format!("{}/private/app:v1", registry.host());
+    let mut t = Transcript::new();
+    let shown = |args: &str| format!("ch05-images {args}");
+    let refused = t.run_shown(
+        &shown("pull 127.0.0.1:PORT/private/app:v1"),
+        &mut setup.ch05(&["pull", &image]),
+        None,
+    );
+    assert_eq!(refused.code, 125);
+    let login = t.run_shown(
+        &shown("login 127.0.0.1:PORT -u learner   # the password on stdin"),
+        &mut setup.ch05(&["login", &registry.host(), "-u", "learner"]),
+        Some("s3cret\n"),
+    );
+    assert_eq!(login.code, 0, "{}", login.output);
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(setup.root().join("auth.json"))
+            .unwrap()
+            .permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600);
+    let pulled = t.run_shown(
+        &shown("pull 127.0.0.1:PORT/private/app:v1"),
+        &mut setup.ch05(&["pull", &image]),
+        None,
+    );
+    assert_eq!(pulled.code, 0, "{}", pulled.output);
+    let missing = format!("{}/private/app:v2", registry.host());
+    t.run_shown(
+        &shown("pull 127.0.0.1:PORT/private/app:v2"),
+        &mut setup.ch05(&["pull", &missing]),
+        None,
+    );
+    t.run(&mut setup.ch05(&["pull", "Not/Valid"]));
+    t.run(&mut setup.ch05(&["pull", "127.0.0.1:9/nothing/here:v1"]));
+    let settings = {
+        let mut s = snapshot_settings();
+        s.add_filter(&registry.host(), "127.0.0.1:PORT");
+        s.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]");
+        s.add_filter(r"\b[0-9a-f]{12}\b", "[ID]");
+        s.add_filter(r"\(\d+ bytes\)", "([N] bytes)");
+        s
+    };
+    settings.bind(|| insta::assert_snapshot!("login_and_errors", t.text()));
+}
