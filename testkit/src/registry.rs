@@ -102,9 +102,21 @@ impl Registry {
 
     /// Pushes the OCI layout `layout` (tag `tag`) as `REPOSITORY:TAG` with skopeo.
     pub fn push(&self, layout: &Path, tag: &str, repository: &str) {
+        self.skopeo_copy(layout, tag, repository, false);
+    }
+
+    /// Pushes an image *index* of the layout (every platform it lists).
+    pub fn push_index(&self, layout: &Path, tag: &str, repository: &str) {
+        self.skopeo_copy(layout, tag, repository, true);
+    }
+
+    fn skopeo_copy(&self, layout: &Path, tag: &str, repository: &str, all: bool) {
         require_tool("/usr/bin/skopeo", "skopeo");
         let mut command = Command::new("/usr/bin/skopeo");
         command.args(["copy", "--quiet", "--dest-tls-verify=false"]);
+        if all {
+            command.arg("--all");
+        }
         if let RegistryAuth::Htpasswd { user, password } = &self.auth {
             command.arg(format!("--dest-creds={user}:{password}"));
         }
@@ -245,6 +257,20 @@ impl OciLayout {
             &bundle.to_string_lossy(),
         ]);
         std::fs::remove_dir_all(&bundle).unwrap();
+    }
+
+    /// Makes tag `to` a copy of tag `from` (same layers and config).
+    pub fn copy_tag(&self, from: &str, to: &str) {
+        let source = format!("{}:{from}", self.path().display());
+        self.umoci(&["tag", "--image", &source, to]);
+    }
+
+    /// Sets config fields of tag `tag` with `umoci config` flags.
+    pub fn configure_tag(&self, tag: &str, flags: &[&str]) {
+        let image = format!("{}:{tag}", self.path().display());
+        let mut args = vec!["config", "--image", &image];
+        args.extend(flags);
+        self.umoci(&args);
     }
 
     /// Sets config fields with `umoci config` flags, e.g. `--config.cmd=/bin/sh`.

@@ -236,6 +236,8 @@ fn run(root: &Path, args: &RunArgs) -> Result<i32> {
             .arg("--root")
             .arg(root)
             .args(["pull", &args.image])
+            // Like docker run, report the pull on stderr: stdout is the container's.
+            .stdout(std::io::stderr())
             .status()?;
         if !status.success() {
             return Ok(125);

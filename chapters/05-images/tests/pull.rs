@@ -238,3 +238,134 @@ fn transcript_login_and_errors() {
     };
     settings.bind(|| insta::assert_snapshot!("login_and_errors", t.text()));
 }
+
+#[test]
+fn parallel_pulls_of_the_same_image_both_succeed() {
+    require_root();
+    let registry = Registry::start(RegistryAuth::Open);
+    registry.push(&two_layer_image().path(), "v1", "test/parallel");
+    let image = format!("{}/test/parallel:v1", registry.host());
+    // Three pulls into one store, started together.
+    let setup = Setup::new();
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            setup
+                .ch05(&["pull", &image])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let layers = std::fs::read_dir(setup.root().join("layers"))
+        .unwrap()
+        .count();
+    assert_eq!(layers, 2, "each layer unpacked once");
+    let out = setup.ch05(&["images"]).output().unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 2);
+    let tmp = std::fs::read_dir(setup.root().join("tmp"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(tmp, 0, "temp files left");
+}
+
+/// Turns tags `amd64` and `arm64` of `layout` into one image index tagged
+/// `multi`, as a multi-platform build would publish them.
+fn make_index(layout: &OciLayout, platforms: &[&str]) {
+    let dir = layout.path();
+    let index_path = dir.join("index.json");
+    let top: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&index_path).unwrap()).unwrap();
+    let mut manifests = Vec::new();
+    for entry in top["manifests"].as_array().unwrap() {
+        let tag = entry["annotations"]["org.opencontainers.image.ref.name"]
+            .as_str()
+            .unwrap_or_default();
+        if platforms.contains(&tag) {
+            let mut manifest = entry.clone();
+            manifest.as_object_mut().unwrap().remove("annotations");
+            manifest["platform"] = serde_json::json!({ "architecture": tag, "os": "linux" });
+            manifests.push(manifest);
+        }
+    }
+    assert_eq!(manifests.len(), platforms.len(), "{top}");
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": manifests,
+    }))
+    .unwrap();
+    let digest = ch05_images::digest::sha256_of(&index);
+    std::fs::write(dir.join("blobs/sha256").join(digest.hex()), &index).unwrap();
+    let mut top = top;
+    top["manifests"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!({
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "digest": digest.to_string(),
+            "size": index.len(),
+            "annotations": { "org.opencontainers.image.ref.name": "multi" },
+        }));
+    std::fs::write(&index_path, serde_json::to_vec(&top).unwrap()).unwrap();
+}
+
+#[test]
+fn an_index_gives_this_machines_platform_or_a_clear_error() {
+    require_root();
+    let registry = Registry::start(RegistryAuth::Open);
+    let layout = two_layer_image();
+    layout.copy_tag("v1", "amd64");
+    layout.copy_tag("v1", "arm64");
+    layout.configure_tag(
+        "amd64",
+        &[
+            "--architecture=amd64",
+            "--config.cmd=echo",
+            "--config.cmd=amd64 image",
+        ],
+    );
+    layout.configure_tag(
+        "arm64",
+        &[
+            "--architecture=arm64",
+            "--config.cmd=echo",
+            "--config.cmd=arm64 image",
+        ],
+    );
+    make_index(&layout, &["amd64", "arm64"]);
+    registry.push_index(&layout.path(), "multi", "test/multi");
+
+    let setup = Setup::new();
+    let image = format!("{}/test/multi:multi", registry.host());
+    let out = setup.ch05(&["run", "--rm", &image]).output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "amd64 image\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // An index without this machine's platform: a clear error, nothing kept.
+    let arm_only = two_layer_image();
+    arm_only.copy_tag("v1", "arm64");
+    arm_only.configure_tag("arm64", &["--architecture=arm64"]);
+    make_index(&arm_only, &["arm64"]);
+    registry.push_index(&arm_only.path(), "multi", "test/arm-only");
+    let image = format!("{}/test/arm-only:multi", registry.host());
+    let out = setup.ch05(&["pull", &image]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(
+        stderr.contains("has no image for linux/amd64; it has: linux/arm64"),
+        "{stderr}"
+    );
+}
