@@ -10,6 +10,7 @@
 //! - [`layers`]: the layer stack, short links for hundreds of layers, the mount.
 //! - [`changes`]: what a container changed (`diff`), and its writable layer
 //!   as an OCI layer tarball (`commit`).
+//! - [`resolve`]: opening a path inside a root (`openat2` RESOLVE_IN_ROOT).
 //! - [`volumes`]: bind mounts, named volumes and tmpfs, mounted safely
 //!   inside the container's root.
 //! - [`container`]: all of it in chapter 2's root filesystem steps.
@@ -18,5 +19,6 @@
 pub mod changes;
 pub mod container;
 pub mod layers;
+pub mod resolve;
 pub mod run;
 pub mod volumes;

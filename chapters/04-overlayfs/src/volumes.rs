@@ -44,15 +44,15 @@
 //! hands back a file descriptor of the exact inode; the mount is then done
 //! on `/proc/self/fd/<fd>`, so no path is looked up a second time.
 
+use crate::resolve::open_in_root;
 use ch01_process::explain;
 use ch02_namespaces::mounts::{MountError, mount_fs};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat, readlinkat};
 use nix::mount::MsFlags;
 use nix::sys::stat::{Mode, SFlag, fstat, mkdirat};
-use std::ffi::{CString, OsString};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::OsString;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -471,60 +471,6 @@ impl VolumeStore {
 }
 // ANCHOR_END: store
 
-// ANCHOR: openat2
-/// `struct open_how` of openat2(2). Declared here rather than taken from
-/// libc, whose version may grow fields (it is `non_exhaustive`).
-#[repr(C)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
-/// Opens `path` (relative) as if `root` were `/`: symlinks, absolute or
-/// not, and `..` can never leave `root` (RESOLVE_IN_ROOT), and the
-/// `/proc/<pid>/fd` style magic links, which jump anywhere, are refused
-/// (RESOLVE_NO_MAGICLINKS). The result is an `O_PATH` descriptor: a handle
-/// on the inode, good for `*at` calls and for mounting on, not for reading.
-fn open_in_root(root: BorrowedFd<'_>, path: &Path) -> nix::Result<OwnedFd> {
-    let path = if path.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        path
-    };
-    let c_path = CString::new(path.as_os_str().as_bytes()).map_err(|_| Errno::EINVAL)?;
-    let how = OpenHow {
-        flags: (libc::O_PATH | libc::O_CLOEXEC) as u64,
-        mode: 0,
-        resolve: libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS,
-    };
-    // The kernel answers EAGAIN when a rename or mount elsewhere raced with
-    // a `..` lookup; trying again is the documented response.
-    for _ in 0..32 {
-        // SAFETY: c_path and how outlive the call, and the size passed is
-        // the size of the struct we pass.
-        let ret = unsafe {
-            libc::syscall(
-                libc::SYS_openat2,
-                root.as_raw_fd(),
-                c_path.as_ptr(),
-                &how as *const OpenHow,
-                std::mem::size_of::<OpenHow>(),
-            )
-        };
-        if ret >= 0 {
-            // SAFETY: openat2 returned a new descriptor that nobody owns yet.
-            return Ok(unsafe { OwnedFd::from_raw_fd(ret as RawFd) });
-        }
-        let errno = Errno::last();
-        if errno != Errno::EAGAIN {
-            return Err(errno);
-        }
-    }
-    Err(Errno::EAGAIN)
-}
-// ANCHOR_END: openat2
-
 fn openat2_step(root: &Path, path: &Path) -> String {
     format!(
         "openat2({:?}, {:?}, O_PATH, RESOLVE_IN_ROOT|RESOLVE_NO_MAGICLINKS)",
@@ -565,15 +511,15 @@ fn open_target(root_fd: BorrowedFd<'_>, root: &Path, rel: &Path, kind: Kind) -> 
     let mut links_followed = 0;
     while let Some(name) = todo.pop() {
         let next = done.join(&name);
-        match open_in_root(root_fd, &next) {
+        match open_in_root(root_fd, &next, OFlag::O_PATH) {
             Ok(fd) if todo.is_empty() => {
                 explain!("{} = {}", openat2_step(root, &next), fd.as_raw_fd());
                 return Ok(fd);
             }
             Ok(_) => done = next,
             Err(Errno::ENOENT) => {
-                let parent =
-                    open_in_root(root_fd, &done).map_err(sys(openat2_step(root, &done)))?;
+                let parent = open_in_root(root_fd, &done, OFlag::O_PATH)
+                    .map_err(sys(openat2_step(root, &done)))?;
                 let created = if todo.is_empty() && kind == Kind::File {
                     explain!(
                         "openat({:?} in the root, {name:?}, O_CREAT|O_EXCL, 0644)",
@@ -759,7 +705,8 @@ fn mount_one(root_fd: BorrowedFd<'_>, root: &Path, mount: &Mount, source: &Path)
     // bind mount. The remount must name the new mount, and the old fd
     // still names the directory under it, so the target is opened again;
     // it must now be the root of the bind mount: the source's inode.
-    let mounted = open_in_root(root_fd, rel).map_err(sys(openat2_step(root, rel)))?;
+    let mounted =
+        open_in_root(root_fd, rel, OFlag::O_PATH).map_err(sys(openat2_step(root, rel)))?;
     let now = fstat(&mounted).map_err(sys(format!("fstat({:?})", mount.target.display())))?;
     if now.st_dev != source_meta.dev() || now.st_ino != source_meta.ino() {
         return Err(VolumeError::TargetMoved(mount.target.clone()));

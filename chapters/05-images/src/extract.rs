@@ -83,9 +83,10 @@
 
 use ch01_process::explain;
 use ch04_overlayfs::changes::{OPAQUE_MARKER, OPAQUE_XATTR, WHITEOUT_PREFIX};
+use ch04_overlayfs::resolve::open_in_root;
 use nix::dir::Dir;
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, OpenHow, ResolveFlag, openat, openat2, readlinkat};
+use nix::fcntl::{AtFlags, OFlag, openat, readlinkat};
 use nix::sys::stat::{
     FchmodatFlags, Mode, SFlag, UtimensatFlags, fchmod, fchmodat, fstat, fstatat, futimens,
     makedev, mkdirat, mknodat, utimensat,
@@ -435,32 +436,10 @@ fn target(raw: &[u8], entry: &str) -> Result<Target> {
     })
 }
 
-// ANCHOR: open_in_root
-/// Opens `path` (relative) with `dest` as `/`. RESOLVE_IN_ROOT keeps every
-/// symbolic link and `..` inside; RESOLVE_NO_MAGICLINKS refuses the
-/// `/proc/<pid>/fd` kind of link, which could jump anywhere.
-fn open_in_root(root: BorrowedFd<'_>, path: &Path, flags: OFlag) -> nix::Result<OwnedFd> {
-    let path = if path.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        path
-    };
-    let how = OpenHow::new()
-        .flags(flags | OFlag::O_CLOEXEC)
-        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
-    // EAGAIN means a rename elsewhere raced with a `..` lookup: try again.
-    let mut tries = 0;
-    loop {
-        match openat2(root, path, how) {
-            Err(Errno::EAGAIN) if tries < 32 => tries += 1,
-            result => return result,
-        }
-    }
-}
-
+// ANCHOR: dir_handle
 /// A directory, as a handle for `*at` calls (`O_PATH`).
 const DIR_HANDLE: OFlag = OFlag::O_PATH.union(OFlag::O_DIRECTORY);
-// ANCHOR_END: open_in_root
+// ANCHOR_END: dir_handle
 
 // ANCHOR: parent
 impl Applier {
