@@ -23,14 +23,21 @@ pub enum RegistryAuth {
     Open,
     /// HTTP Basic auth against an htpasswd file with one user.
     Htpasswd { user: String, password: String },
+    /// Docker Hub's flow: the registry answers 401 with a Bearer challenge
+    /// naming a token server (ours, see [`TokenServer`]), which issues
+    /// signed tokens the registry verifies. With the user and password the
+    /// token grants pull and push; anonymously it grants nothing.
+    Token { user: String, password: String },
 }
 
 /// A running registry, stopped and removed on drop.
 pub struct Registry {
     child: Child,
-    dir: tempfile::TempDir,
     port: u16,
     auth: RegistryAuth,
+    // Dropped after the child is killed (fields drop in order after Drop).
+    _token_server: Option<TokenServer>,
+    dir: tempfile::TempDir,
 }
 
 impl Registry {
@@ -42,8 +49,19 @@ impl Registry {
             .tempdir()
             .expect("tempdir");
         let port = free_port();
+        let mut token_server = None;
         let auth_section = match &auth {
             RegistryAuth::Open => String::new(),
+            RegistryAuth::Token { user, password } => {
+                let server = TokenServer::start(dir.path(), user, password);
+                let section = format!(
+                    "auth:\n  token:\n    realm: http://127.0.0.1:{}/token\n    service: skiff-registry\n    issuer: skiff-test\n    rootcertbundle: {}\n",
+                    server.port,
+                    dir.path().join("token-cert.pem").display()
+                );
+                token_server = Some(server);
+                section
+            }
             RegistryAuth::Htpasswd { user, password } => {
                 require_tool("/usr/bin/htpasswd", "apache2-utils");
                 let out = Command::new("/usr/bin/htpasswd")
@@ -72,9 +90,10 @@ impl Registry {
             .expect("start docker-registry");
         let registry = Registry {
             child,
-            dir,
             port,
             auth,
+            _token_server: token_server,
+            dir,
         };
         registry.wait_until_ready();
         registry
@@ -117,7 +136,9 @@ impl Registry {
         if all {
             command.arg("--all");
         }
-        if let RegistryAuth::Htpasswd { user, password } = &self.auth {
+        if let RegistryAuth::Htpasswd { user, password } | RegistryAuth::Token { user, password } =
+            &self.auth
+        {
             command.arg(format!("--dest-creds={user}:{password}"));
         }
         let out = command
@@ -293,4 +314,239 @@ impl OciLayout {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+}
+
+/// A token server of our own, as Docker Hub's `auth.docker.io`: it answers
+/// `GET /token?service=...&scope=repository:NAME:pull,push` with a JWT
+/// signed (RS256, with `openssl`) by a key whose certificate the registry
+/// trusts (`rootcertbundle`). The certificate travels in the token's `x5c`
+/// header, which is how the registry finds the key.
+pub struct TokenServer {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TokenServer {
+    fn start(dir: &Path, user: &str, password: &str) -> TokenServer {
+        let key = dir.join("token-key.pem");
+        let cert = dir.join("token-cert.pem");
+        let out = Command::new("openssl")
+            .args([
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-days",
+                "1",
+                "-subj",
+                "/CN=skiff-test-token",
+            ])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .output()
+            .expect("run openssl");
+        assert!(
+            out.status.success(),
+            "openssl req: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let der = Command::new("openssl")
+            .args(["x509", "-outform", "DER", "-in"])
+            .arg(&cert)
+            .output()
+            .expect("run openssl x509");
+        assert!(der.status.success());
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the token server");
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let issuer = Issuer {
+            key,
+            cert_der: der.stdout,
+            expected: format!(
+                "Basic {}",
+                base64(format!("{user}:{password}").as_bytes(), false)
+            ),
+            user: user.to_string(),
+            dir: dir.to_path_buf(),
+        };
+        let stopping = stop.clone();
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopping.load(std::sync::atomic::Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    issuer.answer(stream);
+                }
+            }
+        });
+        TokenServer {
+            port,
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Issuer {
+    key: PathBuf,
+    cert_der: Vec<u8>,
+    expected: String,
+    user: String,
+    dir: PathBuf,
+}
+
+impl Issuer {
+    fn answer(&self, mut stream: TcpStream) {
+        let mut request = Vec::new();
+        let mut buffer = [0u8; 4096];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buffer) {
+                Ok(0) | Err(_) => return,
+                Ok(n) => request.extend_from_slice(&buffer[..n]),
+            }
+        }
+        let text = String::from_utf8_lossy(&request).into_owned();
+        let target = text.split_whitespace().nth(1).unwrap_or("/");
+        let query = target.split_once('?').map_or("", |(_, q)| q);
+        let param = |name: &str| {
+            query
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .filter(|(k, _)| *k == name)
+                .map(|(_, v)| percent_decode(v))
+                .collect::<Vec<_>>()
+        };
+        let authorized = text
+            .lines()
+            .filter_map(|l| l.split_once(':'))
+            .any(|(k, v)| k.eq_ignore_ascii_case("authorization") && v.trim() == self.expected);
+        let (status, body) = if text
+            .lines()
+            .any(|l| l.to_ascii_lowercase().starts_with("authorization:"))
+            && !authorized
+        {
+            (
+                "401 Unauthorized",
+                "{\"details\":\"wrong user or password\"}".to_string(),
+            )
+        } else {
+            let access: Vec<String> = if authorized {
+                param("scope")
+                    .iter()
+                    .filter_map(|scope| {
+                        let mut parts = scope.splitn(3, ':');
+                        let (kind, name) = (parts.next()?, parts.next()?);
+                        Some(format!(
+                            "{{\"type\":\"{kind}\",\"name\":\"{name}\",\"actions\":[\"pull\",\"push\"]}}"
+                        ))
+                    })
+                    .collect()
+            } else {
+                Vec::new() // anonymous: a token that grants nothing
+            };
+            let service = param("service").into_iter().next().unwrap_or_default();
+            (
+                "200 OK",
+                format!("{{\"token\":\"{}\"}}", self.token(&service, &access)),
+            )
+        };
+        let response = format!(
+            "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.write_all(response.as_bytes());
+    }
+
+    /// A JWT: base64url(header).base64url(claims).base64url(RS256 signature).
+    fn token(&self, service: &str, access: &[String]) -> String {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let header = format!(
+            "{{\"typ\":\"JWT\",\"alg\":\"RS256\",\"x5c\":[\"{}\"]}}",
+            base64(&self.cert_der, false)
+        );
+        let claims = format!(
+            "{{\"iss\":\"skiff-test\",\"sub\":\"{}\",\"aud\":\"{service}\",\"exp\":{},\"nbf\":{},\"iat\":{now},\"jti\":\"{now}-{}\",\"access\":[{}]}}",
+            self.user,
+            now + 300,
+            now - 10,
+            std::process::id(),
+            access.join(",")
+        );
+        let signing_input = format!(
+            "{}.{}",
+            base64(header.as_bytes(), true),
+            base64(claims.as_bytes(), true)
+        );
+        let input = self.dir.join(format!("jwt-{}", now));
+        std::fs::write(&input, &signing_input).unwrap();
+        let signature = Command::new("openssl")
+            .args(["dgst", "-sha256", "-sign"])
+            .arg(&self.key)
+            .arg(&input)
+            .output()
+            .expect("openssl dgst");
+        let _ = std::fs::remove_file(&input);
+        format!("{signing_input}.{}", base64(&signature.stdout, true))
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&text[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+            continue;
+        }
+        out.push(if bytes[i] == b'+' { b' ' } else { bytes[i] });
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Base64, standard or URL-safe without padding (as JWTs use).
+fn base64(bytes: &[u8], url: bool) -> String {
+    let table: &[u8; 64] = if url {
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    } else {
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    };
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, b)| n | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(table[(n >> (18 - 6 * i) & 63) as usize] as char);
+            } else if !url {
+                out.push('=');
+            }
+        }
+    }
+    out
 }

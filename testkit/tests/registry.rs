@@ -53,3 +53,17 @@ fn an_htpasswd_registry_refuses_anonymous_pulls() {
     let (status, _) = registry.get("/v2/private/busybox/manifests/v1", OCI_MANIFEST);
     assert_eq!(status, 401);
 }
+
+#[test]
+fn a_token_registry_wants_a_bearer_token() {
+    skiff_testkit::require_root();
+    let registry = Registry::start(RegistryAuth::Token {
+        user: "learner".into(),
+        password: "s3cret".into(),
+    });
+    let image = busybox_image();
+    // skopeo follows the Bearer flow with the credentials, as docker does.
+    registry.push(&image.path(), image.tag(), "hub/busybox");
+    let (status, _) = registry.get("/v2/hub/busybox/manifests/v1", OCI_MANIFEST);
+    assert_eq!(status, 401);
+}

@@ -369,3 +369,51 @@ fn an_index_gives_this_machines_platform_or_a_clear_error() {
         "{stderr}"
     );
 }
+
+#[test]
+fn transcript_the_docker_hub_token_flow() {
+    require_root();
+    let registry = Registry::start(RegistryAuth::Token {
+        user: "learner".into(),
+        password: "s3cret".into(),
+    });
+    registry.push(&two_layer_image().path(), "v1", "hub/app");
+    let setup = Setup::new();
+    let image = format!("{}/hub/app:v1", registry.host());
+    let mut t = Transcript::new();
+    t.comment("anonymous: the token server issues a token that grants nothing");
+    let refused = t.run_shown(
+        "ch05-images --explain pull 127.0.0.1:PORT/hub/app:v1",
+        &mut setup.ch05(&["--explain", "pull", &image]),
+        None,
+    );
+    assert_eq!(refused.code, 125, "{}", refused.output);
+    let login = setup
+        .ch05(&["login", &registry.host(), "-u", "learner"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .and_then(|mut child| {
+            use std::io::Write;
+            child.stdin.take().unwrap().write_all(b"s3cret\n")?;
+            child.wait()
+        })
+        .unwrap();
+    assert!(login.success());
+    t.comment("after `ch05-images login 127.0.0.1:PORT -u learner`: the token grants pull");
+    let pulled = t.run_shown(
+        "ch05-images pull 127.0.0.1:PORT/hub/app:v1",
+        &mut setup.ch05(&["pull", &image]),
+        None,
+    );
+    assert_eq!(pulled.code, 0, "{}", pulled.output);
+    let settings = {
+        let mut s = snapshot_settings();
+        s.add_filter(&registry.host(), "127.0.0.1:PORT");
+        s.add_filter(r"127\.0\.0\.1:\d+/token", "127.0.0.1:TOKENPORT/token");
+        s.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]");
+        s.add_filter(r"\b[0-9a-f]{12}\b", "[ID]");
+        s.add_filter(r"\(\d+ bytes\)", "([N] bytes)");
+        s
+    };
+    settings.bind(|| insta::assert_snapshot!("token_flow", t.text()));
+}
