@@ -17,6 +17,8 @@ use crate::reference::Reference;
 use crate::registry::{Credentials, DOCKER_MANIFEST_LIST, OCI_INDEX, RegistryError, Session};
 use crate::store::{ImageRecord, Store, StoreError, chain_ids, now};
 use ch01_process::explain;
+use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use std::io::{IsTerminal, Read};
 
 /// Why a pull failed. Nothing of a failed pull is visible afterwards.
 #[derive(Debug, thiserror::Error)]
@@ -142,6 +144,11 @@ pub fn pull(
     let chains = chain_ids(&diff_ids);
 
     // Every layer in its own thread: downloads overlap, and so do unpacks.
+    // On a terminal, each layer gets a progress bar, as docker shows them.
+    let bars = MultiProgress::new();
+    if !std::io::stderr().is_terminal() {
+        bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
+    }
     std::thread::scope(|scope| {
         let workers: Vec<_> = manifest
             .layers
@@ -150,7 +157,8 @@ pub fn pull(
             .zip(&chains)
             .map(|((layer, diff_id), chain)| {
                 let session = session.clone();
-                scope.spawn(move || fetch_layer(store, session, layer, diff_id, chain))
+                let bar = bars.add(layer_bar(layer));
+                scope.spawn(move || fetch_layer(store, session, layer, diff_id, chain, bar))
             })
             .collect();
         workers
@@ -174,6 +182,38 @@ pub fn pull(
 }
 // ANCHOR_END: pull
 
+/// A progress bar for one layer's download, labelled with its short digest.
+fn layer_bar(layer: &image::Descriptor) -> ProgressBar {
+    let label = layer
+        .digest
+        .trim_start_matches("sha256:")
+        .chars()
+        .take(12)
+        .collect::<String>();
+    let bar = ProgressBar::new(layer.size).with_prefix(label);
+    let style =
+        ProgressStyle::with_template("{prefix}: {msg:<12} [{bar:30}] {bytes}/{total_bytes}")
+            .expect("a valid template")
+            .progress_chars("=> ");
+    bar.set_style(style);
+    bar.set_message("downloading");
+    bar
+}
+
+/// Counts bytes into a progress bar as they are read.
+struct Counted<R> {
+    inner: R,
+    bar: ProgressBar,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        Ok(n)
+    }
+}
+
 /// Stores bytes we already hold (a manifest or index) under their digest.
 fn store_bytes(store: &Store, bytes: &[u8]) -> Result<Digest> {
     let digest = sha256_of(bytes);
@@ -189,13 +229,22 @@ fn fetch_layer(
     layer: &image::Descriptor,
     diff_id: &Digest,
     chain: &Digest,
+    bar: ProgressBar,
 ) -> Result<()> {
     let digest = Digest::parse(&layer.digest)?;
     if store.has_layer(chain) {
-        eprintln!("{}: already exists", digest.short());
+        bar.finish_with_message("already exists");
+        if bar.is_hidden() {
+            eprintln!("{}: already exists", digest.short());
+        }
         return Ok(());
     }
-    let blob = store.put_blob(&digest, Some(layer.size), session.blob(&digest)?)?;
+    let download = Counted {
+        inner: session.blob(&digest)?,
+        bar: bar.clone(),
+    };
+    let blob = store.put_blob(&digest, Some(layer.size), download)?;
+    bar.set_message("extracting");
     let pending = store.begin_layer(chain)?;
     let file = std::fs::File::open(&blob).map_err(|source| StoreError::Io {
         action: "open",
