@@ -107,6 +107,23 @@ fn transcript_pull_and_run() {
         "whiteout: {}",
         ran.output
     );
+    let tagged = t.run_shown(
+        &shown("tag 127.0.0.1:PORT/test/busybox:v1 mine:latest"),
+        &mut setup.ch05(&["tag", &image, "mine:latest"]),
+        None,
+    );
+    assert_eq!(tagged.code, 0, "{}", tagged.output);
+    t.run_shown(&shown("images"), &mut setup.ch05(&["images"]), None);
+    let inspect = setup.ch05(&["inspect", "mine"]).output().unwrap();
+    let config: serde_json::Value =
+        serde_json::from_slice(&inspect.stdout).expect("inspect prints JSON");
+    assert_eq!(
+        config["config"]["Cmd"],
+        serde_json::json!(["/bin/probe", "hostname"])
+    );
+    assert_eq!(config["config"]["WorkingDir"], "/srv");
+    assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 2);
+    t.run_shown(&shown("rmi mine"), &mut setup.ch05(&["rmi", "mine"]), None);
     t.run_shown(
         &shown("rmi 127.0.0.1:PORT/test/busybox:v1"),
         &mut setup.ch05(&["rmi", &image]),
