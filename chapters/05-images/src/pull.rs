@@ -200,20 +200,6 @@ fn layer_bar(layer: &image::Descriptor) -> ProgressBar {
     bar
 }
 
-/// Counts bytes into a progress bar as they are read.
-struct Counted<R> {
-    inner: R,
-    bar: ProgressBar,
-}
-
-impl<R: Read> Read for Counted<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.bar.inc(n as u64);
-        Ok(n)
-    }
-}
-
 /// Stores bytes we already hold (a manifest or index) under their digest.
 fn store_bytes(store: &Store, bytes: &[u8]) -> Result<Digest> {
     let digest = sha256_of(bytes);
@@ -222,7 +208,10 @@ fn store_bytes(store: &Store, bytes: &[u8]) -> Result<Digest> {
 }
 
 // ANCHOR: fetch_layer
-/// Downloads one layer (verified) and unpacks it (safely) into the store.
+/// Downloads one layer and unpacks it into the store, in one pass: the
+/// bytes from the network go to the blob file (verified against the
+/// layer's digest at the end) and, through a pipe, to the extractor (which
+/// computes the diff_id). The layer is committed only when both agree.
 fn fetch_layer(
     store: &Store,
     mut session: Session,
@@ -239,25 +228,63 @@ fn fetch_layer(
         }
         return Ok(());
     }
-    let download = Counted {
-        inner: session.blob(&digest)?,
-        bar: bar.clone(),
-    };
-    let blob = store.put_blob(&digest, Some(layer.size), download)?;
-    bar.set_message("extracting");
-    let pending = store.begin_layer(chain)?;
-    let file = std::fs::File::open(&blob).map_err(|source| StoreError::Io {
-        action: "open",
-        path: blob.clone(),
+    let unpack_error = |source| PullError::Extract {
+        layer: digest.short(),
         source,
-    })?;
-    let unpacked =
-        extract::unpack(file, pending.path(), &extract::Limits::default()).map_err(|source| {
-            PullError::Extract {
-                layer: digest.short(),
-                source,
-            }
+    };
+    let from_file = || -> Result<_> {
+        let pending = store.begin_layer(chain)?;
+        let blob = store.blob_path(&digest);
+        let file = std::fs::File::open(&blob).map_err(|source| StoreError::Io {
+            action: "open",
+            path: blob.clone(),
+            source,
         })?;
+        let unpacked = extract::unpack(file, pending.path(), &extract::Limits::default())
+            .map_err(unpack_error)?;
+        Ok((pending, unpacked))
+    };
+    let (pending, unpacked) = if store.has_blob(&digest) {
+        // The compressed blob is here already (an earlier or a parallel
+        // pull downloaded it): unpack from the file.
+        from_file()?
+    } else {
+        let pending = store.begin_layer(chain)?;
+        let (pipe_out, pipe_in) = std::io::pipe().map_err(|source| StoreError::Io {
+            action: "create a pipe for",
+            path: pending.path().to_path_buf(),
+            source,
+        })?;
+        let passed = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let download = Tee {
+            inner: session.blob(&digest)?,
+            copy: Some(pipe_in),
+            bar: bar.clone(),
+            passed: passed.clone(),
+        };
+        bar.set_message("pulling");
+        let (stored, unpacked) = std::thread::scope(|scope| {
+            let extractor = scope
+                .spawn(|| extract::unpack(pipe_out, pending.path(), &extract::Limits::default()));
+            // put_blob reads the download to its end; the Tee's pipe closes
+            // when the download (and with it the Tee) is dropped.
+            let stored = store.put_blob(&digest, Some(layer.size), download);
+            (
+                stored,
+                extractor.join().expect("the extractor thread panicked"),
+            )
+        });
+        // A wrong blob explains a failed extraction, so it is reported first.
+        stored?;
+        if passed.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+            // Another pull stored the blob between our check and our
+            // download, so put_blob read nothing: unpack from its file.
+            drop(pending);
+            from_file()?
+        } else {
+            (pending, unpacked.map_err(unpack_error)?)
+        }
+    };
     if unpacked.diff_id != diff_id.to_string() {
         return Err(PullError::DiffId {
             layer: digest.short(),
@@ -266,11 +293,44 @@ fn fetch_layer(
         });
     }
     pending.commit()?;
-    eprintln!(
-        "{}: pull complete ({} bytes)",
-        digest.short(),
-        unpacked.bytes
-    );
+    bar.finish_with_message("pull complete");
+    if bar.is_hidden() {
+        eprintln!(
+            "{}: pull complete ({} bytes)",
+            digest.short(),
+            unpacked.bytes
+        );
+    }
     Ok(())
+}
+
+/// Passes a download through to its reader, copying every byte into a pipe
+/// (for the extractor) and counting it into a progress bar.
+struct Tee<R> {
+    inner: R,
+    /// `None` once the extractor stopped reading (it failed, or finished).
+    copy: Option<std::io::PipeWriter>,
+    bar: ProgressBar,
+    /// How many bytes went through.
+    passed: std::sync::Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl<R: Read> Read for Tee<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.bar.inc(n as u64);
+        self.passed
+            .fetch_add(n as u64, std::sync::atomic::Ordering::SeqCst);
+        if let Some(pipe) = &mut self.copy
+            && std::io::Write::write_all(pipe, &buf[..n]).is_err()
+        {
+            // The extractor is gone; its own result says why.
+            self.copy = None;
+        }
+        if n == 0 {
+            self.copy = None; // end of the download: close the pipe
+        }
+        Ok(n)
+    }
 }
 // ANCHOR_END: fetch_layer
