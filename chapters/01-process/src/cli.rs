@@ -19,6 +19,10 @@ pub struct ProcessArgs {
     #[arg(short = 'w', long = "workdir", value_name = "DIR")]
     pub workdir: Option<PathBuf>,
 
+    /// Run as this user: UID[:GID] or NAME[:GROUP]
+    #[arg(short = 'u', long = "user", value_name = "USER")]
+    pub user: Option<String>,
+
     /// On SIGTERM or SIGINT, seconds to wait after forwarding it before SIGKILL
     #[arg(long, value_name = "SECONDS")]
     pub stop_timeout: Option<u64>,
@@ -41,6 +45,7 @@ impl ProcessArgs {
             argv: command.to_vec(),
             env,
             cwd: self.workdir.clone(),
+            user: self.user.clone(),
         }
     }
 }

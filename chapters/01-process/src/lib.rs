@@ -12,6 +12,7 @@
 //!   escalates to SIGKILL after a stop timeout, returns the exit status.
 //! - [`exit`]: exit statuses, and why a killed process "exits" with 128 + N.
 //! - [`explain`]: the `--explain` narration every chapter binary offers.
+//! - [`user`]: running as another user (`--user`).
 //! - [`cli`]: the command-line options of this chapter, reused by the next.
 
 pub mod cli;
@@ -20,6 +21,7 @@ pub mod explain;
 pub mod spawn;
 pub mod supervise;
 pub mod terminal;
+pub mod user;
 
 pub use exit::ExitStatus;
 pub use spawn::{

@@ -56,6 +56,8 @@ pub struct ProcessSpec {
     pub env: Vec<String>,
     /// The directory to change into before `execve`; `None` keeps the parent's.
     pub cwd: Option<PathBuf>,
+    /// The user to run as (`UID[:GID]` or `NAME[:GROUP]`); `None` keeps ours.
+    pub user: Option<String>,
 }
 
 impl ProcessSpec {
@@ -312,6 +314,7 @@ struct ExecPlan {
     env: Vec<CString>,
     program: String,
     cwd: Option<PathBuf>,
+    user: Option<String>,
     path_var: String,
     argv_text: String,
 }
@@ -335,6 +338,7 @@ impl ExecPlan {
             path_var: spec.env_var("PATH").unwrap_or(DEFAULT_PATH).to_string(),
             argv_text: argv_repr(&spec.argv),
             cwd: spec.cwd.clone(),
+            user: spec.user.clone(),
             program,
         })
     }
@@ -372,6 +376,11 @@ fn prepare_and_exec(
     }
     if let Err(error) = hooks.in_child() {
         return ChildReport::Setup(error.0);
+    }
+    if let Some(user) = &exec.user
+        && let Err(error) = crate::user::switch_to(user)
+    {
+        return ChildReport::Setup(format!("user {user:?}: {error}"));
     }
     reset_signals();
     if let Err(errno) = close_inherited_fds() {

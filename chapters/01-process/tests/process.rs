@@ -349,3 +349,21 @@ fn only_stdio_reaches_the_child() {
     let out = run(&["run", "--", skiff_testkit::probe().to_str().unwrap(), "fds"]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), "fds: 0 1 2\n");
 }
+
+#[test]
+fn user_flag_runs_the_command_as_that_user() {
+    require_root();
+    let out = run(&[
+        "run",
+        "--user",
+        "65534:65534",
+        "--",
+        "sh",
+        "-c",
+        "id -u; id -g",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "65534\n65534\n");
+    let out = run(&["run", "--user", "no-such-user-here", "--", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no user \"no-such-user-here\""));
+}

@@ -127,6 +127,7 @@ fn run(state: &Path, args: &RunArgs) -> Result<i32> {
         command: args.command.clone(),
         base_env: Vec::new(),
         base_workdir: None,
+        base_user: None,
     })?)
 }
 // ANCHOR_END: run

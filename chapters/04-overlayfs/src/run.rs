@@ -90,6 +90,8 @@ pub struct Launch<'a> {
     pub command: Vec<String>,
     pub base_env: Vec<String>,
     pub base_workdir: Option<PathBuf>,
+    /// The user, unless `--user` gives one (an image's `User`).
+    pub base_user: Option<String>,
 }
 
 /// Removes a container's writable layer when dropped, unless kept: a run
@@ -167,6 +169,9 @@ fn process_spec(launch: &Launch<'_>, config: &ContainerConfig) -> ProcessSpec {
     let mut spec = launch.process.to_spec(&launch.command, env);
     if spec.cwd.is_none() {
         spec.cwd = launch.base_workdir.clone();
+    }
+    if spec.user.is_none() {
+        spec.user = launch.base_user.clone();
     }
     spec
 }

@@ -268,6 +268,7 @@ fn run(root: &Path, args: &RunArgs) -> Result<i32> {
             .clone()
             .filter(|d| !d.is_empty())
             .map(PathBuf::from),
+        base_user: config.config.user.clone().filter(|u| !u.is_empty()),
     })?)
 }
 // ANCHOR_END: run

@@ -434,3 +434,34 @@ fn transcript_the_docker_hub_token_flow() {
     };
     settings.bind(|| insta::assert_snapshot!("token_flow", t.text()));
 }
+
+#[test]
+fn the_images_user_is_applied_and_user_overrides_it() {
+    require_root();
+    let registry = Registry::start(RegistryAuth::Open);
+    let layout = two_layer_image();
+    layout.configure(&["--config.user=nobody"]);
+    registry.push(&layout.path(), "v1", "test/user");
+    let setup = Setup::new();
+    let image = format!("{}/test/user:v1", registry.host());
+    let out = setup
+        .ch05(&["run", "--rm", &image, "probe", "ids", "caps"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("uid: 65534 65534 65534 65534"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A non-root user keeps the bounding set but no effective capabilities, as in docker.
+    assert!(
+        text.contains("cap.eff: 0000000000000000") && text.contains("cap.bnd: 00000000a80425fb"),
+        "{text}"
+    );
+    let out = setup
+        .ch05(&["run", "--rm", "--user", "0", &image, "probe", "ids"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("uid: 0 0 0 0"));
+}
