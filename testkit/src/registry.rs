@@ -121,21 +121,25 @@ impl Registry {
 
     /// Pushes the OCI layout `layout` (tag `tag`) as `REPOSITORY:TAG` with skopeo.
     pub fn push(&self, layout: &Path, tag: &str, repository: &str) {
-        self.skopeo_copy(layout, tag, repository, false);
+        self.skopeo_copy(layout, tag, repository, &[]);
     }
 
     /// Pushes an image *index* of the layout (every platform it lists).
     pub fn push_index(&self, layout: &Path, tag: &str, repository: &str) {
-        self.skopeo_copy(layout, tag, repository, true);
+        self.skopeo_copy(layout, tag, repository, &["--all"]);
     }
 
-    fn skopeo_copy(&self, layout: &Path, tag: &str, repository: &str, all: bool) {
+    /// Pushes the image converted to Docker's schema 2 manifest format.
+    pub fn push_docker_v2s2(&self, layout: &Path, tag: &str, repository: &str) {
+        self.skopeo_copy(layout, tag, repository, &["--format", "v2s2"]);
+    }
+
+    fn skopeo_copy(&self, layout: &Path, tag: &str, repository: &str, extra: &[&str]) {
         require_tool("/usr/bin/skopeo", "skopeo");
         let mut command = Command::new("/usr/bin/skopeo");
-        command.args(["copy", "--quiet", "--dest-tls-verify=false"]);
-        if all {
-            command.arg("--all");
-        }
+        command
+            .args(["copy", "--quiet", "--dest-tls-verify=false"])
+            .args(extra);
         if let RegistryAuth::Htpasswd { user, password } | RegistryAuth::Token { user, password } =
             &self.auth
         {

@@ -53,3 +53,20 @@ impl fmt::Display for ExitStatus {
         }
     }
 }
+
+/// An error and its causes as one line, `what: why: deeper why`, for the
+/// binaries' messages. A cause whose text its parent already includes (the
+/// usual `"...: {source}"` message) is not repeated.
+pub fn report(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(next) = cause {
+        let part = next.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        cause = next.source();
+    }
+    text
+}

@@ -36,7 +36,10 @@ fn main() {
     match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(error) => {
-            eprintln!("ch01-process: {error:#}");
+            eprintln!(
+                "ch01-process: {}",
+                ch01_process::exit::report(error.as_ref())
+            );
             let code = error
                 .downcast_ref::<ch01_process::SpawnError>()
                 .map_or(125, |e| e.exit_code());

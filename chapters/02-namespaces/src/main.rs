@@ -68,7 +68,10 @@ fn main() {
     match outcome {
         Ok(code) => std::process::exit(code),
         Err(error) => {
-            eprintln!("ch02-namespaces: {error:#}");
+            eprintln!(
+                "ch02-namespaces: {}",
+                ch01_process::exit::report(error.as_ref())
+            );
             let code = error
                 .downcast_ref::<ContainerError>()
                 .map_or(125, ContainerError::exit_code);

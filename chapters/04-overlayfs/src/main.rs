@@ -98,7 +98,10 @@ fn main() {
     match outcome {
         Ok(code) => std::process::exit(code),
         Err(error) => {
-            eprintln!("ch04-overlayfs: {error:#}");
+            eprintln!(
+                "ch04-overlayfs: {}",
+                ch01_process::exit::report(error.as_ref())
+            );
             let code = error
                 .downcast_ref::<RunError>()
                 .map_or(125, RunError::exit_code);

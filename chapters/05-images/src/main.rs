@@ -95,13 +95,31 @@ fn main() {
     match outcome {
         Ok(code) => std::process::exit(code),
         Err(error) => {
-            eprintln!("ch05-images: {error:#}");
+            eprintln!(
+                "ch05-images: {}{}",
+                ch01_process::exit::report(error.as_ref()),
+                hint(&error)
+            );
             std::process::exit(
                 error
                     .downcast_ref::<RunError>()
                     .map_or(125, RunError::exit_code),
             );
         }
+    }
+}
+
+/// What to do about errors of the machine rather than of the image.
+fn hint(error: &anyhow::Error) -> &'static str {
+    let full = error.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::StorageFull)
+    });
+    if full || format!("{error:#}").contains("No space left on device") {
+        " (free some space, or give --root a directory on a larger filesystem)"
+    } else {
+        ""
     }
 }
 

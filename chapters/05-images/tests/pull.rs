@@ -465,3 +465,81 @@ fn the_images_user_is_applied_and_user_overrides_it() {
         .unwrap();
     assert!(String::from_utf8_lossy(&out.stdout).contains("uid: 0 0 0 0"));
 }
+
+#[test]
+fn a_docker_schema2_image_pulls_and_runs() {
+    require_root();
+    let registry = Registry::start(RegistryAuth::Open);
+    registry.push_docker_v2s2(&two_layer_image().path(), "v1", "test/docker");
+    let (status, body) = registry.get(
+        "/v2/test/docker/manifests/v1",
+        "application/vnd.docker.distribution.manifest.v2+json",
+    );
+    assert_eq!(status, 200);
+    assert!(
+        String::from_utf8_lossy(&body)
+            .contains("application/vnd.docker.image.rootfs.diff.tar.gzip")
+    );
+    let setup = Setup::new();
+    let image = format!("{}/test/docker:v1", registry.host());
+    let out = setup
+        .ch05(&["run", "--rm", "--hostname", "d", &image])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "hostname: d\n",
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Unmounts a test tmpfs when dropped, also when the test fails.
+struct SmallDisk(std::path::PathBuf);
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = nix::mount::umount2(&self.0, nix::mount::MntFlags::MNT_DETACH);
+    }
+}
+
+#[test]
+fn a_full_disk_fails_the_pull_and_keeps_nothing() {
+    require_root();
+    let registry = Registry::start(RegistryAuth::Open);
+    registry.push(&two_layer_image().path(), "v1", "test/big");
+    let setup = Setup::new();
+    // A store on a 1 MiB tmpfs: the busybox layer (about 3.5 MB) cannot fit.
+    let root = setup.root().join("small");
+    std::fs::create_dir(&root).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &root,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        Some("size=1m"),
+    )
+    .unwrap();
+    let _disk = SmallDisk(root.clone());
+    let image = format!("{}/test/big:v1", registry.host());
+    let out = setup
+        .ch05(&["--root", &root.to_string_lossy(), "pull", &image])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{stderr}");
+    assert!(
+        stderr.to_lowercase().contains("no space left on device"),
+        "{stderr}"
+    );
+    eprintln!("{stderr}");
+    // No image, nothing half-written; a layer that was complete before the
+    // disk filled stays, verified, for the next pull (as docker keeps them).
+    assert_eq!(std::fs::read_dir(root.join("images")).unwrap().count(), 0);
+    assert!(std::fs::read_dir(root.join("layers")).unwrap().count() < 2);
+    assert_eq!(
+        std::fs::read_dir(root.join("tmp")).unwrap().count(),
+        0,
+        "temp files left"
+    );
+}
