@@ -250,7 +250,11 @@ fn run(root: &Path, args: &RunArgs) -> Result<i32> {
     let store = Store::open(root)?;
     if store.image(&reference)?.is_none() {
         eprintln!("Unable to find image '{reference}' locally");
-        let status = std::process::Command::new("/proc/self/exe")
+        let mut pull = std::process::Command::new("/proc/self/exe");
+        if explain::enabled() {
+            pull.arg("--explain");
+        }
+        let status = pull
             .arg("--root")
             .arg(root)
             .args(["pull", &args.image])
