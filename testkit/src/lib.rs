@@ -57,3 +57,39 @@ pub fn workspace_bin(name: &str) -> PathBuf {
     );
     path
 }
+
+/// Runs `command` to its end: (stdout, stderr, exit code; -1 if a signal
+/// ended it).
+pub fn output(mut command: std::process::Command) -> (String, String, i32) {
+    let out = command
+        .output()
+        .unwrap_or_else(|e| panic!("run {command:?}: {e}"));
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+        out.status.code().unwrap_or(-1),
+    )
+}
+
+/// Fails unless no mount of this process's mount namespace (the host's, for
+/// a test) lies under `dir`: nothing leaked out of a container's own mount
+/// namespace, and nothing a test mounted stayed behind.
+pub fn assert_no_mounts_under(dir: &Path) {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").expect("read /proc/self/mountinfo");
+    let dir = dir.to_string_lossy();
+    let leaked: Vec<_> = table
+        .lines()
+        .filter(|line| line.contains(dir.as_ref()))
+        .collect();
+    assert!(
+        leaked.is_empty(),
+        "mounts left on the host:\n{}",
+        leaked.join("\n")
+    );
+}
+
+/// `name` made unique to this test process, for names that are machine-wide
+/// (cgroups, containers).
+pub fn unique(name: &str) -> String {
+    format!("{name}-{}", std::process::id())
+}

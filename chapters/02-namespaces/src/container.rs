@@ -47,6 +47,10 @@ pub enum ContainerError {
     )]
     HostWithUserns(&'static str),
     #[error(
+        "this needs root: namespaces, mounts and cgroups are privileged kernel features; run it with sudo"
+    )]
+    NotRoot,
+    #[error(
         "this process runs {0} threads: a container must be created from a single-threaded process (fork copies only the calling thread)"
     )]
     Threaded(usize),
@@ -101,6 +105,17 @@ impl ContainerConfig {
             format!("HOSTNAME={}", self.hostname),
             "HOME=/root".to_string(),
         ]
+    }
+}
+
+/// Refuses to go on unless we are root, before anything is created, so
+/// that a learner who forgot `sudo` reads why instead of an EPERM from
+/// whichever call came first.
+pub fn require_root() -> Result<(), ContainerError> {
+    if nix::unistd::geteuid().is_root() {
+        Ok(())
+    } else {
+        Err(ContainerError::NotRoot)
     }
 }
 

@@ -53,17 +53,21 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     explain::set_enabled(cli.explain);
-    let outcome = match cli.command {
-        Command::Run {
-            container,
-            process,
-            command,
-        } => run(&container, &process, &command),
-        Command::Exec {
-            target,
-            process,
-            command,
-        } => exec(target, &process, &command),
+    // Every command needs root: say so before anything is tried.
+    let outcome = match ch02_namespaces::container::require_root() {
+        Err(error) => Err(error.into()),
+        Ok(()) => match cli.command {
+            Command::Run {
+                container,
+                process,
+                command,
+            } => run(&container, &process, &command),
+            Command::Exec {
+                target,
+                process,
+                command,
+            } => exec(target, &process, &command),
+        },
     };
     match outcome {
         Ok(code) => std::process::exit(code),

@@ -294,10 +294,15 @@ pub fn make_readonly_paths() -> Result<()> {
 
 /// The nosuid, nodev, noexec flags of the mount holding `path`.
 fn existing_flags(path: &Path) -> MsFlags {
-    use nix::sys::statvfs::{FsFlags, statvfs};
-    let Ok(stat) = statvfs(path) else {
-        return MsFlags::empty();
-    };
+    nix::sys::statvfs::statvfs(path).map_or(MsFlags::empty(), |stat| restricting_flags(&stat))
+}
+
+/// The restrictions (nosuid, nodev, noexec) a mount has, as mount flags: a
+/// bind remount (read-only, say) must repeat them, because inside a user
+/// namespace the kernel refuses to lift a restriction the host set.
+/// Chapter 4's read-only volumes use it too.
+pub fn restricting_flags(stat: &nix::sys::statvfs::Statvfs) -> MsFlags {
+    use nix::sys::statvfs::FsFlags;
     let mut flags = MsFlags::empty();
     for (fs, ms) in [
         (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),

@@ -1,6 +1,9 @@
 //! Chapter 2, driven as a learner drives it, with the probe inside the container.
 
-use skiff_testkit::{Rootfs, Transcript, require_root, snapshot_settings, workspace_bin};
+use skiff_testkit::{
+    Rootfs, Transcript, assert_no_mounts_under, output, require_root, snapshot_settings,
+    workspace_bin,
+};
 use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::process::{Child, Command, Stdio};
@@ -27,34 +30,11 @@ fn run_in(rootfs: &Rootfs, flags: &[&str], command: &[&str]) -> Command {
     ch02(rootfs, &args)
 }
 
-/// Runs and returns (stdout, stderr, code).
-fn output(mut command: Command) -> (String, String, i32) {
-    let out = command.output().expect("run ch02-namespaces");
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.status.code().unwrap_or(-1),
-    )
-}
-
 /// The value of `key: ` in the probe's output.
 fn field<'a>(text: &'a str, key: &str) -> &'a str {
     text.lines()
         .find_map(|line| line.strip_prefix(&format!("{key}: ")))
         .unwrap_or_else(|| panic!("no {key:?} in probe output:\n{text}"))
-}
-
-/// No mount of the host refers to `rootfs` (nothing leaked out of the
-/// container's mount namespace).
-fn assert_no_mounts_under(rootfs: &Rootfs) {
-    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let root = rootfs.workdir().to_string_lossy().into_owned();
-    let leaked: Vec<_> = table.lines().filter(|line| line.contains(&root)).collect();
-    assert!(
-        leaked.is_empty(),
-        "mounts left on the host:\n{}",
-        leaked.join("\n")
-    );
 }
 
 /// A container started in the background, killed and reaped on drop.
@@ -117,7 +97,7 @@ fn transcript_a_world_of_its_own() {
     t.run(&mut run_in(&rootfs, &[], &["ps"]));
     t.run(&mut run_in(&rootfs, &[], &["ls", "/", "/dev"]));
     snapshot_settings().bind(|| insta::assert_snapshot!("world", t.text()));
-    assert_no_mounts_under(&rootfs);
+    assert_no_mounts_under(rootfs.workdir());
 }
 
 /// The "before": chapter 1's binary runs the same probe in the host's world.
@@ -182,7 +162,7 @@ fn each_namespace_differs_from_the_host() {
             "the container shares the host's {kind} namespace"
         );
     }
-    assert_no_mounts_under(&rootfs);
+    assert_no_mounts_under(rootfs.workdir());
 }
 
 #[test]
@@ -277,7 +257,7 @@ fn transcript_pivot_root_versus_chroot() {
         !out.contains("secret\n") && out.contains("No such file"),
         "{out}"
     );
-    assert_no_mounts_under(&rootfs);
+    assert_no_mounts_under(rootfs.workdir());
 }
 
 #[test]
@@ -458,7 +438,7 @@ fn transcript_user_namespace() {
         .expect("a Uid line");
     assert_eq!(uid.split_whitespace().next(), Some("100000"), "{status}");
     drop(running);
-    assert_no_mounts_under(&rootfs);
+    assert_no_mounts_under(rootfs.workdir());
 }
 
 #[test]
@@ -505,7 +485,7 @@ fn exec_enters_the_running_container() {
         ));
         assert_eq!(code, 7);
         drop(running);
-        assert_no_mounts_under(&rootfs);
+        assert_no_mounts_under(rootfs.workdir());
     }
 }
 
@@ -550,7 +530,7 @@ fn exit_codes_and_signals_are_relayed() {
         std::thread::sleep(Duration::from_millis(20));
     };
     assert_eq!(status.code(), Some(0));
-    assert_no_mounts_under(&rootfs);
+    assert_no_mounts_under(rootfs.workdir());
 }
 
 #[test]
@@ -565,7 +545,7 @@ fn a_killed_container_leaves_no_mounts() {
     .unwrap();
     let status = running.engine.wait().unwrap();
     assert_eq!(status.code(), Some(137));
-    assert_no_mounts_under(&rootfs);
+    assert_no_mounts_under(rootfs.workdir());
 }
 
 #[test]
@@ -601,7 +581,7 @@ fn transcript_errors() {
         &["exec", "--target", "999999999", "--", "sh"],
     ));
     snapshot_settings().bind(|| insta::assert_snapshot!("errors", t.text()));
-    assert_no_mounts_under(&rootfs);
+    assert_no_mounts_under(rootfs.workdir());
 }
 
 #[test]
@@ -643,5 +623,25 @@ fn transcript_explain() {
     );
     t.run(&mut command);
     snapshot_settings().bind(|| insta::assert_snapshot!("explain", t.text()));
-    assert_no_mounts_under(&rootfs);
+    assert_no_mounts_under(rootfs.workdir());
+}
+
+#[test]
+fn without_root_it_says_to_use_sudo_and_creates_nothing() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    // setpriv (util-linux) drops to nobody for one command.
+    let mut command = Command::new("setpriv");
+    command
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", BIN])
+        .args(["run", "--rootfs"])
+        .arg(rootfs.path())
+        .args(["--", "true"]);
+    let (_, stderr, code) = output(command);
+    assert_eq!(code, 125);
+    assert!(
+        stderr.contains("this needs root") && stderr.contains("sudo"),
+        "{stderr}"
+    );
+    assert_no_mounts_under(rootfs.workdir());
 }

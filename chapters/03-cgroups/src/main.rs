@@ -60,20 +60,24 @@ enum Command {
 fn main() {
     let cli = Cli::parse();
     explain::set_enabled(cli.explain);
-    let outcome = match cli.command {
-        Command::Run {
-            container,
-            limits,
-            process,
-            command,
-        } => run(&container, &limits, &process, &command),
-        Command::Stats { no_stream, names } => stats(no_stream, &names),
-        Command::Pause { name } => open(&name)
-            .and_then(|c| Ok(c.freeze()?))
-            .map(|()| print_name(&name)),
-        Command::Unpause { name } => open(&name)
-            .and_then(|c| Ok(c.thaw()?))
-            .map(|()| print_name(&name)),
+    // Every command needs root: say so before anything is tried.
+    let outcome = match ch02_namespaces::container::require_root() {
+        Err(error) => Err(error.into()),
+        Ok(()) => match cli.command {
+            Command::Run {
+                container,
+                limits,
+                process,
+                command,
+            } => run(&container, &limits, &process, &command),
+            Command::Stats { no_stream, names } => stats(no_stream, &names),
+            Command::Pause { name } => open(&name)
+                .and_then(|c| Ok(c.freeze()?))
+                .map(|()| print_name(&name)),
+            Command::Unpause { name } => open(&name)
+                .and_then(|c| Ok(c.thaw()?))
+                .map(|()| print_name(&name)),
+        },
     };
     match outcome {
         Ok(code) => std::process::exit(code),

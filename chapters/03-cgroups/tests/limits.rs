@@ -1,6 +1,8 @@
 //! Chapter 3, driven as a learner drives it: limits enforced, stats, OOM, pause.
 
-use skiff_testkit::{Rootfs, Transcript, require_root, snapshot_settings, workspace_bin};
+use skiff_testkit::{
+    Rootfs, Transcript, output, require_root, snapshot_settings, unique, workspace_bin,
+};
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -24,20 +26,6 @@ fn run_in(rootfs: &Rootfs, flags: &[&str], command: &[&str]) -> Command {
     args.push("--");
     args.extend(command);
     ch03(rootfs, &args)
-}
-
-fn output(mut command: Command) -> (String, String, i32) {
-    let out = command.output().expect("run ch03-cgroups");
-    (
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-        out.status.code().unwrap_or(-1),
-    )
-}
-
-/// A name no other test uses at the same time.
-fn unique(name: &str) -> String {
-    format!("{name}-{}", std::process::id())
 }
 
 /// The cgroup directories of container `name`, in every hierarchy.

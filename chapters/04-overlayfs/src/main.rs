@@ -88,12 +88,16 @@ fn main() {
     let cli = Cli::parse();
     explain::set_enabled(cli.explain);
     let state = cli.state_dir.clone();
-    let outcome = match cli.command {
-        Command::Run(args) => run(&state, &args),
-        Command::Diff { name } => diff(&state, &name),
-        Command::Commit { name, output } => commit(&state, &name, &output),
-        Command::Rm { name } => remove(&state, &name),
-        Command::Volume(command) => volume(&state, command),
+    // Every command needs root: say so before anything is tried.
+    let outcome = match ch02_namespaces::container::require_root() {
+        Err(error) => Err(error.into()),
+        Ok(()) => match cli.command {
+            Command::Run(args) => run(&state, &args),
+            Command::Diff { name } => diff(&state, &name),
+            Command::Commit { name, output } => commit(&state, &name, &output),
+            Command::Rm { name } => remove(&state, &name),
+            Command::Volume(command) => volume(&state, command),
+        },
     };
     match outcome {
         Ok(code) => std::process::exit(code),

@@ -46,7 +46,7 @@
 
 use crate::resolve::open_in_root;
 use ch01_process::explain;
-use ch02_namespaces::mounts::{MountError, mount_fs};
+use ch02_namespaces::mounts::{MountError, mount_fs, restricting_flags};
 use nix::errno::Errno;
 use nix::fcntl::{OFlag, openat, readlinkat};
 use nix::mount::MsFlags;
@@ -590,26 +590,10 @@ fn fd_path(fd: &OwnedFd) -> PathBuf {
     PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
 }
 
-/// The nosuid, nodev, noexec flags of the mount holding `fd` (the idea of
-/// `existing_flags` in chapter 2): a read-only remount must repeat them, as
-/// the kernel refuses to clear, in a user namespace, a restriction the host
-/// set.
+/// The nosuid, nodev, noexec flags of the mount holding `fd`, which a
+/// read-only remount must repeat (see chapter 2's `restricting_flags`).
 fn existing_flags(fd: &OwnedFd) -> MsFlags {
-    use nix::sys::statvfs::{FsFlags, fstatvfs};
-    let Ok(stat) = fstatvfs(fd) else {
-        return MsFlags::empty();
-    };
-    let mut flags = MsFlags::empty();
-    for (fs, ms) in [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-    ] {
-        if stat.flags().contains(fs) {
-            flags |= ms;
-        }
-    }
-    flags
+    nix::sys::statvfs::fstatvfs(fd).map_or(MsFlags::empty(), |stat| restricting_flags(&stat))
 }
 
 // ANCHOR: mount_volumes

@@ -4,6 +4,7 @@
 
 use ch04_overlayfs::changes::{self, ChangeKind, ChangesError, CommitSummary};
 use nix::mount::{MntFlags, MsFlags};
+use skiff_testkit::assert_no_mounts_under;
 use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
@@ -116,16 +117,6 @@ impl Drop for Overlay {
             let _ = nix::mount::umount2(&self.merged(), MntFlags::MNT_DETACH);
         }
     }
-}
-
-fn assert_no_mounts_under(root: &Path) {
-    let mountinfo = fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let root = root.display().to_string();
-    let leaked: Vec<&str> = mountinfo
-        .lines()
-        .filter(|line| line.contains(&root))
-        .collect();
-    assert!(leaked.is_empty(), "mounts left behind: {leaked:#?}");
 }
 
 /// Every path below `dir` with its contents (or `<dir>` / `-> target`).

@@ -1,7 +1,10 @@
 //! Chapter 4, driven as a learner drives it: layers, copy-on-write, diff,
 //! commit, volumes.
 
-use skiff_testkit::{Rootfs, Transcript, require_root, snapshot_settings, workspace_bin};
+use skiff_testkit::{
+    Rootfs, Transcript, assert_no_mounts_under, require_root, snapshot_settings, unique,
+    workspace_bin,
+};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -47,12 +50,7 @@ impl Setup {
     }
 
     fn output(&self, args: &[&str]) -> (String, String, i32) {
-        let out = self.ch04(args).output().unwrap();
-        (
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-            out.status.code().unwrap_or(-1),
-        )
+        skiff_testkit::output(self.ch04(args))
     }
 }
 
@@ -60,22 +58,6 @@ impl Drop for Setup {
     fn drop(&mut self) {
         assert_no_mounts_under(self.dir());
     }
-}
-
-fn assert_no_mounts_under(dir: &Path) {
-    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-    let dir = dir.to_string_lossy();
-    let leaked: Vec<_> = table.lines().filter(|l| l.contains(dir.as_ref())).collect();
-    assert!(
-        leaked.is_empty(),
-        "mounts left on the host:\n{}",
-        leaked.join("\n")
-    );
-}
-
-/// A name no other test uses at the same time (cgroups are machine-wide).
-fn unique(name: &str) -> String {
-    format!("{name}-{}", std::process::id())
 }
 
 #[test]

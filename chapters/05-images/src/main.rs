@@ -83,14 +83,18 @@ fn main() {
     let cli = Cli::parse();
     explain::set_enabled(cli.explain);
     let root = cli.root.clone();
-    let outcome = match cli.command {
-        Command::Pull { image } => pull(&root, &image),
-        Command::Images => images(&root),
-        Command::Rmi { images } => rmi(&root, &images),
-        Command::Tag { source, target } => tag(&root, &source, &target),
-        Command::Inspect { image } => inspect(&root, &image),
-        Command::Login { registry, username } => login(&root, &registry, &username),
-        Command::Run(args) => run(&root, &args),
+    // Every command needs root: say so before anything is tried.
+    let outcome = match ch02_namespaces::container::require_root() {
+        Err(error) => Err(error.into()),
+        Ok(()) => match cli.command {
+            Command::Pull { image } => pull(&root, &image),
+            Command::Images => images(&root),
+            Command::Rmi { images } => rmi(&root, &images),
+            Command::Tag { source, target } => tag(&root, &source, &target),
+            Command::Inspect { image } => inspect(&root, &image),
+            Command::Login { registry, username } => login(&root, &registry, &username),
+            Command::Run(args) => run(&root, &args),
+        },
     };
     match outcome {
         Ok(code) => std::process::exit(code),

@@ -63,10 +63,20 @@ impl Setup {
 
 impl Drop for Setup {
     fn drop(&mut self) {
-        let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
-        let root = self.root.path().to_string_lossy().into_owned();
-        assert!(!table.contains(&root), "mounts left under {root}");
+        skiff_testkit::assert_no_mounts_under(self.root.path());
     }
+}
+
+/// Snapshot settings for transcripts against `registry`: its port, the
+/// token server's port, digests, short ids and sizes change from run to run.
+fn registry_settings(registry: &Registry) -> insta::Settings {
+    let mut s = snapshot_settings();
+    s.add_filter(&registry.host(), "127.0.0.1:PORT");
+    s.add_filter(r"127\.0\.0\.1:\d+/token", "127.0.0.1:TOKENPORT/token");
+    s.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]");
+    s.add_filter(r"\b[0-9a-f]{12}\b", "[ID]");
+    s.add_filter(r"\(\d+ bytes\)", "([N] bytes)");
+    s
 }
 
 #[test]
@@ -129,14 +139,7 @@ fn transcript_pull_and_run() {
         &mut setup.ch05(&["rmi", &image]),
         None,
     );
-    let settings = {
-        let mut s = snapshot_settings();
-        s.add_filter(&registry.host(), "127.0.0.1:PORT");
-        s.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]");
-        s.add_filter(r"\b[0-9a-f]{12}\b", "[ID]");
-        s.add_filter(r"\(\d+ bytes\)", "([N] bytes)");
-        s
-    };
+    let settings = registry_settings(&registry);
     settings.bind(|| insta::assert_snapshot!("pull_and_run", t.text()));
     assert_eq!(
         std::fs::read_dir(setup.root().join("layers"))
@@ -245,14 +248,7 @@ fn transcript_login_and_errors() {
     );
     t.run(&mut setup.ch05(&["pull", "Not/Valid"]));
     t.run(&mut setup.ch05(&["pull", "127.0.0.1:9/nothing/here:v1"]));
-    let settings = {
-        let mut s = snapshot_settings();
-        s.add_filter(&registry.host(), "127.0.0.1:PORT");
-        s.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]");
-        s.add_filter(r"\b[0-9a-f]{12}\b", "[ID]");
-        s.add_filter(r"\(\d+ bytes\)", "([N] bytes)");
-        s
-    };
+    let settings = registry_settings(&registry);
     settings.bind(|| insta::assert_snapshot!("login_and_errors", t.text()));
 }
 
@@ -423,15 +419,7 @@ fn transcript_the_docker_hub_token_flow() {
         None,
     );
     assert_eq!(pulled.code, 0, "{}", pulled.output);
-    let settings = {
-        let mut s = snapshot_settings();
-        s.add_filter(&registry.host(), "127.0.0.1:PORT");
-        s.add_filter(r"127\.0\.0\.1:\d+/token", "127.0.0.1:TOKENPORT/token");
-        s.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]");
-        s.add_filter(r"\b[0-9a-f]{12}\b", "[ID]");
-        s.add_filter(r"\(\d+ bytes\)", "([N] bytes)");
-        s
-    };
+    let settings = registry_settings(&registry);
     settings.bind(|| insta::assert_snapshot!("token_flow", t.text()));
 }
 
