@@ -14,10 +14,13 @@
 //! - [`explain`]: the `--explain` narration every chapter binary offers.
 //! - [`user`]: running as another user (`--user`).
 //! - [`cli`]: the command-line options of this chapter, reused by the next.
+//! - [`shell`]: what every chapter binary's `main` shares: `--explain`, the
+//!   error report and the exit code.
 
 pub mod cli;
 pub mod exit;
 pub mod explain;
+pub mod shell;
 pub mod spawn;
 pub mod supervise;
 pub mod terminal;
@@ -25,6 +28,6 @@ pub mod user;
 
 pub use exit::ExitStatus;
 pub use spawn::{
-    Child, HookError, NoHooks, ProcessSpec, SpawnError, SpawnHooks, SpawnOptions, spawn,
+    Child, HookError, NoHooks, ProcessSpec, SpawnError, SpawnHooks, SpawnOptions, Then, spawn,
 };
 pub use supervise::{SuperviseOptions, Supervisor};

@@ -10,7 +10,7 @@
 //! + write /sys/fs/cgroup/memory/skiff/web/cgroup.procs = 4242
 //! ```
 //!
-//! Our containers live in `skiff/<name>` below the root of each hierarchy.
+//! Our containers live in `skiff/<id>` below the root of each hierarchy.
 //! The shared `skiff` parent keeps them apart from the cgroups of the
 //! machine's own services, which the engine never touches. The kernel's rules
 //! the code below follows:
@@ -305,7 +305,7 @@ pub struct Stats {
     pub pids_limit: Option<u64>,
 }
 
-/// A container's cgroup: `skiff/<name>` under each hierarchy.
+/// A container's cgroup: `skiff/<id>` under each hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cgroup {
     layout: Layout,
@@ -314,7 +314,7 @@ pub struct Cgroup {
 
 impl Cgroup {
     // ANCHOR: create
-    /// Creates `skiff/<name>` in every hierarchy and writes the limits.
+    /// Creates `skiff/<id>` in every hierarchy and writes the limits.
     ///
     /// Fails if the cgroup exists already, and leaves nothing behind when
     /// it fails part way.
@@ -354,7 +354,7 @@ impl Cgroup {
     }
     // ANCHOR_END: create
 
-    /// A handle on an existing `skiff/<name>` (made by [`create`](Cgroup::create),
+    /// A handle on an existing `skiff/<id>` (made by [`create`](Cgroup::create),
     /// perhaps by another process).
     pub fn open(layout: &Layout, name: &str) -> Result<Cgroup> {
         validate_name(name)?;
@@ -368,7 +368,7 @@ impl Cgroup {
         }
     }
 
-    /// The container's name: the last part of the cgroup's path.
+    /// The cgroup's name under `skiff/`: the container's id.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -729,7 +729,7 @@ impl Drop for CgroupGuard {
 
 // ANCHOR: create_v2
 /// v2: enable the controllers the limits need (and those `stats` reads) in
-/// the root and in `skiff`, then make `skiff/<name>`.
+/// the root and in `skiff`, then make `skiff/<id>`.
 fn create_v2(
     root: &Path,
     name: &str,
@@ -784,7 +784,7 @@ fn enable_controllers(dir: &Path, wanted: &[&str]) -> Result<()> {
 // ANCHOR_END: create_v2
 
 // ANCHOR: create_v1
-/// v1: make `skiff/<name>` in one hierarchy; in the cpuset hierarchy, give
+/// v1: make `skiff/<id>` in one hierarchy; in the cpuset hierarchy, give
 /// each new cgroup its parent's CPUs and memory nodes.
 fn create_v1(root: &Path, name: &str, is_cpuset: bool, created: &mut Vec<PathBuf>) -> Result<()> {
     let parent = root.join(PARENT);

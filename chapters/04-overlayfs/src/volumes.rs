@@ -127,7 +127,8 @@ fn io(step: impl Into<String>) -> impl FnOnce(std::io::Error) -> VolumeError {
 
 // ANCHOR: types
 /// Where the data of a volume comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum VolumeSource {
     /// A host path chosen by the user (absolute).
     Bind(PathBuf),
@@ -138,13 +139,15 @@ pub enum VolumeSource {
 }
 
 /// One volume of a container: what to mount, and where in the container.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Mount {
     pub source: VolumeSource,
     /// Absolute path inside the container (`/data`), resolved inside its root.
     pub target: PathBuf,
+    #[serde(default)]
     pub read_only: bool,
     /// tmpfs options given after `:` (`size=64m,mode=700,noexec`), as typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<String>,
 }
 // ANCHOR_END: types

@@ -132,6 +132,24 @@ pub fn command(config: &RunConfig, given: &[String]) -> Vec<String> {
 }
 // ANCHOR_END: command
 
+// ANCHOR: defaults
+/// What an image says about the process, before the user's flags: its
+/// `Env` (always `KEY=VALUE`; set as it is, never looked up in our own
+/// environment as a bare `-e KEY` is), its `WorkingDir` and its `User`.
+pub fn process_defaults(config: &RunConfig) -> ch01_process::ProcessSpec {
+    ch01_process::ProcessSpec {
+        argv: Vec::new(),
+        env: config.env.clone().unwrap_or_default(),
+        cwd: config
+            .working_dir
+            .clone()
+            .filter(|dir| !dir.is_empty())
+            .map(Into::into),
+        user: config.user.clone().filter(|user| !user.is_empty()),
+    }
+}
+// ANCHOR_END: defaults
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +168,49 @@ mod tests {
             ..RunConfig::default()
         };
         assert_eq!(command(&plain, &["ls".into()]), ["ls"]);
+    }
+
+    /// A bare name in an image's `Env` must not copy our own value, as a
+    /// bare `-e NAME` does on purpose. (Cargo sets `CARGO_PKG_NAME` for us.)
+    #[test]
+    fn a_bare_name_in_an_images_env_is_never_taken_from_ours() {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            container: ch02_namespaces::cli::ContainerArgs,
+            #[command(flatten)]
+            process: ch01_process::cli::ProcessArgs,
+        }
+        use clap::Parser;
+        assert!(std::env::var("CARGO_PKG_NAME").is_ok());
+        let config = RunConfig {
+            env: Some(vec!["CARGO_PKG_NAME".into(), "GREETING=hi".into()]),
+            ..RunConfig::default()
+        };
+        let spec_env = |flags: &[&str]| {
+            let flags = Flags::parse_from(std::iter::once("run").chain(flags.iter().copied()));
+            let spec = flags
+                .container
+                .to_spec(
+                    "/".into(),
+                    &flags.process,
+                    &["sh".into()],
+                    &process_defaults(&config),
+                )
+                .unwrap();
+            spec.process.env
+        };
+        let env = spec_env(&[]);
+        assert!(env.contains(&"GREETING=hi".to_string()), "{env:?}");
+        assert!(
+            !env.iter().any(|kv| kv.starts_with("CARGO_PKG_NAME")),
+            "{env:?}"
+        );
+        let env = spec_env(&["-e", "CARGO_PKG_NAME"]);
+        assert!(
+            env.iter().any(|kv| kv.starts_with("CARGO_PKG_NAME=")),
+            "{env:?}"
+        );
     }
 
     #[test]

@@ -14,11 +14,18 @@
 //! - [`extract`]: unpacking a layer without letting it write outside its directory.
 //! - [`store`]: blobs, unpacked layers and image records, written atomically.
 //! - [`pull`]: all of it, in order, layers in parallel.
+//! - [`credentials`]: the credentials `login` stores.
+//! - [`engine`]: containers of an image: chapter 4's engine on the store.
+//! - [`verbs`], [`cli`]: `run IMAGE` and the verbs on images.
 
+pub mod cli;
+pub mod credentials;
 pub mod digest;
+pub mod engine;
 pub mod extract;
 pub mod image;
 pub mod pull;
 pub mod reference;
 pub mod registry;
 pub mod store;
+pub mod verbs;

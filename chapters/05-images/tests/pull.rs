@@ -125,8 +125,9 @@ fn transcript_pull_and_run() {
     assert_eq!(tagged.code, 0, "{}", tagged.output);
     t.run_shown(&shown("images"), &mut setup.ch05(&["images"]), None);
     let inspect = setup.ch05(&["inspect", "mine"]).output().unwrap();
-    let config: serde_json::Value =
+    let found: serde_json::Value =
         serde_json::from_slice(&inspect.stdout).expect("inspect prints JSON");
+    let config = &found[0];
     assert_eq!(
         config["config"]["Cmd"],
         serde_json::json!(["/bin/probe", "hostname"])
