@@ -37,6 +37,8 @@
 //! - [`layout`]: which hierarchies this machine has, and where.
 //! - [`cgroup`]: a container's cgroup `skiff/<name>`: create with limits,
 //!   add processes, stats, OOM, freeze and thaw, remove.
+//! - [`devices`]: the device allow-list (docker's defaults), as v1 rules or
+//!   a v2 eBPF program: no container opens the host's disks.
 //! - [`container`]: chapter 2's container, put in its cgroup before it execs.
 //! - [`stats`]: the `docker stats` table.
 //! - [`cli`]: this chapter's flags, reused by the next.
@@ -48,6 +50,7 @@
 pub mod cgroup;
 pub mod cli;
 pub mod container;
+pub mod devices;
 pub mod layout;
 pub mod limits;
 pub mod size;
@@ -56,6 +59,7 @@ pub mod stats;
 pub use cgroup::{
     CPU_PERIOD_US, Cgroup, CgroupError, CgroupGuard, PARENT, Setting, Stats, WAIT_TIMEOUT, settings,
 };
+pub use devices::{Access, DEFAULT_RULES, DeviceError, DeviceKind, DeviceRule};
 pub use layout::{CGROUP_ROOT, Controller, Layout, LayoutError, Version};
 pub use limits::Limits;
 pub use size::{SizeError, parse_cpus, parse_memory_swap, parse_size};
