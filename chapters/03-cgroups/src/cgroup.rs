@@ -36,6 +36,7 @@
 //! outlives the handle (the daemon may restart and [`Cgroup::open`] it
 //! again). Call [`Cgroup::remove`], or hold a [`CgroupGuard`], which does.
 
+use crate::devices::{DEFAULT_RULES, DeviceError};
 use crate::layout::{Controller, Layout, Version};
 use crate::limits::Limits;
 use ch01_process::explain;
@@ -143,6 +144,9 @@ pub enum CgroupError {
         /// How long we waited.
         timeout: Duration,
     },
+    /// The device allow-list could not be put in place (see [`crate::devices`]).
+    #[error(transparent)]
+    Devices(#[from] DeviceError),
 }
 
 impl CgroupError {
@@ -154,6 +158,7 @@ impl CgroupError {
             | CgroupError::Write { source, .. }
             | CgroupError::Read { source, .. } => source.raw_os_error().map(Errno::from_raw),
             CgroupError::Kill { source, .. } => Some(*source),
+            CgroupError::Devices(e) => e.errno(),
             _ => None,
         }
     }
@@ -314,7 +319,8 @@ pub struct Cgroup {
 
 impl Cgroup {
     // ANCHOR: create
-    /// Creates `skiff/<id>` in every hierarchy and writes the limits.
+    /// Creates `skiff/<id>` in every hierarchy, writes the limits and
+    /// restricts the devices to docker's defaults.
     ///
     /// Fails if the cgroup exists already, and leaves nothing behind when
     /// it fails part way.
@@ -346,7 +352,11 @@ impl Cgroup {
             cgroup.remove_parents();
             return Err(e);
         }
-        if let Err(e) = cgroup.apply(&settings) {
+        // Docker's device allow-list (devices.rs), before any process joins.
+        let configured = cgroup
+            .apply(&settings)
+            .and_then(|()| cgroup.restrict_devices(DEFAULT_RULES));
+        if let Err(e) = configured {
             let _ = cgroup.remove();
             return Err(e);
         }
@@ -872,7 +882,7 @@ fn unavailable(controller: Controller, needed_for: &str) -> CgroupError {
 
 // ANCHOR: io
 /// Writes `value` to a cgroup file in one `write`, as the kernel expects.
-fn write(path: &Path, value: &str) -> Result<()> {
+pub(crate) fn write(path: &Path, value: &str) -> Result<()> {
     explain!("write {} = {value}", path.display());
     let err = |source| CgroupError::Write {
         path: path.to_path_buf(),

@@ -37,6 +37,8 @@
 //! - [`layout`]: which hierarchies this machine has, and where.
 //! - [`cgroup`]: a container's cgroup `skiff/<id>`: create with limits,
 //!   add processes, stats, OOM, freeze and thaw, remove.
+//! - [`devices`]: the device allow-list (docker's defaults), as v1 rules or
+//!   a v2 eBPF program: no container opens the host's disks.
 //! - [`spec`]: chapter 2's run spec, with the limits.
 //! - [`container`]: the cgroup as a step of chapter 2's run path, and this
 //!   chapter's engine.
@@ -50,6 +52,7 @@
 pub mod cgroup;
 pub mod cli;
 pub mod container;
+pub mod devices;
 pub mod layout;
 pub mod limits;
 pub mod size;
@@ -60,6 +63,7 @@ pub use cgroup::{
     CPU_PERIOD_US, Cgroup, CgroupError, CgroupGuard, PARENT, Setting, Stats, WAIT_TIMEOUT, settings,
 };
 pub use container::{CgroupEngine, CgroupStep};
+pub use devices::{Access, DEFAULT_RULES, DeviceError, DeviceKind, DeviceRule};
 pub use layout::{CGROUP_ROOT, Controller, Layout, LayoutError, Version};
 pub use limits::Limits;
 pub use size::{SizeError, parse_cpus, parse_memory_swap, parse_size};
