@@ -8,9 +8,10 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Options that shape the process: its environment, directory and stopping.
+/// The flags that set a process's environment, directory and user (`run`
+/// has them, and so has `exec` from chapter 2 on).
 #[derive(Debug, Clone, Default, Args)]
-pub struct ProcessArgs {
+pub struct ProcessFlags {
     /// Set an environment variable (KEY=VALUE), or pass KEY on from ours
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
@@ -22,10 +23,25 @@ pub struct ProcessArgs {
     /// Run as this user: UID[:GID] or NAME[:GROUP]
     #[arg(short = 'u', long = "user", value_name = "USER")]
     pub user: Option<String>,
+}
+
+/// Options that shape the process: its environment, directory and stopping.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProcessArgs {
+    #[command(flatten)]
+    pub flags: ProcessFlags,
 
     /// On SIGTERM or SIGINT, seconds to wait after forwarding it before SIGKILL
     #[arg(long, value_name = "SECONDS")]
     pub stop_timeout: Option<u64>,
+}
+
+/// The command to run, the last thing on the command line.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CommandArgs {
+    /// The command to run, and its arguments
+    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 impl ProcessArgs {
@@ -38,6 +54,13 @@ impl ProcessArgs {
     /// then each `-e`; their directory and user, unless `-w` or `-u` give
     /// one. (Later chapters' defaults: the container's base environment,
     /// then an image's `Env`, `WorkingDir` and `User`.)
+    pub fn to_spec(&self, command: &[String], defaults: ProcessSpec) -> ProcessSpec {
+        self.flags.to_spec(command, defaults)
+    }
+}
+
+impl ProcessFlags {
+    /// The process `command` over `defaults`: see [`ProcessArgs::to_spec`].
     pub fn to_spec(&self, command: &[String], defaults: ProcessSpec) -> ProcessSpec {
         let mut env = defaults.env;
         for entry in &self.env {

@@ -1,7 +1,7 @@
 //! `ch01-process`: run a command as a supervised child, as PID 1 would.
 
 use anyhow::Result;
-use ch01_process::cli::{ProcessArgs, inherited_env};
+use ch01_process::cli::{CommandArgs, ProcessArgs, inherited_env};
 use ch01_process::shell::{self, Explain};
 use ch01_process::{NoHooks, ProcessSpec, SpawnOptions, SuperviseOptions, Supervisor, spawn};
 use clap::{Parser, Subcommand};
@@ -24,9 +24,8 @@ enum Command {
         #[command(flatten)]
         process: ProcessArgs,
 
-        /// The command to run, and its arguments
-        #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
-        command: Vec<String>,
+        #[command(flatten)]
+        command: CommandArgs,
     },
 }
 
@@ -42,7 +41,7 @@ fn run(command: Command) -> Result<i32> {
         env: inherited_env(),
         ..ProcessSpec::default()
     };
-    let spec = process.to_spec(&command, ours);
+    let spec = process.to_spec(&command.command, ours);
     let mut supervisor = Supervisor::new(SuperviseOptions {
         subreaper: true,
         stop_timeout: process.stop_timeout(),

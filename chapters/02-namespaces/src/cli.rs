@@ -12,7 +12,7 @@ use crate::spec::{Spec, base_env};
 use crate::userns::DEFAULT_MAP;
 use crate::verbs;
 use ch01_process::ProcessSpec;
-use ch01_process::cli::{ProcessArgs, set_env};
+use ch01_process::cli::{CommandArgs, ProcessArgs, ProcessFlags, set_env};
 use ch01_process::shell::Explain;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
@@ -127,6 +127,30 @@ impl ContainerArgs {
     // ANCHOR_END: to_spec
 }
 
+/// The flags of `run` from chapters 1 and 2, which every later chapter's
+/// `run` keeps (each with its own way of giving the root filesystem).
+#[derive(Debug, Clone, Args)]
+pub struct ContainerFlags {
+    #[command(flatten)]
+    pub container: ContainerArgs,
+
+    #[command(flatten)]
+    pub process: ProcessArgs,
+}
+
+impl ContainerFlags {
+    /// The spec of `command` on `rootfs`, over the process `defaults`.
+    pub fn to_spec(
+        &self,
+        rootfs: PathBuf,
+        command: &[String],
+        defaults: &ProcessSpec,
+    ) -> Result<Spec, UnknownCapability> {
+        self.container
+            .to_spec(rootfs, &self.process, command, defaults)
+    }
+}
+
 /// `ch02-namespaces run`: the container flags, a root filesystem, a command.
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
@@ -135,48 +159,34 @@ pub struct RunArgs {
     pub rootfs: PathBuf,
 
     #[command(flatten)]
-    pub container: ContainerArgs,
+    pub flags: ContainerFlags,
 
     #[command(flatten)]
-    pub process: ProcessArgs,
-
-    /// The command to run in the container, and its arguments
-    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
+    pub command: CommandArgs,
 }
 
 impl RunArgs {
     pub fn to_spec(&self) -> Result<Spec, UnknownCapability> {
-        self.container.to_spec(
+        self.flags.to_spec(
             self.rootfs.clone(),
-            &self.process,
-            &self.command,
+            &self.command.command,
             &ProcessSpec::default(),
         )
     }
 }
 
-/// `exec`'s flags: what to change of the container's configured process.
+/// `exec`'s flags: what to change of the container's configured process
+/// (`-e`, `-w` and `-u`, as for `run`), the container, the command.
 #[derive(Debug, Clone, Args)]
 pub struct ExecArgs {
-    /// Set an environment variable (KEY=VALUE), or pass KEY on from ours
-    #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
-    pub env: Vec<String>,
-
-    /// Working directory (default: the container's)
-    #[arg(short = 'w', long = "workdir", value_name = "DIR")]
-    pub workdir: Option<PathBuf>,
-
-    /// Run as this user (default: the container's)
-    #[arg(short = 'u', long = "user", value_name = "USER")]
-    pub user: Option<String>,
+    #[command(flatten)]
+    pub process: ProcessFlags,
 
     /// The container: its name, id, or a unique prefix of its id
     pub container: String,
 
-    /// The command to run, and its arguments
-    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
+    #[command(flatten)]
+    pub command: CommandArgs,
 }
 
 /// The verbs on containers, kept by every later chapter.
@@ -243,10 +253,10 @@ impl Verbs {
         match self {
             Verbs::Exec(args) => {
                 let request = ExecRequest {
-                    argv: args.command,
-                    env: args.env,
-                    cwd: args.workdir,
-                    user: args.user,
+                    argv: args.command.command,
+                    env: args.process.env,
+                    cwd: args.process.workdir,
+                    user: args.process.user,
                 };
                 Ok(exec(engine, &args.container, &request)?)
             }

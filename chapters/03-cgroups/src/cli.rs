@@ -8,9 +8,9 @@ use crate::size::{SizeError, parse_cpus, parse_memory_swap, parse_size};
 use crate::spec::Spec;
 use crate::stats::{Sampled, sample, table};
 use ch01_process::ProcessSpec;
-use ch01_process::cli::ProcessArgs;
+use ch01_process::cli::CommandArgs;
 use ch02_namespaces::caps::UnknownCapability;
-use ch02_namespaces::cli::{ContainerArgs, VerbError, Verbs as ContainerVerbs};
+use ch02_namespaces::cli::{ContainerFlags, VerbError, Verbs as ContainerVerbs};
 use ch02_namespaces::records::Status;
 use ch02_namespaces::{Engine, RunError};
 use clap::{Args, Subcommand};
@@ -107,25 +107,15 @@ impl CgroupArgs {
 }
 // ANCHOR_END: limits
 
-/// `ch03-cgroups run`: chapter 2's flags, and limits.
+/// The flags of `run` from chapters 1 to 3, which every later chapter's
+/// `run` keeps.
 #[derive(Debug, Clone, Args)]
-pub struct RunArgs {
-    /// The directory that becomes the container's root filesystem
-    #[arg(long, value_name = "DIR", required = true)]
-    pub rootfs: PathBuf,
-
+pub struct LimitedFlags {
     #[command(flatten)]
-    pub container: ContainerArgs,
+    pub below: ContainerFlags,
 
     #[command(flatten)]
     pub limits: CgroupArgs,
-
-    #[command(flatten)]
-    pub process: ProcessArgs,
-
-    /// The command to run in the container, and its arguments
-    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
 }
 
 /// Why a flag of `run` could not become a spec.
@@ -137,28 +127,9 @@ pub enum SpecFlagError {
     Limits(#[from] LimitFlagError),
 }
 
-impl RunArgs {
-    pub fn to_spec(&self) -> Result<Spec, SpecFlagError> {
-        let flags = SpecFlags {
-            container: &self.container,
-            limits: &self.limits,
-            process: &self.process,
-        };
-        flags.to_spec(self.rootfs.clone(), &self.command, &ProcessSpec::default())
-    }
-}
-
-/// The flags of `run` from chapters 1 to 3, which every later chapter's
-/// `run` has too (with its own way of giving the root filesystem).
-pub struct SpecFlags<'a> {
-    pub container: &'a ContainerArgs,
-    pub limits: &'a CgroupArgs,
-    pub process: &'a ProcessArgs,
-}
-
-impl SpecFlags<'_> {
-    /// The spec these flags describe for `command` on `rootfs`, over the
-    /// process `defaults` (see chapter 2's `ContainerArgs::to_spec`).
+impl LimitedFlags {
+    /// The spec of `command` on `rootfs`, over the process `defaults` (see
+    /// chapter 2's `ContainerArgs::to_spec`).
     pub fn to_spec(
         &self,
         rootfs: PathBuf,
@@ -166,11 +137,33 @@ impl SpecFlags<'_> {
         defaults: &ProcessSpec,
     ) -> Result<Spec, SpecFlagError> {
         Ok(Spec {
-            container: self
-                .container
-                .to_spec(rootfs, self.process, command, defaults)?,
+            container: self.below.to_spec(rootfs, command, defaults)?,
             limits: self.limits.to_limits()?,
         })
+    }
+}
+
+/// `ch03-cgroups run`: chapter 2's flags, and limits.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The directory that becomes the container's root filesystem
+    #[arg(long, value_name = "DIR", required = true)]
+    pub rootfs: PathBuf,
+
+    #[command(flatten)]
+    pub flags: LimitedFlags,
+
+    #[command(flatten)]
+    pub command: CommandArgs,
+}
+
+impl RunArgs {
+    pub fn to_spec(&self) -> Result<Spec, SpecFlagError> {
+        self.flags.to_spec(
+            self.rootfs.clone(),
+            &self.command.command,
+            &ProcessSpec::default(),
+        )
     }
 }
 

@@ -6,12 +6,9 @@ use crate::spec::{Spec, Storage};
 use crate::verbs;
 use crate::volumes::{Mount, VolumeError, parse_tmpfs, parse_volume};
 use ch01_process::ProcessSpec;
-use ch01_process::cli::ProcessArgs;
+use ch01_process::cli::CommandArgs;
 use ch02_namespaces::RunError;
-use ch02_namespaces::cli::ContainerArgs;
-use ch03_cgroups::cli::{
-    CgroupArgs, CgroupVerbError, SpecFlagError, SpecFlags, Verbs as CgroupVerbs,
-};
+use ch03_cgroups::cli::{CgroupVerbError, LimitedFlags, SpecFlagError, Verbs as CgroupVerbs};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
@@ -61,12 +58,16 @@ impl StorageArgs {
 }
 
 /// The flags of `run` from chapters 1 to 4, which later chapters keep.
-pub struct StorageSpecFlags<'a> {
-    pub below: SpecFlags<'a>,
-    pub storage: &'a StorageArgs,
+#[derive(Debug, Clone, Args)]
+pub struct StorageFlags {
+    #[command(flatten)]
+    pub below: LimitedFlags,
+
+    #[command(flatten)]
+    pub storage: StorageArgs,
 }
 
-impl StorageSpecFlags<'_> {
+impl StorageFlags {
     // ANCHOR: to_spec
     /// The spec these flags describe for `command` on `layers` (bottom
     /// first), over the process `defaults`. The root filesystem is the
@@ -104,35 +105,22 @@ pub struct RunArgs {
     pub layers: Vec<PathBuf>,
 
     #[command(flatten)]
-    pub container: ContainerArgs,
+    pub flags: StorageFlags,
 
     #[command(flatten)]
-    pub limits: CgroupArgs,
-
-    #[command(flatten)]
-    pub process: ProcessArgs,
-
-    #[command(flatten)]
-    pub storage: StorageArgs,
-
-    /// The command to run in the container, and its arguments
-    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
-    pub command: Vec<String>,
+    pub command: CommandArgs,
 }
 
 impl RunArgs {
     pub fn to_spec(&self, engine: &OverlayEngine) -> Result<Spec, StorageFlagError> {
-        let flags = StorageSpecFlags {
-            below: SpecFlags {
-                container: &self.container,
-                limits: &self.limits,
-                process: &self.process,
-            },
-            storage: &self.storage,
-        };
         // The layers, bottom first: --rootfs, then each --layer.
         let layers = self.rootfs.iter().chain(&self.layers).cloned().collect();
-        flags.to_spec(engine, layers, &self.command, &ProcessSpec::default())
+        self.flags.to_spec(
+            engine,
+            layers,
+            &self.command.command,
+            &ProcessSpec::default(),
+        )
     }
 }
 

@@ -44,14 +44,13 @@
 //! hands back a file descriptor of the exact inode; the mount is then done
 //! on `/proc/self/fd/<fd>`, so no path is looked up a second time.
 
-use crate::resolve::open_in_root;
+use crate::resolve::{Create, open_creating, open_in_root};
 use ch01_process::explain;
 use ch02_namespaces::mounts::{MountError, mount_fs, restricting_flags};
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, openat, readlinkat};
+use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
-use nix::sys::stat::{Mode, SFlag, fstat, mkdirat};
-use std::ffi::OsString;
+use nix::sys::stat::{Mode, SFlag, fstat};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
@@ -491,100 +490,19 @@ enum Kind {
 
 // ANCHOR: open_target
 /// Opens the mount target `rel` inside the container root, creating what is
-/// missing one component at a time.
-///
-/// Every lookup starts again from `root_fd` with RESOLVE_IN_ROOT, and every
-/// creation is a `mkdirat` in a directory obtained that way, so nothing is
-/// ever created outside the root. A dangling symlink in the image
-/// (`/data -> /srv/data`, with no `/srv`) is followed the way the kernel
-/// would, inside the root: its target is created, not the host's `/srv`.
+/// missing inside it (see [`open_creating`]): a directory to mount a
+/// directory on, an empty file to mount a file on.
 fn open_target(root_fd: BorrowedFd<'_>, root: &Path, rel: &Path, kind: Kind) -> Result<OwnedFd> {
-    // Components still to walk, the next one last (a stack), and the
-    // prefix already known to exist, as a path relative to the root.
-    let mut todo: Vec<OsString> = rel
-        .components()
-        .rev()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_owned()),
-            Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect();
-    let mut done = PathBuf::new();
-    let mut links_followed = 0;
-    while let Some(name) = todo.pop() {
-        let next = done.join(&name);
-        match open_in_root(root_fd, &next, OFlag::O_PATH) {
-            Ok(fd) if todo.is_empty() => {
-                explain!("{} = {}", openat2_step(root, &next), fd.as_raw_fd());
-                return Ok(fd);
-            }
-            Ok(_) => done = next,
-            Err(Errno::ENOENT) => {
-                let parent = open_in_root(root_fd, &done, OFlag::O_PATH)
-                    .map_err(sys(openat2_step(root, &done)))?;
-                let created = if todo.is_empty() && kind == Kind::File {
-                    explain!(
-                        "openat({:?} in the root, {name:?}, O_CREAT|O_EXCL, 0644)",
-                        Path::new("/").join(&done).display()
-                    );
-                    openat(
-                        parent.as_fd(),
-                        name.as_os_str(),
-                        OFlag::O_CREAT
-                            | OFlag::O_EXCL
-                            | OFlag::O_WRONLY
-                            | OFlag::O_NOFOLLOW
-                            | OFlag::O_CLOEXEC,
-                        Mode::from_bits_truncate(0o644),
-                    )
-                    .map(drop)
-                } else {
-                    explain!(
-                        "mkdirat({:?} in the root, {name:?}, 0755)",
-                        Path::new("/").join(&done).display()
-                    );
-                    mkdirat(
-                        parent.as_fd(),
-                        name.as_os_str(),
-                        Mode::from_bits_truncate(0o755),
-                    )
-                };
-                match created {
-                    // Walk into what was just created, from the root again.
-                    Ok(()) => todo.push(name),
-                    // It exists, yet the lookup found nothing: a symlink to
-                    // a missing path. Continue with its target instead.
-                    Err(Errno::EEXIST) => {
-                        let link = readlinkat(parent.as_fd(), name.as_os_str())
-                            .map_err(sys(format!("readlinkat({:?})", next.display())))?;
-                        links_followed += 1;
-                        if links_followed > 40 {
-                            return Err(sys(openat2_step(root, rel))(Errno::ELOOP));
-                        }
-                        let link = PathBuf::from(link);
-                        if link.is_absolute() {
-                            done = PathBuf::new(); // the root of the container
-                        }
-                        for c in link.components().rev() {
-                            match c {
-                                Component::Normal(n) => todo.push(n.to_owned()),
-                                Component::ParentDir => todo.push("..".into()),
-                                _ => {}
-                            }
-                        }
-                    }
-                    Err(errno) => {
-                        return Err(
-                            sys(format!("create {:?} in the container", next.display()))(errno),
-                        );
-                    }
-                }
-            }
-            Err(errno) => return Err(sys(openat2_step(root, &next))(errno)),
-        }
-    }
-    Err(VolumeError::TargetIsRoot)
+    let create = match kind {
+        Kind::Dir => Create::Dir,
+        Kind::File => Create::File,
+    };
+    let fd = open_creating(root_fd, rel, create, OFlag::O_PATH).map_err(|e| VolumeError::Sys {
+        step: format!("{} {:?} in {:?}", e.step, e.path.display(), root.display()),
+        errno: e.errno,
+    })?;
+    explain!("{} = {}", openat2_step(root, rel), fd.as_raw_fd());
+    Ok(fd)
 }
 // ANCHOR_END: open_target
 

@@ -2,11 +2,10 @@
 
 use crate::engine::{ImageEngine, ImageError};
 use crate::verbs::{self, ImageVerbError};
-use ch01_process::cli::ProcessArgs;
 use ch02_namespaces::ExitReport;
-use ch02_namespaces::cli::{ContainerArgs, Verbs as ContainerVerbs};
-use ch03_cgroups::cli::{CgroupArgs, SpecFlags, Verbs as CgroupVerbs};
-use ch04_overlayfs::cli::{StorageArgs, StorageSpecFlags, StorageVerbError, Verbs as OverlayVerbs};
+use ch02_namespaces::cli::Verbs as ContainerVerbs;
+use ch03_cgroups::cli::Verbs as CgroupVerbs;
+use ch04_overlayfs::cli::{StorageFlags, StorageVerbError, Verbs as OverlayVerbs};
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
@@ -14,16 +13,7 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, Args)]
 pub struct RunArgs {
     #[command(flatten)]
-    pub container: ContainerArgs,
-
-    #[command(flatten)]
-    pub limits: CgroupArgs,
-
-    #[command(flatten)]
-    pub process: ProcessArgs,
-
-    #[command(flatten)]
-    pub storage: StorageArgs,
+    pub flags: StorageFlags,
 
     /// Not a flag of this chapter: refused with an explanation
     #[arg(long, hide = true, value_name = "DIR")]
@@ -54,15 +44,7 @@ impl RunArgs {
         if let Some(rootfs) = &self.rootfs {
             return Err(RunFlagError::Rootfs(rootfs.display().to_string()));
         }
-        let flags = StorageSpecFlags {
-            below: SpecFlags {
-                container: &self.container,
-                limits: &self.limits,
-                process: &self.process,
-            },
-            storage: &self.storage,
-        };
-        Ok(verbs::run(engine, &flags, &self.image, &self.command)?)
+        Ok(verbs::run(engine, &self.flags, &self.image, &self.command)?)
     }
 }
 

@@ -13,7 +13,7 @@ use ch02_namespaces::step::Then;
 use ch02_namespaces::{Engine, RunError};
 use ch03_cgroups::CgroupStep;
 use ch03_cgroups::container::EngineError;
-use ch04_overlayfs::cli::{StorageFlagError, StorageSpecFlags};
+use ch04_overlayfs::cli::{StorageFlagError, StorageFlags};
 use ch04_overlayfs::spec::Spec;
 use ch04_overlayfs::{OverlayEngine, StorageStep};
 use std::path::{Path, PathBuf};
@@ -90,7 +90,7 @@ impl ImageEngine {
     /// user as defaults under the flags.
     pub fn spec(
         &self,
-        flags: &StorageSpecFlags<'_>,
+        flags: &StorageFlags,
         reference: &Reference,
         given: &[String],
     ) -> Result<Spec, ImageError> {

@@ -108,10 +108,10 @@
 
 use ch01_process::explain;
 use ch04_overlayfs::changes::{OPAQUE_MARKER, OPAQUE_XATTR, WHITEOUT_PREFIX};
-use ch04_overlayfs::resolve::open_in_root;
+use ch04_overlayfs::resolve::{Create, open_creating, open_in_root};
 use nix::dir::Dir;
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, openat, readlinkat};
+use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{
     FchmodatFlags, Mode, SFlag, UtimensatFlags, fchmod, fchmodat, fstat, fstatat, futimens,
     makedev, mkdirat, mknodat, utimensat,
@@ -126,7 +126,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tar::EntryType;
 
@@ -563,60 +563,12 @@ impl Applier {
     /// A dangling symbolic link on the way (`a -> /etc` when the layer has no
     /// `etc` yet) is followed as the kernel would follow it with `dest` as
     /// `/`: the missing directory is created at the link's target, inside
-    /// `dest`. Each step is a fresh RESOLVE_IN_ROOT lookup from `dest`, and
-    /// each creation a `mkdirat` in a directory found that way.
+    /// `dest`. This is chapter 4's walk, the one that makes volume targets:
+    /// each step a fresh RESOLVE_IN_ROOT lookup from `dest`, each creation
+    /// a `mkdirat` in a directory found that way.
     fn open_parent(&self, target: &Target) -> Result<OwnedFd> {
-        let root = self.root.as_fd();
-        match open_in_root(root, &target.parent, DIR_HANDLE) {
-            Ok(fd) => return Ok(fd),
-            Err(Errno::ENOENT) => {}
-            Err(errno) => return Err(self.lookup_error(target, &target.parent, errno)),
-        }
-        // The slow way, one component at a time. `todo` is a stack: the next
-        // component last.
-        let mut todo: Vec<OsString> = components(&target.parent);
-        todo.reverse();
-        let mut done = PathBuf::new();
-        let mut links = 0;
-        while let Some(name) = todo.pop() {
-            let next = done.join(&name);
-            match open_in_root(root, &next, DIR_HANDLE) {
-                Ok(_) => done = next,
-                Err(Errno::ENOENT) => {
-                    let parent = open_in_root(root, &done, DIR_HANDLE)
-                        .map_err(|e| self.lookup_error(target, &done, e))?;
-                    match mkdirat(&parent, name.as_os_str(), Mode::from_bits_truncate(0o755)) {
-                        // Look it up again from the root, as any other.
-                        Ok(()) => todo.push(name),
-                        Err(Errno::EEXIST) => {
-                            // It exists, yet the lookup found nothing: a
-                            // symbolic link to a missing path.
-                            let link = readlinkat(&parent, name.as_os_str())
-                                .map_err(target.sys(format!("readlinkat({next:?})")))?;
-                            links += 1;
-                            if links > 40 {
-                                return Err(target.sys("follow symbolic links")(Errno::ELOOP));
-                            }
-                            let link = PathBuf::from(link);
-                            explain!(
-                                "{next:?} is a dangling symlink to {link:?}: create its target inside the root"
-                            );
-                            if link.is_absolute() {
-                                done = PathBuf::new();
-                            }
-                            let mut rest = components(&link);
-                            rest.reverse();
-                            todo.extend(rest);
-                        }
-                        Err(errno) => {
-                            return Err(target.sys(format!("mkdirat({next:?})"))(errno));
-                        }
-                    }
-                }
-                Err(errno) => return Err(self.lookup_error(target, &next, errno)),
-            }
-        }
-        open_in_root(root, &done, DIR_HANDLE).map_err(|e| self.lookup_error(target, &done, e))
+        open_creating(self.root.as_fd(), &target.parent, Create::Dir, DIR_HANDLE)
+            .map_err(|e| self.lookup_error(target, &e.path, e.errno))
     }
 
     fn lookup_error(&self, target: &Target, path: &Path, errno: Errno) -> ExtractError {
@@ -632,18 +584,6 @@ impl Applier {
     }
 }
 // ANCHOR_END: parent
-
-/// The components of a symbolic link's target or of a cleaned path, `..`
-/// kept (the kernel resolves it), `/` and `.` dropped.
-fn components(path: &Path) -> Vec<OsString> {
-    path.components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_owned()),
-            Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect()
-}
 
 // ANCHOR: refuse_sparse
 /// Refuses a sparse entry, before anything of it is written: GNU's type `S`,

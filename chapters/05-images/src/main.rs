@@ -44,7 +44,7 @@ fn main() {
 // ANCHOR: run
 fn run(engine: &ImageEngine, args: &RunArgs) -> Result<i32> {
     let exit = args.run(engine)?;
-    let memory = args.limits.to_limits()?.memory;
+    let memory = args.flags.below.limits.to_limits()?.memory;
     if let Some(note) = oom_note(&exit, memory) {
         eprintln!("ch05-images: {note}");
     }

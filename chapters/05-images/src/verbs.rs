@@ -8,7 +8,7 @@ use crate::reference::{self, Reference};
 use crate::store::ImageRecord;
 use ch01_process::explain;
 use ch02_namespaces::ExitReport;
-use ch04_overlayfs::cli::StorageSpecFlags;
+use ch04_overlayfs::cli::StorageFlags;
 
 /// Why a verb on images failed.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +103,7 @@ pub fn login(
 /// threads must not create containers (chapter 2).
 pub fn run(
     engine: &ImageEngine,
-    flags: &StorageSpecFlags<'_>,
+    flags: &StorageFlags,
     image: &str,
     command: &[String],
 ) -> Result<ExitReport, ImageVerbError> {
