@@ -226,14 +226,9 @@ fn reexec(copy: &OwnedFd) -> SealError {
         })
         .collect();
     env.push(CString::new(format!("{REEXEC_MARKER}=1")).expect("no NUL in the marker"));
-    let shown: Vec<String> = argv
-        .iter()
-        .map(|arg| arg.to_string_lossy().into_owned())
-        .collect();
     explain!(
-        "execveat({}, \"\", {}, AT_EMPTY_PATH)",
-        copy.as_raw_fd(),
-        explain::argv_repr(&shown)
+        "execveat({}, \"\", our argv, our environment + {REEXEC_MARKER}=1, AT_EMPTY_PATH)",
+        copy.as_raw_fd()
     );
     // execveat with an empty path and AT_EMPTY_PATH runs the file the
     // descriptor refers to. The descriptor is close-on-exec, which is fine
