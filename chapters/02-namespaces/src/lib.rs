@@ -11,6 +11,7 @@
 //! - [`mounts`]: private propagation, /proc, /dev, /sys, `pivot_root`, masked paths.
 //! - [`caps`]: capabilities, and docker's default set.
 //! - [`userns`]: uid and gid maps, written by the parent.
+//! - [`seccomp`]: docker's system call filter, and docker's profile format.
 //! - [`container`]: the hooks that put all of it between `clone` and `execve`.
 //! - [`exec`]: entering a running container with `setns`.
 //! - [`cli`]: this chapter's flags, reused by the next.
@@ -21,6 +22,7 @@ pub mod container;
 pub mod exec;
 pub mod mounts;
 pub mod namespaces;
+pub mod seccomp;
 pub mod userns;
 
 pub use container::{
