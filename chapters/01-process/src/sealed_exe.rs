@@ -84,7 +84,7 @@ pub enum SealError {
     )]
     Memfd(Errno),
     #[error("copying our binary into memory: {0}")]
-    Copy(Errno),
+    Copy(std::io::Error),
     #[error("copying our binary into memory: the binary changed size while it was copied")]
     Truncated,
     #[error("sealing the in-memory copy of our binary: {0}")]
@@ -190,10 +190,7 @@ fn create_memfd() -> Result<OwnedFd, SealError> {
 
 /// Copies all of `from` into `to` inside the kernel, with `sendfile`.
 fn copy_file(from: &File, to: &OwnedFd) -> Result<(), SealError> {
-    let size = from
-        .metadata()
-        .map_err(|e| SealError::Copy(Errno::from_raw(e.raw_os_error().unwrap_or(0))))?
-        .len();
+    let size = from.metadata().map_err(SealError::Copy)?.len();
     let mut copied = 0u64;
     while copied < size {
         let left = usize::try_from(size - copied).unwrap_or(usize::MAX);
@@ -203,7 +200,7 @@ fn copy_file(from: &File, to: &OwnedFd) -> Result<(), SealError> {
             unsafe { libc::sendfile(to.as_raw_fd(), from.as_raw_fd(), std::ptr::null_mut(), left) };
         match sent {
             -1 if Errno::last() == Errno::EINTR => continue,
-            -1 => return Err(SealError::Copy(Errno::last())),
+            -1 => return Err(SealError::Copy(Errno::last().into())),
             0 => return Err(SealError::Truncated),
             n => copied += n as u64,
         }
