@@ -292,6 +292,16 @@ fn the_default_filter_refuses_what_docker_refuses() {
     let mut calls = fixtures.dangerous();
     calls.extend([
         call("getpid", libc::SYS_getpid, &[]),
+        // The kernel reads the family from the low 32 bits: still AF_VSOCK.
+        call(
+            "socket(AF_VSOCK | 1 << 32)",
+            libc::SYS_socket,
+            &[
+                (1 << 32) | libc::AF_VSOCK as u64,
+                libc::SOCK_STREAM as u64,
+                0,
+            ],
+        ),
         call(
             "socket(AF_UNIX)",
             libc::SYS_socket,
@@ -318,6 +328,7 @@ fn the_default_filter_refuses_what_docker_refuses() {
         "perf_event_open",
         "mount",
         "socket(AF_VSOCK)",
+        "socket(AF_VSOCK | 1 << 32)",
         "unshare(CLONE_NEWUSER)",
         "personality(READ_IMPLIES_EXEC)",
         "clone(CLONE_NEWUSER)",

@@ -74,13 +74,14 @@ pub fn compile_profile(
 
     for entry in &profile.syscalls {
         let names = entry_names(entry)?;
-        let conditions = arg_conditions(&entry.args)?;
         let entry_action = action(entry.action, entry.errno_ret)?;
+        let permissive = matches!(entry_action, SeccompAction::Allow | SeccompAction::Log);
+        let alternatives = arg_conditions(&entry.args, permissive)?;
         if !applies(entry, caps, arch, kernel)? {
             continue;
         }
         // A comparison that can never hold makes the whole entry void.
-        let Some(conditions) = conditions else {
+        let Some(alternatives) = alternatives else {
             continue;
         };
         if runs.last().is_none_or(|run| run.action != entry_action) {
@@ -97,7 +98,9 @@ pub fn compile_profile(
                 }
                 continue;
             };
-            add_rule(&mut run.rules, i64::from(nr), &conditions)?;
+            for conditions in &alternatives {
+                add_rule(&mut run.rules, i64::from(nr), conditions)?;
+            }
         }
     }
 
@@ -273,13 +276,28 @@ fn applies(
     Ok(true)
 }
 
-/// An entry's argument comparisons; `None` when one can never hold.
+// ANCHOR: arg_conditions
+/// An entry's argument comparisons, as alternatives (the call matches if
+/// all comparisons of one alternative hold); `None` when the entry can
+/// never match.
+///
+/// The filter sees every argument as 64 bits, but the kernel reads an
+/// `int` argument (socket's family, personality's persona) from the low 32
+/// bits only. Compared on 64 bits alone, `socket(AF_VSOCK | 1 << 32, ...)`
+/// would pass a "family is not AF_VSOCK" check and still create a vsock
+/// socket. So a comparison with a constant that fits in 32 bits is also
+/// made on the low 32 bits: an entry that lets a call run (`ALLOW`, `LOG`)
+/// needs both to hold; any other entry (it refuses or reports the call)
+/// needs either.
 ///
 /// libseccomp's `MASKED_EQ` asks `(arg & value) == valueTwo`; seccompiler's
 /// masks both sides, which is the same unless `valueTwo` has bits outside
 /// the mask, and then libseccomp never matches: neither do we.
-fn arg_conditions(args: &[ArgCondition]) -> Result<Option<Vec<SeccompCondition>>, SeccompError> {
-    let mut conditions = Vec::with_capacity(args.len());
+fn arg_conditions(
+    args: &[ArgCondition],
+    permissive: bool,
+) -> Result<Option<Vec<Vec<SeccompCondition>>>, SeccompError> {
+    let mut alternatives: Vec<Vec<SeccompCondition>> = vec![Vec::new()];
     for arg in args {
         if arg.index > 5 {
             return Err(SeccompError::BadArgIndex(arg.index));
@@ -294,13 +312,40 @@ fn arg_conditions(args: &[ArgCondition]) -> Result<Option<Vec<SeccompCondition>>
             Op::MaskedEqual if arg.value_two & !arg.value != 0 => return Ok(None),
             Op::MaskedEqual => (SeccompCmpOp::MaskedEq(arg.value), arg.value_two),
         };
-        // 64-bit comparisons, as libseccomp makes on 64-bit architectures.
-        let condition = SeccompCondition::new(arg.index, SeccompCmpArgLen::Qword, op, value)
-            .map_err(SeccompError::Compile)?;
-        conditions.push(condition);
+        let compare = |width| {
+            SeccompCondition::new(arg.index, width, op.clone(), value)
+                .map_err(SeccompError::Compile)
+        };
+        let all_64 = compare(SeccompCmpArgLen::Qword)?;
+        if arg.value > u64::from(u32::MAX) {
+            // A 64-bit constant: the argument is a 64-bit one.
+            alternatives
+                .iter_mut()
+                .for_each(|alt| alt.push(all_64.clone()));
+            continue;
+        }
+        let low_32 = compare(SeccompCmpArgLen::Dword)?;
+        if permissive {
+            for alt in &mut alternatives {
+                alt.push(all_64.clone());
+                alt.push(low_32.clone());
+            }
+        } else {
+            alternatives = alternatives
+                .into_iter()
+                .flat_map(|alt| {
+                    let mut wide = alt.clone();
+                    wide.push(all_64.clone());
+                    let mut narrow = alt;
+                    narrow.push(low_32.clone());
+                    [wide, narrow]
+                })
+                .collect();
+        }
     }
-    Ok(Some(conditions))
+    Ok(Some(alternatives))
 }
+// ANCHOR_END: arg_conditions
 
 /// The `flags` of `seccomp(SECCOMP_SET_MODE_FILTER, flags, ...)`.
 fn filter_flags(names: &[String]) -> Result<libc::c_ulong, SeccompError> {
@@ -508,6 +553,40 @@ mod tests {
             ALLOW
         );
         assert_eq!(call(&filter, "socket", [40, 0, 0, 0, 0, 0]), EPERM);
+        // The kernel reads the family from the low 32 bits: AF_VSOCK with
+        // high bits set is still AF_VSOCK, and is refused.
+        assert_eq!(
+            call(&filter, "socket", [(1 << 32) | 40, 0, 0, 0, 0, 0]),
+            EPERM
+        );
+        assert_eq!(
+            call(&filter, "socket", [(1 << 32) | 2, 0, 0, 0, 0, 0]),
+            ALLOW
+        );
+    }
+
+    #[test]
+    fn a_refusing_entry_matches_on_the_low_32_bits_too() {
+        let profile = Profile::parse(
+            r#"{"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["socket"], "action": "SCMP_ACT_ERRNO",
+                 "args": [{"index": 0, "value": 40, "op": "SCMP_CMP_EQ"},
+                          {"index": 1, "value": 1, "op": "SCMP_CMP_EQ"}]}
+            ]}"#,
+        )
+        .unwrap();
+        let filter = compile_profile(&profile, &CapSet::default(), Arch::X86_64, KERNEL).unwrap();
+        assert_eq!(call(&filter, "socket", [40, 1, 0, 0, 0, 0]), EPERM);
+        assert_eq!(
+            call(&filter, "socket", [(1 << 32) | 40, 1, 0, 0, 0, 0]),
+            EPERM
+        );
+        assert_eq!(
+            call(&filter, "socket", [40, (1 << 32) | 1, 0, 0, 0, 0]),
+            EPERM
+        );
+        assert_eq!(call(&filter, "socket", [40, 2, 0, 0, 0, 0]), ALLOW);
+        assert_eq!(call(&filter, "socket", [2, 1, 0, 0, 0, 0]), ALLOW);
     }
 
     #[test]
