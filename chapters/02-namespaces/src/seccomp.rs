@@ -47,7 +47,10 @@
 //!   argument registers (clone's flags, socket's family) but cannot read the
 //!   memory they point to: a filter cannot judge paths, and cannot read
 //!   `clone3`'s flags, which is why docker's profile answers `clone3` with
-//!   `ENOSYS` (the C library then falls back to `clone`).
+//!   `ENOSYS` (the C library then falls back to `clone`). And the filter
+//!   sees all 64 bits of an argument where the kernel reads an `int` from
+//!   the low 32 only: a comparison must hold on both, or a family of
+//!   `AF_VSOCK | 1 << 32` slips through a "not AF_VSOCK" rule.
 //! - **A program of at most 4096 instructions.**
 //!
 //! # Why an allow-list
