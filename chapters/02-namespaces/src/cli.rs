@@ -8,6 +8,7 @@ use crate::exec::{ExecError, ExecRequest, exec};
 use crate::namespaces::{Isolation, NetworkMode, PidMode};
 use crate::records::new_id;
 use crate::run::{Engine, RunError};
+use crate::seccomp::SeccompMode;
 use crate::spec::{Spec, base_env};
 use crate::userns::DEFAULT_MAP;
 use crate::verbs;
@@ -66,8 +67,8 @@ pub struct ContainerArgs {
     #[arg(long, value_name = "MODE", value_enum, default_value = "none")]
     pub network: NetworkMode,
 
-    /// Security options; `no-new-privileges` is the one this chapter knows
-    #[arg(long = "security-opt", value_name = "OPT", value_parser = ["no-new-privileges", "no-new-privileges:true", "no-new-privileges=true"])]
+    /// Security options: no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json
+    #[arg(long = "security-opt", value_name = "OPT", value_parser = parse_security_opt)]
     pub security_opt: Vec<String>,
 
     /// Remove the container when it exits
@@ -75,7 +76,54 @@ pub struct ContainerArgs {
     pub rm: bool,
 }
 
+/// The security options docker has that this engine knows: every value is
+/// checked when the flags are read.
+fn parse_security_opt(opt: &str) -> Result<String, String> {
+    let known = matches!(
+        opt,
+        "no-new-privileges"
+            | "no-new-privileges:true"
+            | "no-new-privileges=true"
+            | "no-new-privileges:false"
+            | "no-new-privileges=false"
+    ) || opt.starts_with("seccomp=")
+        || opt.starts_with("seccomp:");
+    if known {
+        Ok(opt.to_string())
+    } else {
+        Err("use no-new-privileges, seccomp=unconfined or seccomp=PROFILE.json".into())
+    }
+}
+
+/// Why the container flags could not become a spec.
+#[derive(Debug, thiserror::Error)]
+pub enum ContainerFlagError {
+    #[error("{0}")]
+    Capability(#[from] UnknownCapability),
+    #[error("--security-opt: {0}")]
+    Seccomp(#[from] crate::seccomp::SeccompError),
+}
+
 impl ContainerArgs {
+    /// `no-new-privileges` (`:true`), unless a later option says `:false`.
+    fn no_new_privileges(&self) -> bool {
+        self.security_opt
+            .iter()
+            .filter_map(|opt| opt.strip_prefix("no-new-privileges"))
+            .next_back()
+            .is_some_and(|value| !value.ends_with("false"))
+    }
+
+    /// The seccomp mode; a profile's path made absolute, for the record.
+    fn seccomp(&self) -> Result<SeccompMode, crate::seccomp::SeccompError> {
+        Ok(match SeccompMode::from_security_opts(&self.security_opt)? {
+            SeccompMode::Profile(path) => {
+                SeccompMode::Profile(std::path::absolute(&path).unwrap_or(path))
+            }
+            mode => mode,
+        })
+    }
+
     // ANCHOR: to_spec
     /// The chapter 2 spec these flags describe, for `command` with the
     /// process flags `process`, over `defaults` (an image's environment,
@@ -86,7 +134,7 @@ impl ContainerArgs {
         process: &ProcessArgs,
         command: &[String],
         defaults: &ProcessSpec,
-    ) -> Result<Spec, UnknownCapability> {
+    ) -> Result<Spec, ContainerFlagError> {
         let id = new_id();
         let hostname = match (&self.hostname, self.network) {
             (Some(name), _) => name.clone(),
@@ -117,7 +165,8 @@ impl ContainerArgs {
                 userns: self.userns,
             },
             caps: CapSet::docker_default().with_changes(&self.cap_add, &self.cap_drop)?,
-            no_new_privileges: !self.security_opt.is_empty(),
+            no_new_privileges: self.no_new_privileges(),
+            seccomp: self.seccomp()?,
             id_map: DEFAULT_MAP,
             stop_timeout: process.stop_timeout,
             auto_remove: self.rm,
@@ -145,7 +194,7 @@ impl ContainerFlags {
         rootfs: PathBuf,
         command: &[String],
         defaults: &ProcessSpec,
-    ) -> Result<Spec, UnknownCapability> {
+    ) -> Result<Spec, ContainerFlagError> {
         self.container
             .to_spec(rootfs, &self.process, command, defaults)
     }
@@ -166,7 +215,7 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
-    pub fn to_spec(&self) -> Result<Spec, UnknownCapability> {
+    pub fn to_spec(&self) -> Result<Spec, ContainerFlagError> {
         self.flags.to_spec(
             self.rootfs.clone(),
             &self.command.command,
@@ -248,6 +297,12 @@ pub enum VerbError {
 }
 
 impl Verbs {
+    /// Whether the verb enters a running container (`exec`): such a command
+    /// first re-executes the engine from a sealed copy of itself.
+    pub fn enters_container(&self) -> bool {
+        matches!(self, Verbs::Exec(_))
+    }
+
     /// Carries out the verb with `engine`; returns the exit code.
     pub fn execute<E: Engine>(self, engine: &E) -> Result<i32, VerbError> {
         match self {

@@ -10,6 +10,7 @@
 use crate::caps;
 use crate::mounts;
 use crate::namespaces::{self, NetworkMode};
+use crate::seccomp::Filter;
 use crate::spec::Spec;
 use crate::step::Step;
 use crate::userns;
@@ -68,6 +69,8 @@ pub fn ensure_single_threaded() -> Result<(), ContainerError> {
 pub struct ContainerHooks<'a> {
     pub spec: &'a Spec,
     pub steps: &'a mut dyn Step,
+    /// The syscall filter, compiled before the fork.
+    pub filter: Option<&'a Filter>,
 }
 
 // ANCHOR: hooks
@@ -91,24 +94,56 @@ impl SpawnHooks for ContainerHooks<'_> {
         if spec.isolation.network == NetworkMode::None {
             namespaces::bring_up_loopback().map_err(|e| HookError::new("bringing up lo", e))?;
         }
-        enter_rootfs(&spec.rootfs, &mut *self.steps)
+        enter_rootfs(&spec.rootfs, &mut *self.steps)?;
+        filter_while_privileged(spec, self.filter)
     }
 
     /// After the user switch: what the process may do from now on.
     fn before_exec(&mut self) -> Result<(), HookError> {
-        restrict(self.spec)
+        restrict(self.spec, self.filter)
     }
 }
 // ANCHOR_END: hooks
 
+// ANCHOR: restrict
+/// Installs the syscall filter of a container without `no_new_privs`.
+///
+/// The kernel lets a process install a filter if it has `no_new_privs` or
+/// `CAP_SYS_ADMIN`: a filter could otherwise trick a setuid program into
+/// misbehaving. Without `no_new_privs`, the filter must go in while the
+/// process is still privileged: after the mounts (the filter refuses
+/// `mount` and `pivot_root`), before the user switch and the capability
+/// drop (which the filter allows). runc does the same.
+pub fn filter_while_privileged(spec: &Spec, filter: Option<&Filter>) -> Result<(), HookError> {
+    match filter {
+        Some(filter) if !spec.no_new_privileges => install(filter),
+        _ => Ok(()),
+    }
+}
+
 /// The last step before `execve`, for a container's first process and for
-/// every process `exec` starts in it: capabilities, then `no_new_privs`.
-pub fn restrict(spec: &Spec) -> Result<(), HookError> {
+/// every process `exec` starts in it: capabilities, then `no_new_privs`
+/// and, with it, the syscall filter.
+pub fn restrict(spec: &Spec, filter: Option<&Filter>) -> Result<(), HookError> {
     caps::apply(&spec.caps).map_err(|e| HookError::new("dropping capabilities", e))?;
     if spec.no_new_privileges {
         caps::set_no_new_privs().map_err(|e| HookError::new("no-new-privileges", e))?;
+        if let Some(filter) = filter {
+            install(filter)?;
+        }
     }
     Ok(())
+}
+// ANCHOR_END: restrict
+
+fn install(filter: &Filter) -> Result<(), HookError> {
+    ch01_process::explain!(
+        "seccomp(SECCOMP_SET_MODE_FILTER, {} instructions)",
+        filter.instructions()
+    );
+    filter
+        .apply()
+        .map_err(|e| HookError::new("installing the seccomp filter", e))
 }
 
 // ANCHOR: enter_rootfs

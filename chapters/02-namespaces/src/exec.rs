@@ -23,8 +23,9 @@
 //! later chapters add (chapter 3: the container's cgroups, so that `exec`
 //! cannot escape the container's limits).
 
-use crate::container::{ContainerError, ensure_single_threaded, restrict};
+use crate::container::{ContainerError, ensure_single_threaded, filter_while_privileged, restrict};
 use crate::run::{Engine, RunError};
+use crate::seccomp::Filter;
 use crate::spec::{RunSpec, Spec};
 use crate::step::Step;
 use crate::userns;
@@ -122,7 +123,13 @@ pub fn exec<E: Engine>(engine: &E, wanted: &str, request: &ExecRequest) -> Resul
         die_with_parent: true,
         ..Default::default()
     };
-    let mut hooks = ExecHooks { spec, userns }.then(JoinSteps(&mut steps));
+    let filter = crate::seccomp::compile(&spec.seccomp, &spec.caps).map_err(RunError::from)?;
+    let mut hooks = ExecHooks {
+        spec,
+        userns,
+        filter: filter.as_ref(),
+    }
+    .then(JoinSteps(&mut steps));
     let child = spawn(&process, &options, &mut hooks).map_err(ContainerError::from)?;
     let status = supervisor.wait(child).map_err(RunError::from)?;
     Ok(status.code())
@@ -191,6 +198,7 @@ pub fn enter(target: Pid) -> Result<bool, ExecError> {
 struct ExecHooks<'a> {
     spec: &'a Spec,
     userns: bool,
+    filter: Option<&'a Filter>,
 }
 
 impl SpawnHooks for ExecHooks<'_> {
@@ -199,11 +207,11 @@ impl SpawnHooks for ExecHooks<'_> {
             userns::become_root()
                 .map_err(|e| HookError::new("becoming root in the user namespace", e))?;
         }
-        Ok(())
+        filter_while_privileged(self.spec, self.filter)
     }
 
     fn before_exec(&mut self) -> Result<(), HookError> {
-        restrict(self.spec)
+        restrict(self.spec, self.filter)
     }
 }
 

@@ -12,6 +12,7 @@
 //! - [`mounts`]: private propagation, /proc, /dev, /sys, `pivot_root`, masked paths.
 //! - [`caps`]: capabilities, and docker's default set.
 //! - [`userns`]: uid and gid maps, written by the parent.
+//! - [`seccomp`]: docker's system call filter, and docker's profile format.
 //! - [`container`]: the hooks that put all of it between `clone` and `execve`.
 //! - [`spec`]: the run spec, everything about a container as data.
 //! - [`records`], [`names`]: containers on disk, found by name or id.
@@ -30,6 +31,7 @@ pub mod names;
 pub mod namespaces;
 pub mod records;
 pub mod run;
+pub mod seccomp;
 pub mod spec;
 pub mod step;
 pub mod userns;

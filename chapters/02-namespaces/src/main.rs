@@ -1,7 +1,7 @@
 //! `ch02-namespaces`: run a command in a container of its own, or in a running one.
 
 use anyhow::Result;
-use ch01_process::shell;
+use ch01_process::{sealed_exe, shell};
 use ch02_namespaces::cli::{Globals, RunArgs, Verbs};
 use ch02_namespaces::{NamespaceEngine, require_root};
 use clap::{Parser, Subcommand};
@@ -25,11 +25,25 @@ enum Command {
     Verbs(Verbs),
 }
 
+impl Command {
+    /// Whether the command enters a container: it then runs from a sealed
+    /// copy of this binary (see chapter 1's `sealed_exe`).
+    fn enters_container(&self) -> bool {
+        match self {
+            Command::Run(_) => true,
+            Command::Verbs(verbs) => verbs.enters_container(),
+        }
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     shell::run("ch02-namespaces", &cli.globals.explain, || {
         // Every command needs root: say so before anything is tried.
         require_root()?;
+        if cli.command.enters_container() {
+            sealed_exe::ensure_sealed()?;
+        }
         let engine = NamespaceEngine::open(&cli.globals.root)?;
         match cli.command {
             Command::Run(args) => run(&engine, &args),

@@ -230,7 +230,7 @@ impl Containers {
             .create(root)
             .map_err(io(root))?;
         let dir = root.join("containers");
-        private_dir(&dir)?;
+        private_dir(&dir).map_err(io(&dir))?;
         Ok(Containers { dir })
     }
 
@@ -469,20 +469,29 @@ impl Containers {
 /// other users, as docker keeps `/var/lib/docker` to root. Only for the
 /// engine's own directories: the root directory itself may be one the user
 /// chose, such as a shared one, and is left as it is.
-pub fn private_dir(dir: &Path) -> Result<()> {
+///
+/// A directory that a user namespace's root was given the right to cross
+/// (0710, see chapter 4's `userns` module) keeps it: its group is the
+/// mapped root's, and nobody else's.
+pub fn private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
-        .create(dir)
-        .map_err(io(dir))?;
-    let meta = std::fs::metadata(dir).map_err(io(dir))?;
+        .create(dir)?;
+    let meta = std::fs::metadata(dir)?;
     let mode = meta.permissions().mode() & 0o777;
-    if mode & 0o077 != 0 {
+    let allowed = if std::os::unix::fs::MetadataExt::gid(&meta) == 0 {
+        0o700
+    } else {
+        0o710
+    };
+    if mode & !allowed != 0 {
         explain!(
-            "chmod {:?} from {mode:o} to 700: only root may reach the engine's files",
-            dir.display()
+            "chmod {:?} from {mode:o} to {:o}: only root may reach the engine's files",
+            dir.display(),
+            mode & allowed
         );
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(io(dir))?;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode & allowed))?;
     }
     Ok(())
 }

@@ -38,6 +38,8 @@ pub enum RunError {
     Container(#[from] ContainerError),
     #[error("{0}")]
     Supervise(#[from] SuperviseError),
+    #[error("{0}")]
+    Seccomp(#[from] crate::seccomp::SeccompError),
     #[error("container {0} is already running")]
     AlreadyRunning(String),
     #[error("container {0} is not running")]
@@ -198,6 +200,14 @@ impl<'a, E: Engine> Prepared<'a, E> {
         let mut container = self.container.take().expect("held until started");
         let supervisor = self.supervisor.take().expect("held until started");
         let spec = container.record.spec.container().clone();
+        // Compiled here, before the fork: the child must not allocate.
+        let filter = match crate::seccomp::compile(&spec.seccomp, &spec.caps) {
+            Ok(filter) => filter,
+            Err(error) => {
+                let _ = container.steps.release();
+                return Err(error.into());
+            }
+        };
         let options = SpawnOptions {
             clone_flags: spec.isolation.clone_flags(),
             own_process_group: true,
@@ -207,6 +217,7 @@ impl<'a, E: Engine> Prepared<'a, E> {
         let mut hooks = ContainerHooks {
             spec: &spec,
             steps: &mut container.steps,
+            filter: filter.as_ref(),
         }
         .then(RecordStart {
             containers,

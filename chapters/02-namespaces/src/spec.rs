@@ -19,6 +19,7 @@
 
 use crate::caps::CapSet;
 use crate::namespaces::{Isolation, NetworkMode, PidMode};
+use crate::seccomp::SeccompMode;
 use crate::userns::IdMap;
 use ch01_process::ProcessSpec;
 use serde::{Deserialize, Serialize};
@@ -44,6 +45,9 @@ pub struct Spec {
     /// `--security-opt no-new-privileges`.
     #[serde(default)]
     pub no_new_privileges: bool,
+    /// `--security-opt seccomp=...`: docker's default filter unless told.
+    #[serde(default)]
+    pub seccomp: SeccompMode,
     /// The id map, used when `isolation.userns` is set.
     pub id_map: IdMap,
     /// On a stop request, seconds between SIGTERM and SIGKILL.
@@ -155,6 +159,7 @@ mod tests {
             isolation: Isolation::default(),
             caps: CapSet::docker_default(),
             no_new_privileges: false,
+            seccomp: SeccompMode::Default,
             id_map: DEFAULT_MAP,
             stop_timeout: None,
             auto_remove: false,

@@ -645,3 +645,65 @@ fn without_root_it_says_to_use_sudo_and_creates_nothing() {
     );
     assert_no_mounts_under(rootfs.workdir());
 }
+
+#[test]
+fn transcript_seccomp() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let mut t = Transcript::new();
+    t.comment("docker's default syscall filter: the host's keyring, perf events, user namespaces");
+    let filtered = t.run(&mut run_in(&rootfs, &[], &["probe", "syscalls"]));
+    for call in [
+        "keyctl",
+        "add_key",
+        "perf_event_open",
+        "unshare(CLONE_NEWUSER)",
+    ] {
+        assert!(
+            filtered.output.contains(&format!("{call}: EPERM")),
+            "{call} was not refused:\n{}",
+            filtered.output
+        );
+    }
+    t.comment("the same calls without the filter");
+    let open = t.run(&mut run_in(
+        &rootfs,
+        &["--security-opt", "seccomp=unconfined"],
+        &["probe", "syscalls"],
+    ));
+    assert!(!open.output.contains("EPERM"), "{}", open.output);
+    t.comment("and with no-new-privileges, the filter installed last");
+    let nnp = t.run(&mut run_in(
+        &rootfs,
+        &["--security-opt", "no-new-privileges", "--user", "65534"],
+        &["probe", "syscalls"],
+    ));
+    assert!(nnp.output.contains("keyctl: EPERM"), "{}", nnp.output);
+    t.run(&mut run_in(
+        &rootfs,
+        &["--security-opt", "seccomp=no-such-profile.json"],
+        &["true"],
+    ));
+    snapshot_settings().bind(|| insta::assert_snapshot!("seccomp", t.text()));
+}
+
+#[test]
+fn every_capability_dropped_and_another_user() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    // The user switch comes before the capabilities are dropped: it needs
+    // CAP_SETUID and CAP_SETGID itself.
+    let (out, stderr, code) = output(run_in(
+        &rootfs,
+        &["--cap-drop", "ALL", "--user", "65534"],
+        &["probe", "ids", "caps"],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(out.contains("uid: 65534 65534 65534 65534"), "{out}");
+    assert_eq!(field(&out, "cap.bnd"), "0000000000000000");
+    assert_eq!(field(&out, "cap.eff"), "0000000000000000");
+    // Root with every capability dropped keeps none either.
+    let (out, _, code) = output(run_in(&rootfs, &["--cap-drop", "ALL"], &["probe", "caps"]));
+    assert_eq!(code, 0);
+    assert_eq!(field(&out, "cap.eff"), "0000000000000000");
+}

@@ -9,8 +9,9 @@ use crate::spec::Spec;
 use crate::stats::{Sampled, sample, table};
 use ch01_process::ProcessSpec;
 use ch01_process::cli::CommandArgs;
-use ch02_namespaces::caps::UnknownCapability;
-use ch02_namespaces::cli::{ContainerFlags, VerbError, Verbs as ContainerVerbs};
+use ch02_namespaces::cli::{
+    ContainerFlagError, ContainerFlags, VerbError, Verbs as ContainerVerbs,
+};
 use ch02_namespaces::records::Status;
 use ch02_namespaces::{Engine, RunError};
 use clap::{Args, Subcommand};
@@ -122,7 +123,7 @@ pub struct LimitedFlags {
 #[derive(Debug, thiserror::Error)]
 pub enum SpecFlagError {
     #[error("{0}")]
-    Capability(#[from] UnknownCapability),
+    Container(#[from] ContainerFlagError),
     #[error("{0}")]
     Limits(#[from] LimitFlagError),
 }
@@ -206,6 +207,11 @@ pub enum CgroupVerbError {
 }
 
 impl Verbs {
+    /// Whether the verb enters a running container (chapter 2's `exec`).
+    pub fn enters_container(&self) -> bool {
+        matches!(self, Verbs::Container(verb) if verb.enters_container())
+    }
+
     /// Carries out the verb with a chapter 3 engine (or a later one that
     /// has cgroups); returns the exit code.
     pub fn execute<E: Engine>(

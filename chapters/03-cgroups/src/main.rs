@@ -1,7 +1,7 @@
 //! `ch03-cgroups`: run a container within limits; watch, pause and resume it.
 
 use anyhow::Result;
-use ch01_process::shell;
+use ch01_process::{sealed_exe, shell};
 use ch02_namespaces::cli::Globals;
 use ch02_namespaces::require_root;
 use ch03_cgroups::cli::{RunArgs, Verbs};
@@ -27,11 +27,25 @@ enum Command {
     Verbs(Verbs),
 }
 
+impl Command {
+    /// Whether the command enters a container: it then runs from a sealed
+    /// copy of this binary (see chapter 1's `sealed_exe`).
+    fn enters_container(&self) -> bool {
+        match self {
+            Command::Run(_) => true,
+            Command::Verbs(verbs) => verbs.enters_container(),
+        }
+    }
+}
+
 fn main() {
     let cli = Cli::parse();
     shell::run("ch03-cgroups", &cli.globals.explain, || {
         // Every command needs root: say so before anything is tried.
         require_root()?;
+        if cli.command.enters_container() {
+            sealed_exe::ensure_sealed()?;
+        }
         let engine = CgroupEngine::open(&cli.globals.root)?;
         match cli.command {
             Command::Run(args) => run(&engine, &args),

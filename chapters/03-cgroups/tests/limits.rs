@@ -346,3 +346,72 @@ fn transcript_errors() {
         .count();
     assert_eq!(records, 0, "the refused runs left records");
 }
+
+#[test]
+fn exec_joins_the_containers_cgroups_and_cannot_escape_its_limits() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let mut running = Running::start(
+        &rootfs,
+        "limited",
+        &["--pids-limit", "5"],
+        &["sh", "-c", "echo ready; exec sleep 1000"],
+    );
+    assert_eq!(running.line(), "ready");
+    // One task runs (sleep); the probe started by exec is a second, and
+    // three more fit. (Its paused children outlive it in the container, as
+    // in docker, and keep its stdout open: it goes to a file, not a pipe.)
+    let report = rootfs.workdir().join("forks.txt");
+    let status = ch03(&rootfs, &["exec", "limited", "probe", "forks", "10"])
+        .stdout(std::fs::File::create(&report).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(out.trim(), "started 3 of 10: fork: EAGAIN");
+    // The exec'd process was in every cgroup of the container.
+    let (out, _, _) = output(ch03(
+        &rootfs,
+        &["exec", "limited", "cat", "/proc/self/cgroup"],
+    ));
+    for line in out.lines().filter(|l| !l.contains("name=")) {
+        assert!(
+            line.ends_with(":/"),
+            "exec is outside the container's cgroup: {line}"
+        );
+    }
+}
+
+#[test]
+fn a_failed_start_leaves_no_cgroup_and_no_record() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let (_, stderr, code) = output(ch03(
+        &rootfs,
+        &[
+            "--explain",
+            "run",
+            "--rootfs",
+            "rootfs",
+            "--name",
+            "broken",
+            "--memory",
+            "64m",
+            "--",
+            "no-such-command",
+        ],
+    ));
+    assert_eq!(code, 127, "{stderr}");
+    assert!(
+        container_id(&state(&rootfs), "broken").is_none(),
+        "a record was left"
+    );
+    // Its id, from the narration of its directory's creation.
+    let id = stderr
+        .lines()
+        .find_map(|l| l.split("/containers/").nth(1))
+        .map(|rest| rest[..64].to_string())
+        .unwrap_or_else(|| panic!("no container directory in:\n{stderr}"));
+    assert!(stderr.contains("mkdir"), "{stderr}");
+    assert!(cgroup_dirs(&id).is_empty(), "a cgroup was left");
+}

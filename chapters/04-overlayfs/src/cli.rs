@@ -174,6 +174,11 @@ pub enum StorageVerbError {
 }
 
 impl Verbs {
+    /// Whether the verb enters a running container (chapter 2's `exec`).
+    pub fn enters_container(&self) -> bool {
+        matches!(self, Verbs::Cgroup(verb) if verb.enters_container())
+    }
+
     /// Carries out the verb; returns the exit code.
     pub fn execute<E: ch02_namespaces::Engine>(
         self,

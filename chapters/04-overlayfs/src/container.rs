@@ -16,6 +16,7 @@ use crate::volumes::{Mount, VolumeSource, VolumeStore, mount_volumes};
 use ch01_process::HookError;
 use ch02_namespaces::records::{Containers, Record};
 use ch02_namespaces::step::{StepError, Then};
+use ch02_namespaces::userns::IdMap;
 use ch02_namespaces::{Engine, RunError, Step};
 use ch03_cgroups::CgroupStep;
 use ch03_cgroups::container::{CgroupEngine, EngineError};
@@ -27,6 +28,10 @@ pub struct StorageStep {
     stack: LayerStack,
     mounts: Vec<Mount>,
     volumes: VolumeStore,
+    /// The engine's directory, and the id map of a container in a user
+    /// namespace, whose root must be let in (see [`crate::userns`]).
+    root: PathBuf,
+    userns: Option<IdMap>,
     /// Each mount with its host source, found by `prepare`.
     resolved: Vec<(Mount, PathBuf)>,
 }
@@ -36,6 +41,10 @@ impl Step for StorageStep {
         self.stack
             .create()
             .map_err(|e| StepError::new("creating the writable layer", e))?;
+        if let Some(map) = self.userns {
+            crate::userns::grant(&self.root, &self.stack, map)
+                .map_err(|e| StepError::new("opening the layers to the user namespace", e))?;
+        }
         // Named volumes are created with the container, as docker does.
         for mount in &self.mounts {
             if let VolumeSource::Named(name) = &mount.source {
@@ -147,6 +156,8 @@ impl Engine for OverlayEngine {
             stack: self.stack(spec),
             mounts: spec.storage.mounts.clone(),
             volumes: self.volumes.clone(),
+            root: self.root.clone(),
+            userns: spec.isolation.userns.then_some(spec.id_map),
             resolved: Vec::new(),
         })
     }

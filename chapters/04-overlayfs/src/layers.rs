@@ -160,7 +160,7 @@ impl LayerStack {
 
     fn link_for(&self, layer: &Path) -> Result<()> {
         let links = self.links_dir();
-        std::fs::create_dir_all(&links).map_err(io(&links))?;
+        ch02_namespaces::records::private_dir(&links).map_err(io(&links))?;
         let link = links.join(Self::link_name(layer));
         match std::fs::read_link(&link) {
             Ok(existing) if existing == layer => Ok(()),

@@ -14,6 +14,7 @@
 //! - [`volumes`]: bind mounts, named volumes and tmpfs, mounted safely
 //!   inside the container's root.
 //! - [`spec`]: chapter 3's run spec, with layers and volumes.
+//! - [`userns`]: letting a user namespace's root use the layers.
 //! - [`container`]: all of it as a step of chapter 2's run path, and this
 //!   chapter's engine.
 //! - [`verbs`]: `diff` and `commit` of a container, by name.
@@ -25,6 +26,7 @@ pub mod container;
 pub mod layers;
 pub mod resolve;
 pub mod spec;
+pub mod userns;
 pub mod verbs;
 pub mod volumes;
 

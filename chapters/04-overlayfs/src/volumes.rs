@@ -263,10 +263,11 @@ fn check_name(name: &str) -> Result<()> {
 /// Parses a `--tmpfs` argument: `/path[:options]`.
 ///
 /// `ro` and `rw` set [`Mount::read_only`]; the other options are kept in
-/// [`Mount::options`]: `noexec` (and the no-ops `exec`, `nosuid`, `nodev`)
-/// become mount flags, the rest (`size=64m`, `mode=700`, `uid=1000`) is
-/// handed to tmpfs, which reports what it does not know. `suid` and `dev`
-/// are refused: every volume is mounted nosuid and nodev.
+/// [`Mount::options`]: `exec` and `noexec` (the default, as in docker)
+/// become mount flags, `nosuid` and `nodev` are what a tmpfs always is, the
+/// rest (`size=64m`, `mode=700`, `uid=1000`) is handed to tmpfs, which
+/// reports what it does not know. `suid` and `dev` are refused: a tmpfs is
+/// always mounted nosuid and nodev.
 pub fn parse_tmpfs(spec: &str) -> Result<Mount> {
     let (path, opts) = match spec.split_once(':') {
         Some((path, opts)) => (path, opts),
@@ -297,14 +298,17 @@ pub fn parse_tmpfs(spec: &str) -> Result<Mount> {
 
 /// Splits tmpfs options into mount flags and the data string for tmpfs.
 /// Without a `mode=`, the mount gets `mode=1777` like `/tmp`: any user of the
-/// container may write, nobody may delete the files of another.
+/// container may write, nobody may delete the files of another. As in
+/// docker, a tmpfs is `noexec` unless `exec` is asked for: scratch space is
+/// where an attacker would drop a program to run.
 fn tmpfs_flags_and_data(options: Option<&str>) -> (MsFlags, String) {
-    let mut flags = MsFlags::empty();
+    let mut flags = MsFlags::MS_NOEXEC;
     let mut data: Vec<&str> = Vec::new();
     for opt in options.unwrap_or("").split(',').filter(|o| !o.is_empty()) {
         match opt {
             "noexec" => flags |= MsFlags::MS_NOEXEC,
-            "exec" | "nosuid" | "nodev" | "ro" | "rw" => {}
+            "exec" => flags.remove(MsFlags::MS_NOEXEC),
+            "nosuid" | "nodev" | "ro" | "rw" => {}
             _ => data.push(opt),
         }
     }
@@ -359,7 +363,7 @@ impl VolumeStore {
         if data.is_dir() {
             return Ok(data);
         }
-        std::fs::create_dir_all(&self.root)
+        ch02_namespaces::records::private_dir(&self.root)
             .map_err(io(format!("mkdir -p {:?}", self.root.display())))?;
         let temp = self.temp_path("tmp", name);
         let build = || -> std::io::Result<()> {

@@ -513,3 +513,116 @@ fn a_killed_supervisor_takes_its_container_along_and_prune_leaves_nothing() {
     assert!(volumes.contains("vol"), "{volumes}");
     // Setup's drop checks that nothing stayed mounted.
 }
+
+#[test]
+fn a_user_namespace_container_runs_on_layers_and_host_users_stay_out() {
+    require_root();
+    let setup = Setup::new();
+    setup.layer("app", &[("etc/motd", "from the app layer\n")]);
+    // The layers are in a directory closed to other users: the container's
+    // root (uid 100000 on the host) cannot reach them.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(setup.dir(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let (_, stderr, code) = setup.output(&[
+        "run", "--rm", "--userns", "--rootfs", "rootfs", "--layer", "app", "--", "true",
+    ]);
+    assert_eq!(code, 125);
+    assert!(
+        stderr.contains("cannot be reached by the container's root (uid 100000 on the host)"),
+        "{stderr}"
+    );
+    // Opened to others (o+x), they are.
+    std::fs::set_permissions(setup.dir(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    let (out, stderr, code) = setup.output(&[
+        "run",
+        "--name",
+        "inside",
+        "--userns",
+        "--rootfs",
+        "rootfs",
+        "--layer",
+        "app",
+        "--",
+        "sh",
+        "-c",
+        "cat /etc/motd; echo made > /made; id -u",
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(out, "from the app layer\n0\n");
+    let dir = setup.container_dir("inside").unwrap();
+    let made = std::fs::metadata(dir.join("upper/made")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        made.uid(),
+        100_000,
+        "the file belongs to the container's root"
+    );
+    // The engine's directories: crossable by the mapped root's group only.
+    for engine_dir in [setup.state(), setup.state().join("containers"), dir.clone()] {
+        let meta = std::fs::metadata(&engine_dir).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o710, "{engine_dir:?}");
+        assert_eq!(meta.gid(), 100_000, "{engine_dir:?}");
+    }
+    let (_, _, code) = setup.output(&["rm", "inside"]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn commit_of_a_running_container_never_reads_host_files() {
+    require_root();
+    let setup = Setup::new();
+    // A host directory the container must never get into a tarball.
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("secret"), "host secret\n").unwrap();
+    // The container swaps its /data between a directory and a symbolic link
+    // to the host directory's path, as fast as it can, while we commit.
+    let swap = format!(
+        "mkdir -p /data; echo mine > /data/secret; echo ready; while true; do \
+         mv /data /real; ln -s {0} /data; rm /data; mv /real /data; done",
+        host.path().display()
+    );
+    let mut engine = setup
+        .ch04(&[
+            "run", "--name", "swapper", "--rootfs", "rootfs", "--", "sh", "-c", &swap,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(engine.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    // Removed (and so killed) even when an assertion below fails.
+    let _remove = RemoveOnDrop(&setup, "swapper", engine);
+    assert_eq!(line, "ready\n");
+    for round in 0..20 {
+        let out = setup.dir().join(format!("round-{round}.tar"));
+        let (_, stderr, code) = setup.output(&["commit", "swapper", out.to_str().unwrap()]);
+        assert_eq!(code, 0, "{stderr}");
+        let listing = Command::new("tar")
+            .args(["-xOf"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let contents = String::from_utf8_lossy(&listing.stdout);
+        assert!(
+            !contents.contains("host secret"),
+            "round {round}: a host file got into the commit"
+        );
+    }
+}
+
+/// Removes a container with `rm -f`, and reaps its engine, when dropped.
+struct RemoveOnDrop<'a>(&'a Setup, &'a str, std::process::Child);
+
+impl Drop for RemoveOnDrop<'_> {
+    fn drop(&mut self) {
+        let (_, stderr, code) = self.0.output(&["rm", "-f", self.1]);
+        let _ = self.2.wait();
+        if !std::thread::panicking() {
+            assert_eq!(code, 0, "{stderr}");
+        }
+    }
+}

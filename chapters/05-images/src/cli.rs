@@ -88,6 +88,11 @@ impl From<ImageError> for VerbError {
 }
 
 impl Verbs {
+    /// Whether the verb enters a running container (chapter 2's `exec`).
+    pub fn enters_container(&self) -> bool {
+        matches!(self, Verbs::Overlay(verb) if verb.enters_container())
+    }
+
     /// Carries out the verb; returns the exit code.
     pub fn execute(self, engine: &ImageEngine) -> Result<i32, VerbError> {
         match self {

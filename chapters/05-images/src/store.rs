@@ -29,6 +29,7 @@
 //! own temp file, and whichever renames last replaces an identical file.
 //! Leftovers of pulls that were killed are removed by [`Store::clean_tmp`].
 
+use ch02_namespaces::records::private_dir;
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -342,14 +343,19 @@ impl Store {
     /// [`DEFAULT_ROOT`], and removes what interrupted pulls left in `tmp/`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let store = Store { root: root.into() };
+        std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o700)
+            .create(&store.root)
+            .map_err(io_err("create", &store.root))?;
+        // Root's only: a layer holds an image's setuid programs and device
+        // nodes, which no other user of the host may reach.
         for dir in [
-            store.root.clone(),
+            store.root.join("blobs"),
             store.root.join("blobs").join("sha256"),
             store.root.join("layers"),
             store.root.join("images"),
             store.tmp_dir(),
         ] {
-            fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+            private_dir(&dir).map_err(io_err("create", &dir))?;
         }
         store.clean_tmp()?;
         Ok(store)

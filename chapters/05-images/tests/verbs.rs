@@ -195,3 +195,81 @@ fn rootfs_is_refused_with_a_way_forward() {
         .unwrap_or(0);
     assert_eq!(made, 0);
 }
+
+#[test]
+fn host_users_cannot_reach_the_store_or_a_containers_files() {
+    require_root();
+    let registry = Registry::start(RegistryAuth::Open);
+    registry.push(&image().path(), "v1", "test/store");
+    let setup = Setup::new();
+    let image = format!("{}/test/store:v1", registry.host());
+    // The container plants a setuid-root shell and a device node open to
+    // everyone in its writable layer: what an attacker leaves for the host.
+    let plant = "cp /bin/busybox /suid && chmod 4755 /suid && mknod -m 666 /null c 1 3";
+    let out = setup
+        .ch05(&["run", "--name", "planter", &image, "sh", "-c", plant])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let state = setup.root.path().join("state");
+    let id = container_id(&state, "planter").unwrap();
+    let upper = state.join("containers").join(&id).join("upper");
+    assert!(upper.join("suid").exists() && upper.join("null").exists());
+    let layers = std::fs::read_dir(state.join("layers"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+
+    // The host's other users: nobody, through setpriv.
+    let as_nobody = |command: &str| {
+        let out = Command::new("setpriv")
+            .args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "sh",
+                "-c",
+                command,
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
+    };
+    for (what, command) in [
+        (
+            "the setuid shell",
+            format!("{} -c id", upper.join("suid").display()),
+        ),
+        (
+            "the device node",
+            format!("cat {}", upper.join("null").display()),
+        ),
+        ("a layer", format!("ls {}", layers.display())),
+        (
+            "the blobs",
+            format!("ls {}", state.join("blobs/sha256").display()),
+        ),
+        (
+            "the records",
+            format!("ls {}", state.join("containers").display()),
+        ),
+    ] {
+        let said = as_nobody(&command);
+        assert!(
+            said.contains("Permission denied") && !said.contains("uid=0"),
+            "{what} was reached by a host user: {said}"
+        );
+    }
+    use std::os::unix::fs::PermissionsExt;
+    for dir in ["containers", "layers", "blobs", "images", "l", "volumes"] {
+        let path = state.join(dir);
+        if path.exists() {
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode & 0o007, 0, "{dir} is open to others: {mode:o}");
+        }
+    }
+    let removed = setup.ch05(&["rm", "planter"]).output().unwrap();
+    assert!(removed.status.success());
+}
