@@ -14,9 +14,16 @@
 //! - [`extract`]: unpacking a layer without letting it write outside its directory.
 //! - [`store`]: blobs, unpacked layers and image records, written atomically.
 //! - [`pull`]: all of it, in order, layers in parallel.
+//! - [`push`]: the other way: blobs the registry lacks, then the manifest.
+//! - [`archive`]: `save` and `load`: images in a tar docker can read.
+//! - [`history`]: how an image was made, as `docker history` shows it.
+//! - [`dockerfile`]: the recipe of an image, parsed, planned and applied.
+//! - [`dockerignore`]: which files of a build context a build sees.
 
 pub mod digest;
+pub mod dockerfile;
 pub mod extract;
+pub mod history;
 pub mod image;
 pub mod pull;
 pub mod reference;
