@@ -22,6 +22,7 @@
 
 pub mod digest;
 pub mod dockerfile;
+pub mod dockerignore;
 pub mod extract;
 pub mod history;
 pub mod image;
