@@ -27,6 +27,7 @@ pub mod extract;
 pub mod history;
 pub mod image;
 pub mod pull;
+pub mod push;
 pub mod reference;
 pub mod registry;
 pub mod store;
