@@ -20,6 +20,7 @@
 //! - [`dockerfile`]: the recipe of an image, parsed, planned and applied.
 //! - [`dockerignore`]: which files of a build context a build sees.
 
+pub mod archive;
 pub mod digest;
 pub mod dockerfile;
 pub mod dockerignore;
