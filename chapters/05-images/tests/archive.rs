@@ -443,3 +443,26 @@ fn saving_an_unknown_image_writes_no_file() {
         "no partial file left"
     );
 }
+
+#[test]
+fn history_of_a_loaded_image_measures_its_layers() {
+    require_root();
+    let (_dir, store) = store();
+    let archive = legacy(serde_json::json!(["legacy:1"]), |_| {});
+    let report = load(&store, &archive[..], "legacy.tar").unwrap();
+    let table = ch05_images::history::table(&store, &parse("legacy:1"), true).unwrap();
+    let lines: Vec<&str> = table.lines().collect();
+    assert_eq!(lines.len(), 3, "{table}");
+    assert!(
+        lines[1].starts_with(&report.images[0].config.hex()[..12]),
+        "{table}"
+    );
+    assert!(lines[2].starts_with("<missing>"), "{table}");
+    // Each layer holds one file of 3 bytes ("hi\n"); no date in that config.
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.contains("N/A") && l.contains("3B")),
+        "{table}"
+    );
+}
