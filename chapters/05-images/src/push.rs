@@ -142,6 +142,16 @@ pub struct PushReport {
     pub blobs: Vec<(Digest, BlobOutcome)>,
 }
 
+impl std::fmt::Display for PushReport {
+    /// Docker's last line of a push: `v1: digest: sha256:... size: 527`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tag = crate::reference::parse(&self.reference)
+            .map(|r| r.reference())
+            .unwrap_or_default();
+        write!(f, "{tag}: digest: {} size: {}", self.digest, self.size)
+    }
+}
+
 /// Pushes `reference` from `store` with the default options.
 pub fn push(
     store: &Store,

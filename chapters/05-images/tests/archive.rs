@@ -327,6 +327,7 @@ fn an_old_docker_archive_with_linked_layers_loads() {
     let archive = legacy(serde_json::json!(["legacy:1"]), |_| {});
     let report = load(&store, &archive[..], "legacy.tar").unwrap();
     assert_eq!(report.images[0].reference, "docker.io/library/legacy:1");
+    assert_eq!(report.to_string(), "Loaded image: legacy:1\n");
     let record = store.image(&parse("legacy:1")).unwrap().unwrap();
     assert_eq!(
         record.layers.len(),

@@ -80,6 +80,10 @@ fn a_retagged_image_is_mounted_pulled_back_by_digest_and_a_second_push_sends_not
 
     let report = push(&store, &target, None).unwrap();
     assert_eq!(report.digest, pulled.manifest, "pushed as stored");
+    assert_eq!(
+        report.to_string(),
+        format!("v2: digest: {} size: {}", report.digest, report.size)
+    );
     assert_eq!(report.blobs.len(), 3, "two layers and the config");
     for (digest, outcome) in &report.blobs {
         assert_eq!(

@@ -41,6 +41,20 @@ pub struct LoadReport {
     pub images: Vec<LoadedImage>,
 }
 
+impl std::fmt::Display for LoadReport {
+    /// Docker's lines: `Loaded image: busybox:latest`, one per name.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for image in &self.images {
+            let name = reference::parse(&image.reference)
+                .ok()
+                .and_then(|r| super::familiar_name(&r))
+                .unwrap_or_else(|| image.reference.clone());
+            writeln!(f, "Loaded image: {name}")?;
+        }
+        Ok(())
+    }
+}
+
 /// A layer file of an image in the archive.
 struct LayerFile {
     path: PathBuf,
