@@ -245,6 +245,25 @@ impl Drop for TempPath {
     }
 }
 
+/// A directory under the store's `tmp/`, removed on drop.
+#[derive(Debug)]
+pub struct WorkDir {
+    path: PathBuf,
+}
+
+impl WorkDir {
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = remove_tree(&self.path);
+    }
+}
+
 /// Removes a file or a directory tree. Unpacked layers may hold directories
 /// without write permission (mode 0555 is common in images); when that
 /// stops the removal of an unprivileged user, the directories are made
@@ -522,6 +541,14 @@ impl Store {
             target: self.layer_path(chain_id),
             chain_id: chain_id.clone(),
         })
+    }
+
+    /// A fresh directory under `tmp/` for work in progress (a `load`
+    /// unpacking its archive), removed when the guard is dropped.
+    pub fn work_dir(&self, what: &str) -> Result<WorkDir> {
+        let path = self.tmp_dir().join(unique_name(what));
+        fs::create_dir(&path).map_err(io_err("create", &path))?;
+        Ok(WorkDir { path })
     }
 
     // ----- image records -----
