@@ -42,6 +42,10 @@ pub struct EngineSection {
     pub log: LogConfig,
     /// The signal `stop` sends first (default SIGTERM).
     pub stop_signal: Option<String>,
+    /// `--rm`: the daemon removes the container once it has read how it
+    /// ended (the run path's own `auto_remove` is off: it would remove the
+    /// record, exit code and all, before the daemon could read it).
+    pub auto_remove: bool,
     /// `Config` and `HostConfig` as the client sent them, for `inspect`.
     pub config: serde_json::Value,
     pub host_config: serde_json::Value,

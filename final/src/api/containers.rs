@@ -262,7 +262,7 @@ pub fn inspect_json(daemon: &Daemon, record: &Record<Spec>) -> Value {
         host_config = json!({});
     }
     if let Some(object) = host_config.as_object_mut() {
-        object.insert("AutoRemove".into(), json!(spec.auto_remove));
+        object.insert("AutoRemove".into(), json!(spec.engine.auto_remove));
         object.entry("RestartPolicy").or_insert(json!({"Name": spec.engine.restart.name, "MaximumRetryCount": spec.engine.restart.maximum_retry_count}));
         object
             .entry("NetworkMode")
@@ -337,9 +337,21 @@ pub async fn start(
     if record.is_running() {
         return Ok(StatusCode::NOT_MODIFIED);
     }
-    shims::start(&daemon, record.id())
-        .await
-        .map_err(|e| ApiError::bad_request(e.message))?;
+    if let Err(error) = shims::start(&daemon, record.id()).await {
+        // A container that could not start, with `--rm`, is removed, and
+        // a client waiting for its removal (`docker run --rm`) is told.
+        if record.spec.engine.auto_remove {
+            let worker = daemon.clone();
+            let id = record.id().to_string();
+            let removed = blocking(move || Ok(shims::remove_now(&worker, &id))).await?;
+            let _ = daemon.exits.send(shims::Exit {
+                id: record.id().to_string(),
+                code: error.code,
+                removed,
+            });
+        }
+        return Err(ApiError::bad_request(error.message));
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 // ANCHOR_END: start

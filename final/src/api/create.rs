@@ -287,6 +287,7 @@ fn spec_of(
                     .map_err(|_| ApiError::bad_request("--log-opt max-file: not a number"))?,
             },
             stop_signal: body.stop_signal,
+            auto_remove: false,
             config: raw.clone(),
             host_config: raw.get("HostConfig").cloned().unwrap_or_default(),
         },
@@ -307,6 +308,8 @@ fn spec_of(
         ));
     }
     spec.container_mut().process.terminal = body.tty;
+    spec.engine.auto_remove = spec.auto_remove;
+    spec.container_mut().auto_remove = false;
     Ok((spec, reference.to_string(), warnings))
 }
 

@@ -209,11 +209,10 @@ async fn exited(daemon: &Arc<Daemon>, id: &str) {
             {
                 let _ = container.release();
             }
-            (
-                record.state.exit_code.unwrap_or(137),
-                false,
-                Some(record.spec),
-            )
+            let code = record.state.exit_code.unwrap_or(137);
+            // `--rm`: removed now that its exit code is known.
+            let removed = record.spec.engine.auto_remove && remove_now(daemon, id);
+            (code, removed, (!removed).then_some(record.spec))
         }
         // Removed with its exit (`--rm`).
         Err(RecordError::NotFound(_)) => (0, true, None),
@@ -258,6 +257,15 @@ async fn exited(daemon: &Arc<Daemon>, id: &str) {
             );
         }
     }
+}
+
+/// Removes container `id` (`--rm`), saying why when it cannot.
+pub fn remove_now(daemon: &Daemon, id: &str) -> bool {
+    let removal = Container::open(&daemon.engine, id).and_then(Container::remove);
+    if let Err(error) = &removal {
+        eprintln!("skiff daemon: removing container {id}: {error}");
+    }
+    removal.is_ok()
 }
 
 // ANCHOR: restart
@@ -322,6 +330,10 @@ pub async fn reconcile(daemon: &Arc<Daemon>) {
             && let Ok(container) = Container::open(&daemon.engine, &id)
         {
             let _ = container.release();
+        }
+        if record.spec.engine.auto_remove && record.state.status == Status::Exited {
+            remove_now(daemon, &id);
+            continue;
         }
         let run = state::load(&daemon.engine.dir(&id));
         let code = record.state.exit_code.unwrap_or(0);
