@@ -189,7 +189,7 @@ pub fn run(
         .is_none()
     {
         eprintln!("Unable to find image '{reference}' locally");
-        pull_in_child(engine, image)?;
+        pull_in_child(engine, image, false)?;
     }
     let spec = engine.spec(flags, &reference, command)?;
     let exit = ch02_namespaces::run::run(engine, spec, Some(reference.to_string()))
@@ -199,21 +199,33 @@ pub fn run(
 // ANCHOR_END: run
 
 /// Runs `pull IMAGE` in a child process of this same binary (the build
-/// pulls its base images this way too, for the same reason as `run`).
-pub fn pull_in_child(engine: &ImageEngine, image: &str) -> Result<(), ImageVerbError> {
+/// pulls its base images this way too, for the same reason as `run`). Its
+/// report goes to stderr (stdout is the container's); `quiet` keeps it,
+/// and shows it only when the pull fails (`build -q`).
+pub fn pull_in_child(engine: &ImageEngine, image: &str, quiet: bool) -> Result<(), ImageVerbError> {
     let mut pull = std::process::Command::new("/proc/self/exe");
     if explain::enabled() {
         pull.arg("--explain");
     }
-    let status = pull
-        .arg("--root")
+    pull.arg("--root")
         .arg(engine.root())
         .args(["pull", image])
-        // Like docker run, report the pull on stderr: stdout is the container's.
-        .stdout(std::io::stderr())
-        .status()
-        .map_err(|e| ImageVerbError::PullChild(image.to_string(), e))?;
-    if status.success() {
+        .stdout(std::io::stderr());
+    let failed = |e| ImageVerbError::PullChild(image.to_string(), e);
+    let success = if quiet {
+        let out = pull
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .map_err(failed)?;
+        if !out.status.success() {
+            eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        }
+        out.status.success()
+    } else {
+        pull.status().map_err(failed)?.success()
+    };
+    if success {
         Ok(())
     } else {
         Err(ImageVerbError::PullFailed(image.to_string()))

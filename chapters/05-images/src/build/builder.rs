@@ -272,7 +272,7 @@ impl Builder<'_, '_> {
             return Ok(record);
         }
         let _ = std::io::stdout().flush();
-        verbs::pull_in_child(self.engine, name)?;
+        verbs::pull_in_child(self.engine, name, self.request.quiet)?;
         Ok(store
             .image(&reference)?
             .ok_or_else(|| crate::store::StoreError::NoSuchImage(reference.to_string()))?)

@@ -86,6 +86,14 @@ pub enum BuildError {
     Cache { path: PathBuf, reason: String },
     #[error("{0}")]
     Source(#[from] SourceError),
+    #[error(
+        "--from={name} names no stage before this one ({stages}) and no image that could be pulled: {source}"
+    )]
+    From {
+        name: String,
+        stages: String,
+        source: Box<BuildError>,
+    },
     #[error("the stored {what} of {image} is not valid: {source}; pull or build the image again")]
     Corrupt {
         image: String,

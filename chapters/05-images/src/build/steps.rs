@@ -232,7 +232,20 @@ impl Builder<'_, '_> {
                 .expect("planned before this stage");
             return Ok((built.layers.clone(), image_id(&built.state.config)));
         }
-        let record = self.image(name)?;
+        let record = self.image(name).map_err(|source| {
+            let named: Vec<&str> = dockerfile.stages[..index]
+                .iter()
+                .filter_map(|s| s.name())
+                .collect();
+            BuildError::From {
+                name: name.to_string(),
+                stages: match named.is_empty() {
+                    true => "it has no named stage".into(),
+                    false => format!("they are {}", named.join(", ")),
+                },
+                source: Box::new(source),
+            }
+        })?;
         let (_, layers) = stored(self.engine.store(), &record)?;
         Ok((layers, record.config))
     }

@@ -104,7 +104,7 @@ impl Setup {
 impl Drop for Setup {
     /// A failed test may leave a container: remove it, with its mounts.
     fn drop(&mut self) {
-        for state in ["state", "fresh"] {
+        for state in ["state", "fresh", "third"] {
             for id in self.containers(state) {
                 let _ = self.ch05_in(state, &["rm", "-f", &id]).output();
             }
