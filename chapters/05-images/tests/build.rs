@@ -371,3 +371,42 @@ RUN stat -c '%n %u:%g %a' /opt/unpacked/tool/run.sh /opt/remote.txt /etc/app/*.c
     assert!(setup.containers("state").is_empty());
     skiff_testkit::assert_no_mounts_under(setup.dir.path());
 }
+
+#[test]
+fn onbuild_triggers_user_shell_and_env_reach_the_next_build() {
+    require_root();
+    let setup = Setup::new();
+    let base = format!("BASE={}", setup.base());
+    setup.write(
+        "parent/Dockerfile",
+        "ARG BASE\nFROM $BASE\nONBUILD RUN echo \"triggered as $(id -u)\" > /tmp/trigger.txt\n",
+    );
+    setup.write(
+        "child/Dockerfile",
+        "FROM parent:v1\nENV WHO=builder\nSHELL [\"/bin/sh\", \"-e\", \"-c\"]\nUSER nobody\nRUN echo \"$WHO runs as $(id -u) in $PWD\" > /tmp/run.txt\nCMD [\"cat\", \"/tmp/trigger.txt\", \"/tmp/run.txt\"]\n",
+    );
+    let out = setup
+        .ch05(&["build", "-t", "parent:v1", "--build-arg", &base, "parent"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let out = setup
+        .ch05(&["build", "-t", "child", "child"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{out:?}");
+    assert!(text.contains("# Executing 1 build trigger"), "{text}");
+    let out = setup.ch05(&["run", "--rm", "child"]).output().unwrap();
+    // The trigger ran right after FROM, as root; the RUN as USER nobody,
+    // through SHELL, with ENV, in / (no WORKDIR).
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "triggered as 0\nbuilder runs as 65534 in /\n"
+    );
+    // Triggers are not passed on to the grandchildren.
+    let out = setup.ch05(&["inspect", "child"]).output().unwrap();
+    let config: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(config[0]["config"]["OnBuild"].is_null(), "{config}");
+    assert!(setup.containers("state").is_empty());
+}
