@@ -299,11 +299,12 @@ fn transcript_add_and_copy_flags() {
             r#"ARG BASE
 FROM $BASE
 ADD tool.tar.gz /opt/unpacked/
-ADD http://127.0.0.1:{}/files/remote.txt /opt/
+ADD --checksum={} http://127.0.0.1:{}/files/remote.txt /opt/
 COPY --chown=nobody:nogroup --chmod=640 conf/*.conf /etc/app/
 COPY links/ /opt/links/
 RUN stat -c '%n %u:%g %a' /opt/unpacked/tool/run.sh /opt/remote.txt /etc/app/*.conf && readlink /opt/links/out && ls /etc/app
 "#,
+            ch05_images::digest::sha256_of(b"fetched over HTTP\n"),
             server.port
         ),
     );
@@ -350,7 +351,7 @@ RUN stat -c '%n %u:%g %a' /opt/unpacked/tool/run.sh /opt/remote.txt /etc/app/*.c
     t.comment("FROM scratch: nothing but what COPY puts there, here from an image");
     setup.write(
         "tiny/Dockerfile",
-        "ARG BASE\nFROM $BASE AS tools\nFROM scratch\nCOPY --from=tools /bin/busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\nCMD [\"echo\", \"hello from scratch\"]\n",
+        "FROM scratch\nARG BASE\nCOPY --from=$BASE /bin/busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\nCMD [\"echo\", \"hello from scratch\"]\n",
     );
     let built = setup.run(
         &mut t,
@@ -408,5 +409,33 @@ fn onbuild_triggers_user_shell_and_env_reach_the_next_build() {
     let out = setup.ch05(&["inspect", "child"]).output().unwrap();
     let config: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(config[0]["config"]["OnBuild"].is_null(), "{config}");
+    assert!(setup.containers("state").is_empty());
+}
+
+#[test]
+fn run_steps_have_no_network_unless_the_build_asks_for_the_hosts() {
+    require_root();
+    let setup = Setup::new();
+    let base = format!("BASE={}", setup.base());
+    // The interfaces a RUN step sees, one a line, loopback left out.
+    setup.write(
+        "net/Dockerfile",
+        "ARG BASE\nFROM $BASE\nRUN ls /sys/class/net | grep -v '^lo$' | wc -l > /interfaces\nCMD [\"cat\", \"/interfaces\"]\n",
+    );
+    let interfaces = |extra: &[&str]| {
+        let mut args = vec!["build", "--no-cache", "-t", "net", "--build-arg", &base];
+        args.extend(extra);
+        args.push("net");
+        let out = setup.ch05(&args).output().unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let out = setup.ch05(&["run", "--rm", "net"]).output().unwrap();
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<usize>()
+            .unwrap()
+    };
+    assert_eq!(interfaces(&[]), 0, "a RUN step saw more than loopback");
+    let host = std::fs::read_dir("/sys/class/net").unwrap().count() - 1;
+    assert_eq!(interfaces(&["--network", "host"]), host);
     assert!(setup.containers("state").is_empty());
 }

@@ -247,11 +247,7 @@ fn entrypoint_and_cmd_combine_as_docker_s_table_says() {
         "ENTRYPOINT exec_entry p1_entry",
         "ENTRYPOINT [\"exec_entry\", \"p1_entry\"]",
     ];
-    let cmds = [
-        "",
-        "CMD [\"exec_cmd\", \"p1_cmd\"]",
-        "CMD exec_cmd p1_cmd",
-    ];
+    let cmds = ["", "CMD [\"exec_cmd\", \"p1_cmd\"]", "CMD exec_cmd p1_cmd"];
     let mut table = String::new();
     for cmd in cmds {
         let row: Vec<String> = entrypoints

@@ -103,6 +103,8 @@ pub fn run(
                 .into(),
         ),
         user: request.config.user.clone().filter(|user| !user.is_empty()),
+        // A build has no terminal to give its commands.
+        terminal: false,
     };
     let spec: Spec =
         build_flags(request.network).to_spec(engine.overlay(), dirs, request.argv, &defaults)?;
