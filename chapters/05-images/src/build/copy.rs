@@ -168,7 +168,6 @@ fn look_up(view: &Path, sources: &[String]) -> Result<(Vec<Tree>, Matches), Stri
     let tree = Tree {
         root: view.to_path_buf(),
         entries,
-        name: "the image".into(),
     };
     let mut matches = Vec::new();
     for (source, path) in wanted {

@@ -29,8 +29,6 @@ pub struct Tree {
     pub root: PathBuf,
     /// What the build may see of it.
     pub entries: Vec<ContextEntry>,
-    /// What to call it in messages ("build context", "stage builder").
-    pub name: String,
 }
 
 /// A source as matched: a path of its tree (empty for the tree's root).
@@ -233,4 +231,77 @@ fn describe(root: &Path, path: &str, kind: EntryKind) -> Result<String, std::io:
         meta.len()
     };
     Ok(format!("{kind:?} {path} {mode:o} {size} {what}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tree(paths: &[(&str, EntryKind)]) -> Tree {
+        Tree {
+            root: PathBuf::from("/ctx"),
+            entries: paths
+                .iter()
+                .map(|(path, kind)| ContextEntry {
+                    path: path.to_string(),
+                    kind: *kind,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn sources_are_cleaned_and_may_not_climb_out() {
+        assert_eq!(clean("/a/./b/").unwrap(), "a/b");
+        assert_eq!(clean(".").unwrap(), "");
+        assert_eq!(clean("a/../b").unwrap(), "b");
+        assert_eq!(
+            clean("../secret"),
+            Err(SourceError::OutsideContext("../secret".into()))
+        );
+    }
+
+    #[test]
+    fn a_directory_copies_its_contents_and_files_keep_their_names_in_a_directory() {
+        use EntryKind::{Dir, File};
+        let t = tree(&[
+            ("a.conf", File),
+            ("b.conf", File),
+            ("src", Dir),
+            ("src/main.c", File),
+            ("src/lib", Dir),
+            ("src/lib/x.c", File),
+        ]);
+        let trees = [t];
+        let pick = |source: &str| -> Matches {
+            select(&trees[0], source)
+                .into_iter()
+                .map(|m| (0, m))
+                .collect()
+        };
+        let targets = |matches: &Matches, dest: &str, is_dir: bool| {
+            let (_, items) = layout(&trees, matches, dest, is_dir).unwrap();
+            items.into_iter().map(|i| i.target).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            targets(&pick("src"), "/app", false),
+            ["app/main.c", "app/lib", "app/lib/x.c"]
+        );
+        assert_eq!(
+            targets(&pick("a.conf"), "/etc/app.conf", false),
+            ["etc/app.conf"]
+        );
+        assert_eq!(targets(&pick("a.conf"), "/etc", true), ["etc/a.conf"]);
+        assert_eq!(
+            targets(&pick("*.conf"), "/etc/app/", false),
+            ["etc/app/a.conf", "etc/app/b.conf"]
+        );
+        // Several sources, and the destination is no directory.
+        assert_eq!(
+            layout(&trees, &pick("*.conf"), "/etc/app", false).unwrap_err(),
+            SourceError::NotADirectory("/etc/app".into())
+        );
+        assert!(pick("*.txt").is_empty());
+        assert_eq!(pick("").len(), 1, "the root: the whole tree");
+    }
 }

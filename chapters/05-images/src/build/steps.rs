@@ -206,11 +206,7 @@ impl Builder<'_, '_> {
             let root = self.request.context.clone();
             let ignore = DockerIgnore::read(&root)?;
             let entries = walk(&root, &ignore)?;
-            self.context = Some(Tree {
-                root,
-                entries,
-                name: "the build context".into(),
-            });
+            self.context = Some(Tree { root, entries });
         }
         Ok(self.context.clone().expect("walked above"))
     }
@@ -399,7 +395,6 @@ impl Builder<'_, '_> {
                 trees.push(Tree {
                     root: dir,
                     entries: vec![entry],
-                    name: source.clone(),
                 });
                 let found = Match {
                     path: name,
