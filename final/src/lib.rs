@@ -15,10 +15,15 @@
 //! - [`api`]: Docker's Engine API, endpoint by endpoint.
 //! - [`shim`]: one small process per container that outlives the daemon.
 //! - [`logs`], [`frames`]: docker's json-file logs, and its multiplexed stream.
+//! - [`client`], [`cli`]: the `skiff` CLI, a client of the API.
+//! - [`template`]: `--format`'s Go templates.
 
 pub mod api;
+pub mod cli;
+pub mod client;
 pub mod daemon;
 pub mod engine;
 pub mod frames;
 pub mod logs;
 pub mod shim;
+pub mod template;

@@ -15,18 +15,18 @@ struct Cli {
     #[command(flatten)]
     globals: Globals,
 
+    /// The daemon's socket: unix:///path.sock, or tcp://127.0.0.1:PORT (loopback only)
+    #[arg(short = 'H', long = "host", global = true, env = "SKIFF_HOST", default_value = daemon::DEFAULT_HOST)]
+    host: String,
+
     #[command(subcommand)]
     command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the daemon: Docker's Engine API on a socket
-    Daemon {
-        /// Where to listen: unix:///path.sock, or tcp://127.0.0.1:PORT (loopback only)
-        #[arg(short = 'H', long = "host", default_value = daemon::DEFAULT_HOST)]
-        host: Host,
-    },
+    /// Run the daemon: Docker's Engine API on the socket of -H
+    Daemon,
     /// Run one container for the daemon (started by the daemon)
     #[command(hide = true)]
     Shim(ShimArgs),
@@ -37,6 +37,8 @@ enum Command {
         #[arg(long)]
         request: String,
     },
+    #[command(flatten)]
+    Client(skiff::cli::Verbs),
 }
 
 fn main() {
@@ -46,16 +48,21 @@ fn main() {
         ch01_process::explain::set_enabled(cli.globals.explain.explain);
         shim::main(&root, args);
     }
-    shell::run("skiff", &cli.globals.explain, || run(&root, cli.command))
+    let host = cli.host.clone();
+    shell::run("skiff", &cli.globals.explain, || {
+        run(&root, &host, cli.command)
+    })
 }
 
-fn run(root: &std::path::Path, command: Command) -> Result<i32> {
+fn run(root: &std::path::Path, host: &str, command: Command) -> Result<i32> {
     match command {
-        Command::Daemon { host } => {
+        Command::Daemon => {
             ch02_namespaces::require_root()?;
+            let host: Host = host.parse()?;
             daemon::run(root, &host)?;
             Ok(0)
         }
+        Command::Client(verbs) => verbs.execute(host),
         Command::ExecHelper { container, request } => {
             skiff::api::exec::helper_main(root, &container, &request)
         }

@@ -755,6 +755,21 @@ pub struct StatsQuery {
     stream: Option<String>,
 }
 
+/// The machine's memory in bytes (`MemTotal`).
+pub fn host_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| {
+            m.lines()
+                .find(|l| l.starts_with("MemTotal:"))?
+                .split_whitespace()
+                .nth(1)?
+                .parse::<u64>()
+                .ok()
+        })
+        .map_or(0, |kib| kib * 1024)
+}
+
 /// One reading of the whole machine's CPU time, in nanoseconds.
 fn system_cpu_nanos() -> u64 {
     let ticks = std::fs::read_to_string("/proc/stat")
@@ -818,10 +833,11 @@ pub async fn stats(
                 };
                 let (time, cpu, system, stats) = sample();
                 let memory = stats.as_ref().map_or(0, |s| s.memory_usage);
+                // No limit: the machine's memory, as docker shows it.
                 let limit = stats
                     .as_ref()
                     .and_then(|s| s.memory_limit)
-                    .unwrap_or(u64::MAX / 2);
+                    .unwrap_or_else(host_memory);
                 let line = json!({
                     "read": time, "preread": previous.0, "name": name, "id": id,
                     "pids_stats": {"current": stats.as_ref().map_or(0, |s| s.pids_current),

@@ -93,17 +93,7 @@ pub async fn info(State(daemon): State<Arc<Daemon>>) -> ApiResult<Response> {
         let layout = ch03_cgroups::Layout::detect()
             .map(|l| l.version())
             .ok();
-        let memory = std::fs::read_to_string("/proc/meminfo")
-            .ok()
-            .and_then(|m| {
-                m.lines()
-                    .find(|l| l.starts_with("MemTotal:"))?
-                    .split_whitespace()
-                    .nth(1)?
-                    .parse::<u64>()
-                    .ok()
-            })
-            .map_or(0, |kib| kib * 1024);
+        let memory = super::containers::host_memory();
         let hostname = nix::unistd::gethostname()
             .map(|h| h.to_string_lossy().into_owned())
             .unwrap_or_default();
