@@ -163,13 +163,16 @@ impl ContainerArgs {
                 network: self.network,
                 pid: self.pid.unwrap_or_default(),
                 userns: self.userns,
+                inherit: Default::default(),
             },
             caps: CapSet::docker_default().with_changes(&self.cap_add, &self.cap_drop)?,
+            cap_sets: None,
             no_new_privileges: self.no_new_privileges(),
             seccomp: self.seccomp()?,
             id_map: DEFAULT_MAP,
             stop_timeout: process.stop_timeout,
             auto_remove: self.rm,
+            filesystem: Default::default(),
             id,
         })
     }
@@ -313,6 +316,7 @@ impl Verbs {
                     cwd: args.process.workdir,
                     user: args.process.user,
                     terminal: false,
+                    additional_gids: Vec::new(),
                 };
                 Ok(exec(engine, &args.container, &request)?)
             }

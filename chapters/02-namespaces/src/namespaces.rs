@@ -70,6 +70,30 @@ pub struct Isolation {
     pub pid: PidMode,
     /// A user namespace, root inside mapped to an unprivileged range outside.
     pub userns: bool,
+    /// Namespaces kept from the process that starts the container.
+    #[serde(default, skip_serializing_if = "Inherited::is_none")]
+    pub inherit: Inherited,
+}
+
+/// The namespaces a container may share with the process that starts it
+/// instead of getting its own: docker's `--ipc host`, `--uts host` and
+/// `--cgroupns host`, and what an OCI runtime does with a namespace its
+/// configuration does not list (the spec says the container then stays in
+/// the runtime's). A container's hostname is only set in a UTS namespace of
+/// its own: with the host's, setting it would rename the host.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Inherited {
+    pub ipc: bool,
+    pub uts: bool,
+    pub cgroup: bool,
+}
+
+impl Inherited {
+    /// Nothing inherited: the container gets all its namespaces.
+    pub fn is_none(&self) -> bool {
+        *self == Inherited::default()
+    }
 }
 
 // ANCHOR: clone_flags
@@ -78,8 +102,13 @@ impl Isolation {
     /// among them: it is created later, with `unshare`, once the child is in
     /// its own cgroup (chapter 3), so that this cgroup becomes its root.
     pub fn clone_flags(&self) -> CloneFlags {
-        let mut flags =
-            CloneFlags::CLONE_NEWUTS | CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC;
+        let mut flags = CloneFlags::CLONE_NEWNS;
+        if !self.inherit.uts {
+            flags |= CloneFlags::CLONE_NEWUTS;
+        }
+        if !self.inherit.ipc {
+            flags |= CloneFlags::CLONE_NEWIPC;
+        }
         if self.pid == PidMode::Private {
             flags |= CloneFlags::CLONE_NEWPID;
         }

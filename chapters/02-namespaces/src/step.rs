@@ -13,6 +13,7 @@
 //! in the child, around chapter 2's mounts:
 //!   before_bind    (the root not yet bound)       ch4: mount the layers
 //!   before_pivot   (the host still reachable)     ch4: volumes   ch6: /etc/hosts
+//!   before_exec    (after the user switch)        an OCI runtime: wait for `start`
 //!   ── execve ──
 //! exited     its first process has ended          ch3: was it OOM-killed?
 //! release    after each run: undo prepare         ch3: remove the cgroup
@@ -110,6 +111,12 @@ pub trait Step {
         Ok(())
     }
 
+    /// In the child, after the user switch, right before chapter 2 drops
+    /// capabilities and `execve` runs the command.
+    fn before_exec(&mut self) -> Result<(), HookError> {
+        Ok(())
+    }
+
     fn exited(&mut self, report: &mut ExitReport) {
         let _ = report;
     }
@@ -174,6 +181,11 @@ impl<A: Step, B: Step> Step for Then<A, B> {
     fn before_pivot(&mut self, rootfs: &Path) -> Result<(), HookError> {
         self.0.before_pivot(rootfs)?;
         self.1.before_pivot(rootfs)
+    }
+
+    fn before_exec(&mut self) -> Result<(), HookError> {
+        self.0.before_exec()?;
+        self.1.before_exec()
     }
 
     fn exited(&mut self, report: &mut ExitReport) {
