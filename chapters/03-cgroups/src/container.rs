@@ -73,8 +73,11 @@ impl CgroupStep {
 impl Step for CgroupStep {
     fn prepare(&mut self) -> Result<(), StepError> {
         // One left by a run whose supervisor was killed: its processes died
-        // with the supervisor, the cgroup stayed.
-        if let Ok(stale) = self.open() {
+        // with the supervisor, the cgroup stayed. Only under `skiff/`: a
+        // cgroup at a path the caller chose may be someone else's, and
+        // creating ours there fails instead.
+        let ours = self.path.parent() == Some(Path::new(PARENT));
+        if ours && let Ok(stale) = self.open() {
             explain!("remove the stale cgroup of a previous run");
             stale
                 .remove()

@@ -52,21 +52,7 @@ fn request(spec: &Spec, options: &ExecOptions) -> anyhow::Result<ExecRequest> {
                 unsupported.join("; ")
             );
         }
-        let wanted = process.capabilities.clone().unwrap_or_default();
-        let caps =
-            |names: &[String]| ch02_namespaces::caps::CapSet::default().with_changes(names, &[]);
-        let sets = ch02_namespaces::caps::CapSets {
-            bounding: caps(&wanted.bounding)?,
-            effective: caps(&wanted.effective)?,
-            permitted: caps(&wanted.permitted)?,
-            inheritable: caps(&wanted.inheritable)?,
-            ambient: caps(&wanted.ambient)?,
-        };
-        let container = spec
-            .cap_sets
-            .clone()
-            .unwrap_or_else(|| ch02_namespaces::caps::CapSets::uniform(&spec.caps));
-        if sets != container {
+        if super::spec::capabilities(&process)? != (spec.caps.clone(), spec.cap_sets.clone()) {
             bail!(
                 "{}: the process's capabilities differ from the container's, and an exec'd process gets the container's",
                 path.display()

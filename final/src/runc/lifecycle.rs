@@ -116,6 +116,20 @@ pub fn create(engine: &RuncEngine, id: &str, options: &CreateOptions) -> anyhow:
     let dir = engine.dir(id);
     let (mut spec, profile) = to_spec(&config, id, &bundle, &dir.join("seccomp.json"))?;
     spec.runc.new_keyring = options.new_keyring;
+    // A cgroup that exists at the path asked for is someone else's: using
+    // it, and removing it with the container, would touch what is not ours.
+    if let Some(path) = &spec.limited.cgroup.path
+        && engine
+            .layout()
+            .roots()
+            .iter()
+            .any(|root| root.join(path).exists())
+    {
+        bail!(
+            "cgroup {} already exists: give the container a cgroups path of its own",
+            path.display()
+        );
+    }
     let terminal = terminal_for(&spec, options)?;
     let container = Container::create(engine, spec, None)?;
     drop(container);

@@ -395,7 +395,7 @@ fn id_map(linux: &super::config::Linux) -> Result<IdMap, SpecError> {
 /// `process.capabilities`: chapter 2's one set when bounding, effective
 /// and permitted agree and nothing is inheritable or ambient (docker's
 /// shape), else the five sets as given.
-fn capabilities(process: &Process) -> Result<(CapSet, Option<CapSets>), SpecError> {
+pub fn capabilities(process: &Process) -> Result<(CapSet, Option<CapSets>), SpecError> {
     let given = process.capabilities.clone().unwrap_or_default();
     let set = |names: &[String]| -> Result<CapSet, SpecError> {
         CapSet::default()
