@@ -462,10 +462,16 @@ pub fn start(engine: &RuncEngine, id: &str) -> anyhow::Result<()> {
 }
 // ANCHOR_END: start
 
-/// Reads a signal as runc's `kill` takes it: `KILL`, `SIGKILL` or `9`.
-pub fn parse_signal(text: &str) -> anyhow::Result<Signal> {
+/// Reads a signal as runc's `kill` takes it: `KILL`, `SIGKILL` or `9`;
+/// `0` (None) sends nothing and only checks that the process exists.
+pub fn parse_signal(text: &str) -> anyhow::Result<Option<Signal>> {
     if let Ok(number) = text.parse::<i32>() {
-        return Signal::try_from(number).map_err(|_| anyhow!("unknown signal {text:?}"));
+        if number == 0 {
+            return Ok(None);
+        }
+        return Signal::try_from(number)
+            .map(Some)
+            .map_err(|_| anyhow!("unknown signal {text:?}"));
     }
     let upper = text.to_ascii_uppercase();
     let name = if upper.starts_with("SIG") {
@@ -473,7 +479,9 @@ pub fn parse_signal(text: &str) -> anyhow::Result<Signal> {
     } else {
         format!("SIG{upper}")
     };
-    name.parse().map_err(|_| anyhow!("unknown signal {text:?}"))
+    name.parse()
+        .map(Some)
+        .map_err(|_| anyhow!("unknown signal {text:?}"))
 }
 
 // ANCHOR: kill
@@ -482,9 +490,10 @@ pub fn parse_signal(text: &str) -> anyhow::Result<Signal> {
 pub fn kill_container(
     engine: &RuncEngine,
     id: &str,
-    signal: Signal,
+    signal: Option<Signal>,
     all: bool,
 ) -> anyhow::Result<()> {
+    let name = signal.map_or("0", |s| s.as_str());
     let found = get(engine, id)?;
     let pid = match found.state.status.as_str() {
         state::STOPPED => bail!("container not running"),
@@ -500,9 +509,8 @@ pub fn kill_container(
     if pid <= 0 {
         bail!("container not running");
     }
-    ch01_process::explain!("kill({pid}, {})", signal.as_str());
-    kill(Pid::from_raw(pid), signal)
-        .with_context(|| format!("kill({pid}, {})", signal.as_str()))?;
+    ch01_process::explain!("kill({pid}, {name})");
+    kill(Pid::from_raw(pid), signal).with_context(|| format!("kill({pid}, {name})"))?;
     Ok(())
 }
 // ANCHOR_END: kill
