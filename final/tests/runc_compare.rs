@@ -28,9 +28,9 @@ fn answer(rt: &Runtime, step: &str, code: i32, id: &str) -> Answer {
         Some(state) => (
             state["status"].as_str().unwrap_or("?").to_string(),
             state.as_object().unwrap().keys().cloned().collect(),
-            state["pid"]
-                .as_i64()
-                .is_some_and(|pid| pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()),
+            state["pid"].as_i64().is_some_and(|pid| {
+                pid > 0 && std::path::Path::new(&format!("/proc/{pid}")).exists()
+            }),
         ),
     };
     Answer {
@@ -56,7 +56,11 @@ fn lifecycle(rt: &Runtime, bundle: &Bundle, id: &str) -> Vec<Answer> {
     };
     answers.push(step("state of an unknown container", &["state", id], false));
     answers.push(step("create", &["create", "--bundle", &dir, id], true));
-    answers.push(step("create again", &["create", "--bundle", &dir, id], true));
+    answers.push(step(
+        "create again",
+        &["create", "--bundle", &dir, id],
+        true,
+    ));
     answers.push(step("kill 0 (is it there?)", &["kill", id, "0"], false));
     answers.push(step("start", &["start", id], false));
     answers.push(step("start again", &["start", id], false));
@@ -76,11 +80,19 @@ fn lifecycle(rt: &Runtime, bundle: &Bundle, id: &str) -> Vec<Answer> {
     let mut killed = step("kill KILL", &["state", id], false);
     killed.code = code;
     answers.push(killed);
-    answers.push(step("kill a stopped container", &["kill", id, "KILL"], false));
+    answers.push(step(
+        "kill a stopped container",
+        &["kill", id, "KILL"],
+        false,
+    ));
     answers.push(step("start a stopped container", &["start", id], false));
     answers.push(step("delete", &["delete", id], false));
     answers.push(step("delete again", &["delete", id], false));
-    answers.push(step("delete --force of nothing", &["delete", "--force", id], false));
+    answers.push(step(
+        "delete --force of nothing",
+        &["delete", "--force", id],
+        false,
+    ));
     answers
 }
 
@@ -88,10 +100,22 @@ fn lifecycle(rt: &Runtime, bundle: &Bundle, id: &str) -> Vec<Answer> {
 fn skiff_runc_answers_as_runc_does() {
     let skiff = Runtime::new(skiff_runc(), "cmp-skiff");
     let runc = Runtime::new(runc(), "cmp-runc");
-    let ours = lifecycle(&skiff, &Bundle::new(&["sleep", "300"], &skiff.cgroup_parent, "cmp"), "cmp");
-    let theirs = lifecycle(&runc, &Bundle::new(&["sleep", "300"], &runc.cgroup_parent, "cmp"), "cmp");
+    let ours = lifecycle(
+        &skiff,
+        &Bundle::new(&["sleep", "300"], &skiff.cgroup_parent, "cmp"),
+        "cmp",
+    );
+    let theirs = lifecycle(
+        &runc,
+        &Bundle::new(&["sleep", "300"], &runc.cgroup_parent, "cmp"),
+        "cmp",
+    );
     for (ours, theirs) in ours.iter().zip(&theirs) {
-        assert_eq!(ours, theirs, "skiff-runc (left) and runc (right) differ at {:?}", ours.step);
+        assert_eq!(
+            ours, theirs,
+            "skiff-runc (left) and runc (right) differ at {:?}",
+            ours.step
+        );
     }
     assert_eq!(ours.len(), theirs.len());
 }
