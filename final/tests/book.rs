@@ -58,7 +58,7 @@ fn book_settings(daemon: &Daemon) -> insta::Settings {
     s.add_filter(r"\[TMP\]/root", SHOWN_ROOT);
     s.add_filter(
         r"unix://\[TMP\]/skiff\.sock",
-        &format!("unix://{SHOWN_SOCKET}"),
+        format!("unix://{SHOWN_SOCKET}"),
     );
     s.add_filter(&regex_escape(SKIFF), "skiff");
     s
