@@ -331,13 +331,26 @@ fn exec_runs_a_process_in_the_container() {
     let rt = runtime("exec");
     let mut bundle = Bundle::new(&["sleep", "300"], &rt.cgroup_parent, "ex");
     bundle.config["hostname"] = "inside".into();
+    // An OCI seccomp profile: sethostname fails with EPERM, for the
+    // container and for what exec starts in it.
+    bundle.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_AARCH64"],
+        "syscalls": [{"names": ["sethostname"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    });
     let dir = bundle.write().to_str().unwrap().to_string();
     assert_eq!(rt.run_detached(&["create", "--bundle", &dir, "ex"]).1, 0);
     assert_eq!(rt.run(&["start", "ex"]).2, 0);
     rt.wait_status("ex", "running");
 
-    let (out, err, code) = rt.run(&["exec", "ex", "sh", "-c", "hostname; exit 5"]);
-    assert_eq!((out.as_str(), code), ("inside\n", 5), "{err}");
+    let (out, err, code) = rt.run(&[
+        "exec",
+        "ex",
+        "sh",
+        "-c",
+        "hostname other 2>/dev/null || echo refused; hostname; exit 5",
+    ]);
+    assert_eq!((out.as_str(), code), ("refused\ninside\n", 5), "{err}");
 
     // containerd's way: the process as JSON, detached, with a pid file.
     let mut process = bundle.config["process"].clone();

@@ -133,6 +133,9 @@ pub fn start<E: Engine>(
     let process = request.process(&spec.process);
     let mut steps = engine.steps(&record.spec);
     steps.exec_prepare().map_err(RunError::from)?;
+    // Compiled before entering: a profile is a file of the host, which
+    // the container's root would hide.
+    let filter = crate::seccomp::compile(&spec.seccomp, &spec.caps).map_err(RunError::from)?;
     let userns = enter(Pid::from_raw(first.pid))?;
     let supervisor = Supervisor::new(SuperviseOptions {
         subreaper: true,
@@ -144,7 +147,6 @@ pub fn start<E: Engine>(
         die_with_parent: true,
         ..Default::default()
     };
-    let filter = crate::seccomp::compile(&spec.seccomp, &spec.caps).map_err(RunError::from)?;
     let mut hooks = ExecHooks {
         spec,
         userns,

@@ -653,9 +653,23 @@ pub fn device_rules(devices: &[super::config::DeviceCgroup]) -> Result<Vec<Devic
                 .map_err(|e| invalid(format!("linux.resources.devices[{i}]: {e}")))?;
             if device.allow {
                 rules.push(rule);
-            } else if let Some(at) = rules.iter().position(|r| *r == rule) {
-                rules.remove(at);
-            } else {
+                continue;
+            }
+            rules.retain(|r| *r != rule);
+            // What is still allowed of the denied devices must be at most
+            // `m`: creating a node is harmless when opening it is refused
+            // (chapter 3's own rule, and why docker's list allows `c *:* m`
+            // before it denies /dev/fuse).
+            let overlaps = |a: Option<u32>, b: Option<u32>| a.is_none() || b.is_none() || a == b;
+            let opens = Access::READ | Access::WRITE;
+            let still_open = rules.iter().any(|r| {
+                r.kind == rule.kind
+                    && overlaps(r.major, rule.major)
+                    && overlaps(r.minor, rule.minor)
+                    && (r.access.contains(Access::READ) || r.access.contains(Access::WRITE))
+                    && rule.access.bits() & opens.bits() != 0
+            });
+            if still_open {
                 return Err(unsupported(format!(
                     "linux.resources.devices[{i}]: denying {rule} after allowing more (chapter 3 keeps an allow-list: deny everything first, then allow)"
                 )));
@@ -827,5 +841,19 @@ mod tests {
         assert_eq!(open[0].to_string(), "c *:* rwm");
         let hole = device_rules(&[rule(false, "c", Some(1), Some(3), "rwm")]).unwrap_err();
         assert!(hole.to_string().contains("deny everything first"), "{hole}");
+        // Docker's list: mknod of anything, then /dev/fuse denied.
+        let docker = device_rules(&[
+            rule(false, "", None, None, "rwm"),
+            rule(true, "c", None, None, "m"),
+            rule(false, "c", Some(10), Some(229), "rwm"),
+        ])
+        .unwrap();
+        assert!(!ch03_cgroups::devices::allowed(
+            &docker,
+            DeviceKind::Char,
+            10,
+            229,
+            Access::READ
+        ));
     }
 }
