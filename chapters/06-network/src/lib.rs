@@ -1,0 +1,12 @@
+//! # Chapter 6: the network
+pub mod dns;
+pub mod files;
+pub mod ipam;
+pub mod nat;
+pub mod netlink;
+pub mod netns;
+pub mod ports;
+pub mod records;
+pub mod state;
+pub mod subnet;
+pub mod sysctl;
