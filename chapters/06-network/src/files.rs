@@ -22,9 +22,10 @@
 
 use crate::state::{self, StateError};
 use serde::{Deserialize, Serialize};
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
 /// The address of the embedded DNS responder inside every container on a
 /// user-defined network, as in docker.
@@ -114,46 +115,111 @@ impl ResolvConf {
     }
 }
 
+/// The address of an `--add-host` line: an address, or `host-gateway`,
+/// the host's address on the container's network (its gateway), as docker
+/// resolves it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HostAddress {
+    /// A literal address.
+    Ip(IpAddr),
+    /// `host-gateway`.
+    HostGateway,
+}
+
+/// The special address `host-gateway`.
+pub const HOST_GATEWAY: &str = "host-gateway";
+
 /// A line `--add-host NAME:IP` adds to `/etc/hosts`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ExtraHost {
     /// The name.
     pub name: String,
     /// Its address.
-    pub address: IpAddr,
+    pub address: HostAddress,
 }
 
-/// A malformed `--add-host`.
+/// A malformed `--add-host`, or `host-gateway` where there is no gateway.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "invalid extra host {0:?}: expected NAME:IP, e.g. db:10.0.0.5 or host.docker.internal:host-gateway"
-)]
-pub struct ExtraHostError(pub String);
+pub enum ExtraHostError {
+    /// Not `NAME:IP`.
+    #[error(
+        "invalid extra host {0:?}: expected NAME:IP, e.g. db:10.0.0.5 or host.docker.internal:host-gateway"
+    )]
+    Syntax(String),
+    /// `host-gateway` without a bridge network.
+    #[error(
+        "extra host {0:?}: host-gateway needs a bridge network (there is no gateway with this --network)"
+    )]
+    NoGateway(String),
+}
 
-/// The special address `host-gateway`: the host's address on the
-/// container's network (the gateway), as docker resolves it.
-pub const HOST_GATEWAY: &str = "host-gateway";
+impl FromStr for ExtraHost {
+    type Err = ExtraHostError;
 
-/// Parses `NAME:IP` (or `NAME=IP`, as docker also accepts). `host-gateway`
-/// becomes `gateway` (`None` outside a bridge network: an error then).
-pub fn parse_extra_host(text: &str, gateway: Option<IpAddr>) -> Result<ExtraHost, ExtraHostError> {
-    let bad = || ExtraHostError(text.to_string());
-    let (name, address) = text.split_once(['=', ':']).ok_or_else(bad)?;
-    if name.is_empty() || name.contains(char::is_whitespace) {
-        return Err(bad());
+    /// Parses `NAME:IP` (or `NAME=IP`, as docker also accepts).
+    ///
+    /// ```
+    /// use ch06_network::files::{ExtraHost, HostAddress};
+    /// let h: ExtraHost = "host.docker.internal:host-gateway".parse().unwrap();
+    /// assert_eq!(h.address, HostAddress::HostGateway);
+    /// assert_eq!(h.to_string(), "host.docker.internal:host-gateway");
+    /// ```
+    fn from_str(text: &str) -> Result<ExtraHost, ExtraHostError> {
+        let bad = || ExtraHostError::Syntax(text.to_string());
+        let (name, address) = text.split_once(['=', ':']).ok_or_else(bad)?;
+        if name.is_empty() || name.contains(char::is_whitespace) {
+            return Err(bad());
+        }
+        let address = if address == HOST_GATEWAY {
+            HostAddress::HostGateway
+        } else {
+            HostAddress::Ip(
+                address
+                    .trim_matches(['[', ']'])
+                    .parse()
+                    .map_err(|_| bad())?,
+            )
+        };
+        Ok(ExtraHost {
+            name: name.to_string(),
+            address,
+        })
     }
-    let address = if address == HOST_GATEWAY {
-        gateway.ok_or_else(bad)?
-    } else {
-        address
-            .trim_matches(['[', ']'])
+}
+
+impl fmt::Display for ExtraHost {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.address {
+            HostAddress::Ip(ip) => write!(f, "{}:{ip}", self.name),
+            HostAddress::HostGateway => write!(f, "{}:{HOST_GATEWAY}", self.name),
+        }
+    }
+}
+
+impl ExtraHost {
+    /// The address to write, `host-gateway` replaced by `gateway`.
+    pub fn resolve(&self, gateway: Option<IpAddr>) -> Result<(IpAddr, &str), ExtraHostError> {
+        match self.address {
+            HostAddress::Ip(ip) => Ok((ip, &self.name)),
+            HostAddress::HostGateway => gateway
+                .map(|g| (g, self.name.as_str()))
+                .ok_or_else(|| ExtraHostError::NoGateway(self.to_string())),
+        }
+    }
+}
+
+impl Serialize for ExtraHost {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for ExtraHost {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer)?
             .parse()
-            .map_err(|_| bad())?
-    };
-    Ok(ExtraHost {
-        name: name.to_string(),
-        address,
-    })
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// What goes into a container's `/etc/hosts`.
@@ -161,8 +227,8 @@ pub fn parse_extra_host(text: &str, gateway: Option<IpAddr>) -> Result<ExtraHost
 pub struct HostsContent<'a> {
     /// The container's own address, with the names it answers to.
     pub own: Option<(IpAddr, Vec<&'a str>)>,
-    /// The `--add-host` entries.
-    pub extra: &'a [ExtraHost],
+    /// The `--add-host` entries, resolved.
+    pub extra: Vec<(IpAddr, &'a str)>,
 }
 
 // ANCHOR: hosts
@@ -170,7 +236,8 @@ pub struct HostsContent<'a> {
 ///
 /// ```
 /// use ch06_network::files::{render_hosts, HostsContent};
-/// let text = render_hosts(&HostsContent { own: Some(("10.201.0.2".parse().unwrap(), vec!["abc123", "web"])), extra: &[] });
+/// let own = Some(("10.201.0.2".parse().unwrap(), vec!["abc123", "web"]));
+/// let text = render_hosts(&HostsContent { own, extra: vec![] });
 /// assert!(text.ends_with("10.201.0.2\tabc123 web\n"));
 /// ```
 pub fn render_hosts(content: &HostsContent<'_>) -> String {
@@ -182,8 +249,8 @@ pub fn render_hosts(content: &HostsContent<'_>) -> String {
          ff02::1\tip6-allnodes\n\
          ff02::2\tip6-allrouters\n",
     );
-    for extra in content.extra {
-        let _ = writeln!(text, "{}\t{}", extra.address, extra.name);
+    for (address, name) in &content.extra {
+        let _ = writeln!(text, "{address}\t{name}");
     }
     if let Some((address, names)) = &content.own {
         let _ = writeln!(text, "{address}\t{}", names.join(" "));
@@ -254,25 +321,18 @@ mod tests {
     #[test]
     fn extra_hosts() {
         let gw: IpAddr = "10.201.0.1".parse().unwrap();
-        assert_eq!(
-            parse_extra_host("db:10.0.0.5", None)
-                .unwrap()
-                .address
-                .to_string(),
-            "10.0.0.5"
-        );
-        assert_eq!(
-            parse_extra_host("h=host-gateway", Some(gw))
-                .unwrap()
-                .address,
-            gw
-        );
-        assert!(parse_extra_host("h:host-gateway", None).is_err());
-        assert!(parse_extra_host("nocolon", None).is_err());
-        assert!(parse_extra_host(":1.2.3.4", None).is_err());
+        let db: ExtraHost = "db:10.0.0.5".parse().unwrap();
+        assert_eq!(db.resolve(None).unwrap().0.to_string(), "10.0.0.5");
+        let h: ExtraHost = "h=host-gateway".parse().unwrap();
+        assert_eq!(h.resolve(Some(gw)).unwrap().0, gw);
+        assert!(matches!(h.resolve(None), Err(ExtraHostError::NoGateway(_))));
+        assert!("nocolon".parse::<ExtraHost>().is_err());
+        assert!(":1.2.3.4".parse::<ExtraHost>().is_err());
+        let six: ExtraHost = "v6:[::1]".parse().unwrap();
+        assert_eq!(six.address, HostAddress::Ip("::1".parse().unwrap()));
         let text = render_hosts(&HostsContent {
             own: None,
-            extra: &[parse_extra_host("db:10.0.0.5", None).unwrap()],
+            extra: vec![db.resolve(None).unwrap()],
         });
         assert!(text.contains("10.0.0.5\tdb\n"));
     }

@@ -1,4 +1,6 @@
 //! # Chapter 6: the network
+pub mod attachment;
+pub mod bridge;
 pub mod dns;
 pub mod files;
 pub mod ipam;
@@ -7,6 +9,8 @@ pub mod netlink;
 pub mod netns;
 pub mod ports;
 pub mod records;
+pub mod request;
 pub mod state;
+pub mod store;
 pub mod subnet;
 pub mod sysctl;

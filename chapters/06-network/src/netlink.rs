@@ -237,10 +237,18 @@ impl Netlink {
     /// switch do; the bridge itself is also the host's own port on that
     /// switch, so an address on the bridge is the host's address on the
     /// containers' network, and the containers' gateway.
-    pub fn create_bridge(&mut self, name: &str) -> Result<()> {
+    ///
+    /// We give the bridge its Ethernet address, `mac`. Without one, the
+    /// kernel gives a bridge the lowest address of its ports and changes it
+    /// whenever a port with a lower one is plugged in: the containers'
+    /// gateway would change its MAC under their ARP caches each time a
+    /// container starts. An address set by hand is kept.
+    pub fn create_bridge(&mut self, name: &str, mac: [u8; 6], mtu: u32) -> Result<()> {
         let mut link = LinkMessage::default();
         link.attributes
             .push(LinkAttribute::IfName(name.to_string()));
+        link.attributes.push(LinkAttribute::Address(mac.to_vec()));
+        link.attributes.push(LinkAttribute::Mtu(mtu));
         link.attributes
             .push(LinkAttribute::LinkInfo(vec![LinkInfo::Kind(
                 InfoKind::Bridge,
@@ -248,7 +256,7 @@ impl Netlink {
         self.change(
             RouteNetlinkMessage::NewLink(link),
             NLM_F_CREATE | NLM_F_EXCL,
-            &format!("RTM_NEWLINK {name} type bridge"),
+            &format!("RTM_NEWLINK {name} type bridge mtu {mtu}"),
         )
     }
     // ANCHOR_END: create_bridge

@@ -1,0 +1,578 @@
+//! A container's attachment to the network: everything of this chapter, in
+//! the order a container's start and end need it.
+//!
+//! ```text
+//!  host netns                                   container netns
+//!  ──────────                                   ───────────────
+//!  skiff0 10.201.0.1/16 ── veth1a2b3c ══cable══ eth0 10.201.0.2/16
+//!     │  (the bridge: a switch)                  default via 10.201.0.1
+//!     └─ nftables: masquerade out, DNAT in       lo 127.0.0.1 (+127.0.0.11:53 DNS)
+//! ```
+//!
+//! 1. [`Attachment::prepare`], before the container's process exists: the
+//!    network (the default one is created on first use), an address leased,
+//!    the host ports reserved, the container's hosts files written. All of it
+//!    recorded in `<root>/networks/endpoints/<id>/endpoint.json` first, so a
+//!    later [`release`] can undo it whoever ran it.
+//! 2. [`Attachment::join`], once the process exists in its new network
+//!    namespace (and before it runs the container's program): the veth pair,
+//!    one end on the bridge, the other moved into the namespace and set up as
+//!    `eth0` with the address and a default route; the DNS responder; the
+//!    DNAT rules of the published ports.
+//! 3. [`Attachment::release`] when the container has ended; [`release`] by
+//!    id from another process, and [`release_stale`] for the containers
+//!    whose supervisor died without releasing.
+
+use crate::dns::{DnsConfig, DnsServer};
+use crate::files::{ContainerFiles, HostsContent, ResolvConf, render_hosts};
+use crate::nat;
+use crate::netlink::{Netlink, NetlinkError};
+use crate::netns::{self, Entered};
+use crate::ports::{self, PortMapping, Reservation};
+use crate::records::Record;
+use crate::request::{MacAddress, NetworkMode, NetworkRequest};
+use crate::state::{self, StateError};
+use crate::store::{Network, NetworkError, NetworkStore};
+use nix::unistd::Pid;
+use serde::{Deserialize, Serialize};
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::PathBuf;
+
+/// Why a container could not be attached or released.
+#[derive(Debug, thiserror::Error)]
+pub enum AttachError {
+    /// The request contradicts itself.
+    #[error(transparent)]
+    Request(#[from] crate::request::RequestError),
+    /// The request does not fit the network.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The container id cannot name a directory.
+    #[error("invalid container id {0:?}")]
+    InvalidId(String),
+    /// The container is attached already.
+    #[error("container {0} is attached already: release it first")]
+    AlreadyAttached(String),
+    /// `--network container:NAME` names no attached container.
+    #[error("container {0} is not running with a network of its own: start it first")]
+    NoSuchContainer(String),
+    /// A network operation failed.
+    #[error(transparent)]
+    Network(#[from] NetworkError),
+    /// A host port could not be reserved.
+    #[error(transparent)]
+    Ports(#[from] crate::ports::PortError),
+    /// An `--add-host` could not be resolved.
+    #[error(transparent)]
+    ExtraHost(#[from] crate::files::ExtraHostError),
+    /// A state file could not be read or written.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A netlink request failed.
+    #[error(transparent)]
+    Netlink(#[from] NetlinkError),
+    /// nftables failed.
+    #[error(transparent)]
+    Nat(#[from] crate::nat::NatError),
+    /// Entering the container's network namespace failed.
+    #[error("cannot enter the network namespace of process {pid}: {source}")]
+    Netns {
+        /// The container's process.
+        pid: Pid,
+        /// What the kernel said.
+        source: io::Error,
+    },
+    /// The DNS responder could not be started.
+    #[error("cannot start the DNS responder on 127.0.0.11:53 in the container: {0}")]
+    Dns(#[source] io::Error),
+}
+
+/// Results of this module.
+pub type Result<T, E = AttachError> = std::result::Result<T, E>;
+
+/// Who is attached: the container's id, name and hostname.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The container's id (a directory name: no '/').
+    pub id: String,
+    /// Its name, for DNS and `network inspect`.
+    pub name: String,
+    /// Its hostname, for `/etc/hostname`, `/etc/hosts` and DNS.
+    pub hostname: String,
+}
+
+/// What a container's attachment holds, on disk: enough to undo it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Endpoint {
+    /// The container's id.
+    pub container: String,
+    /// Its name.
+    pub name: String,
+    /// Its hostname.
+    pub hostname: String,
+    /// Its network mode.
+    pub mode: NetworkMode,
+    /// The network, in bridged modes.
+    pub network: Option<Network>,
+    /// Its address on the network, once leased.
+    pub address: Option<Ipv4Addr>,
+    /// The MAC address asked for.
+    pub mac_address: Option<MacAddress>,
+    /// The host end of its veth pair, in bridged modes.
+    pub veth: Option<String>,
+    /// Its published ports.
+    pub ports: Vec<PortMapping>,
+    /// Its network aliases.
+    pub aliases: Vec<String>,
+    /// Where its DNS responder forwards to.
+    pub dns_upstreams: Vec<SocketAddr>,
+    /// Its hosts files.
+    pub files: ContainerFiles,
+    /// Whether the files are its own (not another container's, shared).
+    pub owns_files: bool,
+}
+
+/// A container's live attachment, owned by its supervisor.
+#[derive(Debug)]
+pub struct Attachment {
+    store: NetworkStore,
+    endpoint: Endpoint,
+    reservations: Vec<Reservation>,
+    dns: Option<DnsServer>,
+}
+
+fn endpoint_dir(store: &NetworkStore, container: &str) -> PathBuf {
+    store.endpoints_dir().join(container)
+}
+
+fn endpoint_file(store: &NetworkStore, container: &str) -> PathBuf {
+    endpoint_dir(store, container).join("endpoint.json")
+}
+
+/// The host end of a container's veth pair: `veth` and 11 hex digits of the
+/// sha256 of its id, 15 characters, the most a link name can have.
+pub fn veth_name(container: &str) -> String {
+    let digest = ch05_images::digest::sha256_of(container.as_bytes());
+    format!("veth{}", &digest.hex()[..11])
+}
+
+/// The name of the container's end until it is renamed `eth0` inside.
+fn peer_name(container: &str) -> String {
+    let digest = ch05_images::digest::sha256_of(container.as_bytes());
+    format!("vpeer{}", &digest.hex()[..10])
+}
+
+impl Attachment {
+    // ANCHOR: prepare
+    /// Prepares the attachment of a container that does not run yet: see
+    /// the module's documentation. On error nothing is left behind.
+    pub fn prepare(
+        store: &NetworkStore,
+        who: &Identity,
+        request: &NetworkRequest,
+    ) -> Result<Attachment> {
+        request.validate()?;
+        if who.id.is_empty() || who.id.contains('/') || who.id.starts_with('.') {
+            return Err(AttachError::InvalidId(who.id.clone()));
+        }
+        if endpoint_file(store, &who.id).exists() {
+            return Err(AttachError::AlreadyAttached(who.id.clone()));
+        }
+        let own_files = ContainerFiles::in_dir(&endpoint_dir(store, &who.id));
+        let (network, files, owns_files) = match &request.mode {
+            NetworkMode::Bridge => (Some(store.default_network()?), own_files, true),
+            NetworkMode::Network(name) => {
+                let network = store.get(name)?;
+                store.ensure_up(&network)?;
+                (Some(network), own_files, true)
+            }
+            NetworkMode::None | NetworkMode::Host => (None, own_files, true),
+            NetworkMode::Container(other) => {
+                let other = find_endpoint(store, other)?
+                    .ok_or_else(|| AttachError::NoSuchContainer(other.clone()))?;
+                (None, other.files, false)
+            }
+        };
+        check_fits(request, network.as_ref())?;
+        let host = ResolvConf::host();
+        let dns_upstreams = match &network {
+            Some(n) if n.dns => {
+                let servers = if request.dns.is_empty() {
+                    &host.nameservers
+                } else {
+                    &request.dns
+                };
+                servers.iter().map(|ip| SocketAddr::new(*ip, 53)).collect()
+            }
+            _ => Vec::new(),
+        };
+        let reservations = ports::reserve_all(&request.publish)?;
+        let mut endpoint = Endpoint {
+            container: who.id.clone(),
+            name: who.name.clone(),
+            hostname: who.hostname.clone(),
+            mode: request.mode.clone(),
+            veth: network.as_ref().map(|_| veth_name(&who.id)),
+            network,
+            address: None,
+            mac_address: request.mac_address,
+            ports: reservations.iter().map(|r| r.mapping).collect(),
+            aliases: request.aliases.clone(),
+            dns_upstreams,
+            files,
+            owns_files,
+        };
+        // The intent first: from here on, `release` knows what to undo.
+        state::write_json_atomic(&endpoint_file(store, &who.id), &endpoint)?;
+        let done = (|| {
+            if let Some(network) = &endpoint.network {
+                let record = Record::new(
+                    &who.id,
+                    Ipv4Addr::UNSPECIFIED,
+                    &who.name,
+                    &request.aliases,
+                    &who.hostname,
+                );
+                endpoint.address = Some(store.lease(network, request.ip, record)?);
+                state::write_json_atomic(&endpoint_file(store, &who.id), &endpoint)?;
+            }
+            if endpoint.owns_files {
+                write_files(&endpoint, request, &host)?;
+            }
+            Ok(())
+        })();
+        if let Err(e) = done {
+            let _ = release(store, &who.id);
+            return Err(e);
+        }
+        Ok(Attachment {
+            store: store.clone(),
+            endpoint,
+            reservations,
+            dns: None,
+        })
+    }
+    // ANCHOR_END: prepare
+
+    /// What the attachment holds.
+    pub fn endpoint(&self) -> &Endpoint {
+        &self.endpoint
+    }
+
+    /// The container's hosts files, to bind-mount on `/etc/hosts`,
+    /// `/etc/hostname` and `/etc/resolv.conf`.
+    pub fn files(&self) -> &ContainerFiles {
+        &self.endpoint.files
+    }
+
+    /// The published ports, with their host ports.
+    pub fn ports(&self) -> &[PortMapping] {
+        &self.endpoint.ports
+    }
+
+    // ANCHOR: join
+    /// Plugs the container whose first process is `child` into its network
+    /// (see the module's documentation). Nothing to do for `none`, `host`
+    /// and `container:`. On error, call [`release`](Self::release).
+    pub fn join(&mut self, child: Pid) -> Result<()> {
+        let (Some(network), Some(address), Some(veth)) = (
+            self.endpoint.network.clone(),
+            self.endpoint.address,
+            self.endpoint.veth.clone(),
+        ) else {
+            return Ok(());
+        };
+        let netns_error = |source| AttachError::Netns { pid: child, source };
+        let target = netns::open_of_process(child).map_err(netns_error)?;
+        let peer = peer_name(&self.endpoint.container);
+        let mut host = Netlink::open()?;
+        let bridge = host
+            .link(&network.bridge)?
+            .ok_or_else(|| NetlinkError::NoSuchLink(network.bridge.clone()))?;
+        let mtu = if bridge.mtu == 0 { 1500 } else { bridge.mtu };
+        // A pair left by a killed attempt with the same id would be in the way.
+        host.delete_link_named(&veth)?;
+        host.create_veth(&veth, &peer, mtu)?;
+        let veth_index = host.index_of(&veth)?;
+        host.set_master(veth_index, bridge.index)?;
+        host.set_up(veth_index)?;
+        let peer_index = host.index_of(&peer)?;
+        host.move_to_netns(peer_index, target.as_fd())?;
+        {
+            let _inside = Entered::enter(target.as_fd()).map_err(netns_error)?;
+            // Opened inside: this socket speaks to the container's stack.
+            let mut inside = Netlink::open()?;
+            if let Some(lo) = inside.link("lo")?
+                && !lo.up
+            {
+                inside.set_up(lo.index)?;
+            }
+            let index = inside.index_of(&peer)?;
+            inside.set_name(index, "eth0")?;
+            if let Some(mac) = self.endpoint.mac_address {
+                inside.set_mac(index, mac.0)?;
+            }
+            inside.add_address(index, address, network.subnet.prefix())?;
+            inside.set_up(index)?;
+            if !network.internal {
+                inside.add_default_route(network.gateway, index)?;
+            }
+        }
+        if network.dns {
+            let config = DnsConfig {
+                records: self.store.records_path(&network),
+                upstreams: self.endpoint.dns_upstreams.clone(),
+                forward: !network.internal,
+            };
+            self.dns = Some(DnsServer::bind_in(target.as_fd(), config).map_err(AttachError::Dns)?);
+        }
+        nat::install_ports(&self.endpoint.container, address, &self.endpoint.ports)?;
+        Ok(())
+    }
+    // ANCHOR_END: join
+
+    /// The DNS responder's descriptor, for the supervisor's `poll`; `None`
+    /// when the container has no responder (not on a user network).
+    pub fn dns_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.dns.as_ref().map(DnsServer::fd)
+    }
+
+    /// Answers the DNS questions waiting; call when [`dns_fd`](Self::dns_fd)
+    /// is readable. Never blocks.
+    pub fn handle_dns(&mut self) -> io::Result<()> {
+        match &mut self.dns {
+            Some(dns) => dns.handle_ready(),
+            None => Ok(()),
+        }
+    }
+
+    /// The held host-port sockets (their descriptors must stay out of the
+    /// container: they are `CLOEXEC`).
+    pub fn reservations(&self) -> &[Reservation] {
+        &self.reservations
+    }
+
+    /// Undoes everything: rules, veth pair, address, names, files; then
+    /// closes the responder and frees the host ports.
+    pub fn release(self) -> Result<()> {
+        let Attachment {
+            store,
+            endpoint,
+            reservations,
+            dns,
+        } = self;
+        let result = release_endpoint(&store, &endpoint);
+        drop(dns);
+        drop(reservations);
+        result
+    }
+}
+
+/// Refuses what the chosen network cannot give.
+fn check_fits(request: &NetworkRequest, network: Option<&Network>) -> Result<()> {
+    let Some(network) = network else {
+        return Ok(());
+    };
+    let unsupported = |what: &str| {
+        Err(AttachError::Unsupported(format!(
+            "{what} (network {})",
+            network.name
+        )))
+    };
+    if network.internal && !request.publish.is_empty() {
+        return unsupported(
+            "published ports cannot reach an internal network: remove -p, or use a network that is not --internal",
+        );
+    }
+    if !network.dns && request.ip.is_some() {
+        return unsupported("--ip is supported on user-defined networks only");
+    }
+    if !network.dns && !request.aliases.is_empty() {
+        return unsupported("--network-alias is supported on user-defined networks only");
+    }
+    Ok(())
+}
+
+// ANCHOR: write_files
+/// Writes `/etc/hosts`, `/etc/hostname` and `/etc/resolv.conf` for the
+/// container (see [`crate::files`]).
+fn write_files(endpoint: &Endpoint, request: &NetworkRequest, host: &ResolvConf) -> Result<()> {
+    let gateway = endpoint.network.as_ref().map(|n| IpAddr::V4(n.gateway));
+    let extra = request
+        .add_hosts
+        .iter()
+        .map(|h| h.resolve(gateway))
+        .collect::<Result<Vec<_>, _>>()?;
+    let own = endpoint
+        .address
+        .map(|a| (IpAddr::V4(a), vec![endpoint.hostname.as_str()]));
+    let hosts = match endpoint.mode {
+        // The host's own names, as docker copies them.
+        NetworkMode::Host => {
+            let mut text = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+            if !text.is_empty() && !text.ends_with('\n') {
+                text.push('\n');
+            }
+            for (address, name) in &extra {
+                text += &format!("{address}\t{name}\n");
+            }
+            text
+        }
+        _ => render_hosts(&HostsContent { own, extra }),
+    };
+    let resolv = match (&endpoint.mode, &endpoint.network) {
+        (_, Some(network)) if network.dns => {
+            let mut options = vec!["ndots:0".to_string()];
+            options.extend(
+                host.options
+                    .iter()
+                    .filter(|o| !o.starts_with("ndots:"))
+                    .cloned(),
+            );
+            ResolvConf {
+                nameservers: vec![crate::files::EMBEDDED_DNS],
+                search: host.search.clone(),
+                options,
+            }
+        }
+        (NetworkMode::Host, _) => ResolvConf {
+            nameservers: if request.dns.is_empty() {
+                host.nameservers.clone()
+            } else {
+                request.dns.clone()
+            },
+            ..host.clone()
+        },
+        _ => ResolvConf {
+            nameservers: if request.dns.is_empty() {
+                host.reachable_nameservers()
+            } else {
+                request.dns.clone()
+            },
+            ..host.clone()
+        },
+    };
+    endpoint.files.write(&hosts, &endpoint.hostname, &resolv)?;
+    Ok(())
+}
+// ANCHOR_END: write_files
+
+// ANCHOR: release
+/// Undoes an attachment from its record: the DNAT rules, the veth pair (if
+/// the container's namespace still exists: otherwise the kernel destroyed
+/// the pair with it), the lease and the names, the files. Every step runs
+/// even if one fails; the record is removed only when all succeeded, so
+/// that a later attempt can finish the job.
+fn release_endpoint(store: &NetworkStore, endpoint: &Endpoint) -> Result<()> {
+    let mut first_error: Option<AttachError> = None;
+    let mut keep = |result: Result<()>| {
+        if let Err(e) = result
+            && first_error.is_none()
+        {
+            first_error = Some(e);
+        }
+    };
+    if !endpoint.ports.is_empty() {
+        keep(
+            nat::remove_container(&endpoint.container)
+                .map(drop)
+                .map_err(Into::into),
+        );
+    }
+    if let Some(veth) = &endpoint.veth {
+        keep(
+            Netlink::open()
+                .and_then(|mut n| n.delete_link_named(veth))
+                .map(drop)
+                .map_err(Into::into),
+        );
+    }
+    if let Some(network) = &endpoint.network {
+        keep(
+            store
+                .unlease(&network.id, &endpoint.container)
+                .map_err(Into::into),
+        );
+    }
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(state::remove_dir_all(&endpoint_dir(
+            store,
+            &endpoint.container,
+        ))?),
+    }
+}
+// ANCHOR_END: release
+
+/// Releases the attachment of container `id` from its record; whether
+/// there was one.
+pub fn release(store: &NetworkStore, id: &str) -> Result<bool> {
+    match state::read_json::<Endpoint>(&endpoint_file(store, id))? {
+        Some(endpoint) => release_endpoint(store, &endpoint).map(|()| true),
+        None => {
+            // A directory without a record: a crash before the first write.
+            state::remove_dir_all(&endpoint_dir(store, id))?;
+            Ok(false)
+        }
+    }
+}
+
+/// Every attachment recorded.
+pub fn endpoints(store: &NetworkStore) -> Result<Vec<Endpoint>> {
+    let dir = store.endpoints_dir();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(state::io_err("list", &dir)(e).into()),
+    };
+    let mut found = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(state::io_err("list", &dir))?;
+        if let Some(endpoint) = state::read_json::<Endpoint>(&entry.path().join("endpoint.json"))? {
+            found.push(endpoint);
+        }
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(found)
+}
+
+/// The attachment of the container with this id, or this name.
+pub fn find_endpoint(store: &NetworkStore, id_or_name: &str) -> Result<Option<Endpoint>> {
+    if let Some(endpoint) = state::read_json::<Endpoint>(&endpoint_file(store, id_or_name))
+        .ok()
+        .flatten()
+    {
+        return Ok(Some(endpoint));
+    }
+    Ok(endpoints(store)?.into_iter().find(|e| e.name == id_or_name))
+}
+
+// ANCHOR: release_stale
+/// Releases the attachments of containers that are no longer alive
+/// (`is_alive(id)` false: no record, or a dead supervisor): what a killed
+/// supervisor could not release. The ids released.
+pub fn release_stale(store: &NetworkStore, is_alive: impl Fn(&str) -> bool) -> Result<Vec<String>> {
+    let dir = store.endpoints_dir();
+    let entries = match std::fs::read_dir(&dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(state::io_err("list", &dir)(e).into()),
+    };
+    let mut released = Vec::new();
+    for entry in entries {
+        let id = entry
+            .map_err(state::io_err("list", &dir))?
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
+        if !id.starts_with('.') && !is_alive(&id) {
+            release(store, &id)?;
+            released.push(id);
+        }
+    }
+    released.sort();
+    Ok(released)
+}
+// ANCHOR_END: release_stale
