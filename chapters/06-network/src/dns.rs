@@ -19,7 +19,10 @@
 //!
 //! - The **listening** socket is created by the supervisor after `setns`
 //!   into the container's namespace (a socket belongs to the namespace it
-//!   was created in), then the supervisor steps back out.
+//!   was created in), then the supervisor steps back out. It listens on a
+//!   port the kernel chooses, and a DNAT rule in the container's namespace
+//!   sends what goes to 127.0.0.11:53 there, as docker does: port 53 stays
+//!   free for a DNS server the container may run itself.
 //! - The **forwarding** socket is created in the supervisor's own namespace,
 //!   the host's: questions go out to the host's resolvers from the host, so
 //!   a host resolver on loopback (systemd-resolved's 127.0.0.53) works, and
@@ -54,7 +57,8 @@ use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-/// Where the responder listens inside the container.
+/// Where the container sends its questions (a rule inside the container
+/// redirects them to the responder's real port).
 pub const LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::new(127, 0, 0, 11)), 53);
 
 /// The time to live of our answers. Short, because a container restarted
@@ -209,11 +213,15 @@ pub struct DnsServer {
 impl DnsServer {
     // ANCHOR: bind_in
     /// Creates the responder of the container whose network namespace is
-    /// `netns`: listening on 127.0.0.11:53 in there, forwarding from here.
+    /// `netns`: listening on 127.0.0.11 in there (on a port the kernel
+    /// chooses, with a rule sending port 53 to it), forwarding from here.
     pub fn bind_in(netns: BorrowedFd<'_>, config: DnsConfig) -> io::Result<DnsServer> {
         let listener = netns::run_in(netns, || {
-            explain!("bind(udp {LISTEN}) in the container's netns");
-            UdpSocket::bind(LISTEN)
+            let socket = UdpSocket::bind((LISTEN.ip(), 0))?;
+            let port = socket.local_addr()?.port();
+            explain!("bind(udp {}:{port}) in the container's netns", LISTEN.ip());
+            crate::nat::install_dns_redirect(port).map_err(io::Error::other)?;
+            Ok::<_, io::Error>(socket)
         })??;
         DnsServer::with_listener(listener, config)
     }

@@ -3,6 +3,7 @@ pub mod attachment;
 pub mod bridge;
 pub mod dns;
 pub mod files;
+pub mod inspect;
 pub mod ipam;
 pub mod nat;
 pub mod netlink;

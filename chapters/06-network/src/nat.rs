@@ -170,6 +170,29 @@ fn ports_script(container_id: &str, address: Ipv4Addr, ports: &[PortMapping]) ->
 }
 // ANCHOR_END: port_rules
 
+// ANCHOR: dns_redirect
+/// The rules, in the *container's* namespace, that send its questions to
+/// 127.0.0.11:53 to where the DNS responder really listens,
+/// 127.0.0.11:`port`. Docker's trick: port 53 stays free for a DNS server of
+/// the container's own (on 0.0.0.0:53), and the responder's port is one the
+/// kernel chose. The table dies with the namespace.
+fn dns_redirect_script(port: u16) -> String {
+    let dns = crate::files::EMBEDDED_DNS;
+    format!(
+        "add table ip skiff-dns
+add chain ip skiff-dns output {{ type nat hook output priority -100; policy accept; }}
+add rule ip skiff-dns output ip daddr {dns} udp dport 53 dnat to {dns}:{port}
+"
+    )
+}
+// ANCHOR_END: dns_redirect
+
+/// Installs [`dns_redirect_script`]; the calling thread must be in the
+/// container's network namespace (`nft` inherits it).
+pub fn install_dns_redirect(port: u16) -> Result<()> {
+    apply(&dns_redirect_script(port))
+}
+
 /// Runs `nft -f -` with `script` on its standard input.
 pub fn apply(script: &str) -> Result<()> {
     for line in script.lines() {

@@ -73,9 +73,9 @@ impl Drop for Sandbox {
     }
 }
 
-/// An identity with a unique id.
+/// An identity with a random id, 64 hex digits as docker's.
 pub fn identity(name: &str) -> Identity {
-    let id = unique(&format!("id{name}"));
+    let id = ch06_network::state::random_id();
     Identity {
         hostname: format!("h{name}"),
         name: name.to_string(),
