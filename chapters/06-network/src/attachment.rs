@@ -16,29 +16,29 @@
 //!    later [`release`] can undo it whoever ran it.
 //! 2. [`Attachment::join`], once the process exists in its new network
 //!    namespace (and before it runs the container's program): the veth pair,
-//!    one end on the bridge, the other moved into the namespace and set up as
-//!    `eth0` with the address and a default route; the DNS responder; the
+//!    one end on the bridge, the other created in the namespace as `eth0`
+//!    and given the address and a default route; the DNS responder; the
 //!    DNAT rules of the published ports.
 //! 3. [`Attachment::release`] when the container has ended; [`release`] by
 //!    id from another process, and [`release_stale`] for the containers
 //!    whose supervisor died without releasing.
 
 use crate::dns::{DnsConfig, DnsServer};
+pub use crate::endpoint::{Endpoint, endpoints, find_endpoint, release, release_stale, veth_name};
+use crate::endpoint::{endpoint_dir, endpoint_file, release_endpoint};
 use crate::files::{ContainerFiles, HostsContent, ResolvConf, render_hosts};
 use crate::nat;
 use crate::netlink::{Netlink, NetlinkError};
 use crate::netns::{self, Entered};
 use crate::ports::{self, PortMapping, Reservation};
 use crate::records::Record;
-use crate::request::{MacAddress, NetworkMode, NetworkRequest};
+use crate::request::{NetworkMode, NetworkRequest};
 use crate::state::{self, StateError};
 use crate::store::{Network, NetworkError, NetworkStore};
 use nix::unistd::Pid;
-use serde::{Deserialize, Serialize};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::{AsFd, BorrowedFd};
-use std::path::PathBuf;
 
 /// Why a container could not be attached or released.
 #[derive(Debug, thiserror::Error)]
@@ -103,36 +103,8 @@ pub struct Identity {
     pub hostname: String,
 }
 
-/// What a container's attachment holds, on disk: enough to undo it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Endpoint {
-    /// The container's id.
-    pub container: String,
-    /// Its name.
-    pub name: String,
-    /// Its hostname.
-    pub hostname: String,
-    /// Its network mode.
-    pub mode: NetworkMode,
-    /// The network, in bridged modes.
-    pub network: Option<Network>,
-    /// Its address on the network, once leased.
-    pub address: Option<Ipv4Addr>,
-    /// The MAC address asked for.
-    pub mac_address: Option<MacAddress>,
-    /// The host end of its veth pair, in bridged modes.
-    pub veth: Option<String>,
-    /// Its published ports.
-    pub ports: Vec<PortMapping>,
-    /// Its network aliases.
-    pub aliases: Vec<String>,
-    /// Where its DNS responder forwards to.
-    pub dns_upstreams: Vec<SocketAddr>,
-    /// Its hosts files.
-    pub files: ContainerFiles,
-    /// Whether the files are its own (not another container's, shared).
-    pub owns_files: bool,
-}
+/// The name of the container's end of its veth pair, inside.
+pub const CONTAINER_LINK: &str = "eth0";
 
 /// A container's live attachment, owned by its supervisor.
 #[derive(Debug)]
@@ -141,27 +113,6 @@ pub struct Attachment {
     endpoint: Endpoint,
     reservations: Vec<Reservation>,
     dns: Option<DnsServer>,
-}
-
-fn endpoint_dir(store: &NetworkStore, container: &str) -> PathBuf {
-    store.endpoints_dir().join(container)
-}
-
-fn endpoint_file(store: &NetworkStore, container: &str) -> PathBuf {
-    endpoint_dir(store, container).join("endpoint.json")
-}
-
-/// The host end of a container's veth pair: `veth` and 11 hex digits of the
-/// sha256 of its id, 15 characters, the most a link name can have.
-pub fn veth_name(container: &str) -> String {
-    let digest = ch05_images::digest::sha256_of(container.as_bytes());
-    format!("veth{}", &digest.hex()[..11])
-}
-
-/// The name of the container's end until it is renamed `eth0` inside.
-fn peer_name(container: &str) -> String {
-    let digest = ch05_images::digest::sha256_of(container.as_bytes());
-    format!("vpeer{}", &digest.hex()[..10])
 }
 
 impl Attachment {
@@ -286,7 +237,6 @@ impl Attachment {
         };
         let netns_error = |source| AttachError::Netns { pid: child, source };
         let target = netns::open_of_process(child).map_err(netns_error)?;
-        let peer = peer_name(&self.endpoint.container);
         let mut host = Netlink::open()?;
         let bridge = host
             .link(&network.bridge)?
@@ -294,12 +244,13 @@ impl Attachment {
         let mtu = if bridge.mtu == 0 { 1500 } else { bridge.mtu };
         // A pair left by a killed attempt with the same id would be in the way.
         host.delete_link_named(&veth)?;
-        host.create_veth(&veth, &peer, mtu)?;
+        // The container's end is born in its namespace, already named eth0:
+        // moving a link between namespaces afterwards would cost the kernel
+        // an RCU grace period (tens of milliseconds) for nothing.
+        host.create_veth_into(&veth, CONTAINER_LINK, mtu, target.as_fd())?;
         let veth_index = host.index_of(&veth)?;
         host.set_master(veth_index, bridge.index)?;
         host.set_up(veth_index)?;
-        let peer_index = host.index_of(&peer)?;
-        host.move_to_netns(peer_index, target.as_fd())?;
         {
             let _inside = Entered::enter(target.as_fd()).map_err(netns_error)?;
             // Opened inside: this socket speaks to the container's stack.
@@ -309,8 +260,7 @@ impl Attachment {
             {
                 inside.set_up(lo.index)?;
             }
-            let index = inside.index_of(&peer)?;
-            inside.set_name(index, "eth0")?;
+            let index = inside.index_of(CONTAINER_LINK)?;
             if let Some(mac) = self.endpoint.mac_address {
                 inside.set_mac(index, mac.0)?;
             }
@@ -458,121 +408,3 @@ fn write_files(endpoint: &Endpoint, request: &NetworkRequest, host: &ResolvConf)
     Ok(())
 }
 // ANCHOR_END: write_files
-
-// ANCHOR: release
-/// Undoes an attachment from its record: the DNAT rules, the veth pair (if
-/// the container's namespace still exists: otherwise the kernel destroyed
-/// the pair with it), the lease and the names, the files. Every step runs
-/// even if one fails; the record is removed only when all succeeded, so
-/// that a later attempt can finish the job.
-fn release_endpoint(store: &NetworkStore, endpoint: &Endpoint) -> Result<()> {
-    let mut first_error: Option<AttachError> = None;
-    let mut keep = |result: Result<()>| {
-        if let Err(e) = result
-            && first_error.is_none()
-        {
-            first_error = Some(e);
-        }
-    };
-    if !endpoint.ports.is_empty() {
-        keep(
-            nat::remove_container(&endpoint.container)
-                .map(drop)
-                .map_err(Into::into),
-        );
-    }
-    if let Some(veth) = &endpoint.veth {
-        keep(
-            Netlink::open()
-                .and_then(|mut n| n.delete_link_named(veth))
-                .map(drop)
-                .map_err(Into::into),
-        );
-    }
-    if let Some(network) = &endpoint.network {
-        keep(
-            store
-                .unlease(&network.id, &endpoint.container)
-                .map_err(Into::into),
-        );
-    }
-    match first_error {
-        Some(e) => Err(e),
-        None => Ok(state::remove_dir_all(&endpoint_dir(
-            store,
-            &endpoint.container,
-        ))?),
-    }
-}
-// ANCHOR_END: release
-
-/// Releases the attachment of container `id` from its record; whether
-/// there was one.
-pub fn release(store: &NetworkStore, id: &str) -> Result<bool> {
-    match state::read_json::<Endpoint>(&endpoint_file(store, id))? {
-        Some(endpoint) => release_endpoint(store, &endpoint).map(|()| true),
-        None => {
-            // A directory without a record: a crash before the first write.
-            state::remove_dir_all(&endpoint_dir(store, id))?;
-            Ok(false)
-        }
-    }
-}
-
-/// Every attachment recorded.
-pub fn endpoints(store: &NetworkStore) -> Result<Vec<Endpoint>> {
-    let dir = store.endpoints_dir();
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(state::io_err("list", &dir)(e).into()),
-    };
-    let mut found = Vec::new();
-    for entry in entries {
-        let entry = entry.map_err(state::io_err("list", &dir))?;
-        if let Some(endpoint) = state::read_json::<Endpoint>(&entry.path().join("endpoint.json"))? {
-            found.push(endpoint);
-        }
-    }
-    found.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(found)
-}
-
-/// The attachment of the container with this id, or this name.
-pub fn find_endpoint(store: &NetworkStore, id_or_name: &str) -> Result<Option<Endpoint>> {
-    if let Some(endpoint) = state::read_json::<Endpoint>(&endpoint_file(store, id_or_name))
-        .ok()
-        .flatten()
-    {
-        return Ok(Some(endpoint));
-    }
-    Ok(endpoints(store)?.into_iter().find(|e| e.name == id_or_name))
-}
-
-// ANCHOR: release_stale
-/// Releases the attachments of containers that are no longer alive
-/// (`is_alive(id)` false: no record, or a dead supervisor): what a killed
-/// supervisor could not release. The ids released.
-pub fn release_stale(store: &NetworkStore, is_alive: impl Fn(&str) -> bool) -> Result<Vec<String>> {
-    let dir = store.endpoints_dir();
-    let entries = match std::fs::read_dir(&dir) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(state::io_err("list", &dir)(e).into()),
-    };
-    let mut released = Vec::new();
-    for entry in entries {
-        let id = entry
-            .map_err(state::io_err("list", &dir))?
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
-        if !id.starts_with('.') && !is_alive(&id) {
-            release(store, &id)?;
-            released.push(id);
-        }
-    }
-    released.sort();
-    Ok(released)
-}
-// ANCHOR_END: release_stale

@@ -264,7 +264,7 @@ impl Netlink {
     // ANCHOR: create_veth
     /// Creates a veth pair: two links joined like the ends of a cable, what
     /// goes in one comes out of the other. One end stays on the host,
-    /// plugged into the bridge; the other is moved into the container's
+    /// plugged into the bridge; the other goes into the container's
     /// namespace and becomes its `eth0`. The two ends may live in different
     /// namespaces: that is the whole point.
     pub fn create_veth(&mut self, name: &str, peer: &str, mtu: u32) -> Result<()> {
@@ -288,6 +288,45 @@ impl Netlink {
         )
     }
     // ANCHOR_END: create_veth
+
+    // ANCHOR: create_veth_into
+    /// Like [`create_veth`](Self::create_veth), with the peer created
+    /// directly in the namespace behind `netns` (`IFLA_NET_NS_FD` on the
+    /// peer): one request instead of a create and a move, and no grace
+    /// period to wait for (see [`move_to_netns`](Self::move_to_netns)).
+    pub fn create_veth_into(
+        &mut self,
+        name: &str,
+        peer: &str,
+        mtu: u32,
+        netns: BorrowedFd<'_>,
+    ) -> Result<()> {
+        let mut peer_link = LinkMessage::default();
+        peer_link
+            .attributes
+            .push(LinkAttribute::IfName(peer.to_string()));
+        peer_link.attributes.push(LinkAttribute::Mtu(mtu));
+        peer_link
+            .attributes
+            .push(LinkAttribute::NetNsFd(netns.as_raw_fd()));
+        let mut link = LinkMessage::default();
+        link.attributes
+            .push(LinkAttribute::IfName(name.to_string()));
+        link.attributes.push(LinkAttribute::Mtu(mtu));
+        link.attributes.push(LinkAttribute::LinkInfo(vec![
+            LinkInfo::Kind(InfoKind::Veth),
+            LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_link))),
+        ]));
+        self.change(
+            RouteNetlinkMessage::NewLink(link),
+            NLM_F_CREATE | NLM_F_EXCL,
+            &format!(
+                "RTM_NEWLINK {name} type veth peer {peer} netns fd {} mtu {mtu}",
+                netns.as_raw_fd()
+            ),
+        )
+    }
+    // ANCHOR_END: create_veth_into
 
     fn set_link(&mut self, index: u32, attributes: Vec<LinkAttribute>, what: &str) -> Result<()> {
         let mut link = LinkMessage::default();
@@ -350,6 +389,10 @@ impl Netlink {
     /// Moves link `index` into the network namespace behind `netns` (an open
     /// `/proc/PID/ns/net`). It disappears from this namespace and appears
     /// there, down, with no address: the kernel drops its configuration.
+    ///
+    /// The kernel waits for an RCU grace period while it unhooks the link
+    /// from the old namespace (`synchronize_net`): 10 to 30 ms on a small
+    /// virtual machine. Creating a link where it belongs is cheaper.
     pub fn move_to_netns(&mut self, index: u32, netns: BorrowedFd<'_>) -> Result<()> {
         self.set_link(
             index,
@@ -360,6 +403,7 @@ impl Netlink {
     // ANCHOR_END: move_to_netns
 
     /// Deletes link `index`. Deleting one end of a veth pair deletes both.
+    /// Like a move, a deletion waits for an RCU grace period.
     pub fn delete_link(&mut self, index: u32, name: &str) -> Result<()> {
         let mut link = LinkMessage::default();
         link.header.index = index;

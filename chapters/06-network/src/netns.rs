@@ -5,9 +5,10 @@
 //! loopback link, down. To configure the container's side of its cable, the
 //! supervisor (which stays in the host's namespace) has two ways in:
 //!
-//! - **Move a link in.** `RTM_NEWLINK` with `IFLA_NET_NS_FD` moves a link to
-//!   the namespace behind a file descriptor (`/proc/PID/ns/net`). This is how
-//!   the container's end of a veth pair gets there.
+//! - **Put a link in.** `IFLA_NET_NS_FD`, a file descriptor of the namespace
+//!   (`/proc/PID/ns/net`), in a netlink request creates a link there, or
+//!   moves an existing one there. This is how the container's end of a veth
+//!   pair gets there.
 //! - **Step in with `setns`.** `setns(fd, CLONE_NEWNET)` moves the *calling
 //!   thread* into the namespace. From then on, every socket the thread
 //!   creates belongs to that namespace, **and stays in it** after the thread

@@ -357,7 +357,7 @@ impl NetworkStore {
             internal: spec.internal,
             dns: !default,
             labels: spec.labels.clone(),
-            created: rfc3339_now(),
+            created: state::rfc3339_now(),
         };
         // The record first: if we are killed while the bridge is made, `rm`
         // or `prune` finds the record and removes what was made.
@@ -505,38 +505,4 @@ fn validate_name(name: &str) -> Result<()> {
     } else {
         Err(NetworkError::InvalidName(name.to_string()))
     }
-}
-
-/// The current time as RFC 3339 in UTC: `2026-11-03T12:34:56Z`.
-pub fn rfc3339_now() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    rfc3339(secs)
-}
-
-/// Seconds since 1970 as RFC 3339 in UTC (the civil-from-days algorithm).
-///
-/// ```
-/// assert_eq!(ch06_network::store::rfc3339(951_782_400), "2000-02-29T00:00:00Z");
-/// ```
-pub fn rfc3339(secs: u64) -> String {
-    let days = (secs / 86_400) as i64;
-    let rest = secs % 86_400;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}Z",
-        rest / 3600,
-        rest / 60 % 60,
-        rest % 60
-    )
 }
