@@ -298,12 +298,6 @@ impl Attachment {
         }
     }
 
-    /// The held host-port sockets (their descriptors must stay out of the
-    /// container: they are `CLOEXEC`).
-    pub fn reservations(&self) -> &[Reservation] {
-        &self.reservations
-    }
-
     /// Undoes everything: rules, veth pair, address, names, files; then
     /// closes the responder and frees the host ports.
     pub fn release(self) -> Result<()> {

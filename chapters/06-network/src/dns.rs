@@ -268,11 +268,6 @@ impl DnsServer {
         self.epoll.0.as_fd()
     }
 
-    /// Where the responder listens.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.listener.local_addr()
-    }
-
     // ANCHOR: handle_ready
     /// Answers every question waiting, relays every upstream answer waiting,
     /// and forgets forwarded questions that timed out. Never blocks.

@@ -47,14 +47,6 @@ pub fn open_current() -> io::Result<OwnedFd> {
     File::open("/proc/thread-self/ns/net").map(OwnedFd::from)
 }
 
-/// The identity of a network namespace: the inode of its `ns/net` file.
-/// Two descriptors name the same namespace when their inodes are equal.
-pub fn inode(fd: BorrowedFd<'_>) -> io::Result<u64> {
-    use std::os::unix::fs::MetadataExt;
-    let file = File::from(fd.try_clone_to_owned()?);
-    Ok(file.metadata()?.ino())
-}
-
 // ANCHOR: enter
 /// The calling thread, moved into another network namespace until this is
 /// dropped.

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, UdpSocket};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::str::FromStr;
 
 /// A malformed `-p` or a port that cannot be had.
@@ -216,14 +216,8 @@ impl FromStr for PortRequest {
 pub struct Reservation {
     /// The published port.
     pub mapping: PortMapping,
-    socket: OwnedFd,
-}
-
-impl Reservation {
-    /// The socket that holds the port.
-    pub fn fd(&self) -> BorrowedFd<'_> {
-        self.socket.as_fd()
-    }
+    /// The bound socket, never read: the port is ours while it is open.
+    _held: OwnedFd,
 }
 
 // ANCHOR: reserve
@@ -270,7 +264,7 @@ pub fn reserve(request: &PortRequest) -> Result<Reservation, PortError> {
             host_ip: request.host_ip,
             host_port: bound.port(),
         },
-        socket,
+        _held: socket,
     })
 }
 // ANCHOR_END: reserve

@@ -148,15 +148,6 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 }
 // ANCHOR_END: write_json_atomic
 
-/// Removes a file; a missing file is not an error.
-pub fn remove_file(path: &Path) -> Result<()> {
-    match fs::remove_file(path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io_err("remove", path)(e)),
-    }
-}
-
 /// Removes a directory and what it holds; a missing one is not an error.
 pub fn remove_dir_all(path: &Path) -> Result<()> {
     match fs::remove_dir_all(path) {

@@ -304,8 +304,10 @@ impl NetworkStore {
     }
     // ANCHOR_END: create
 
-    /// The default network, created (with its bridge) on first use; after a
-    /// reboot its bridge is made again.
+    /// The default network, created (with its bridge) on first use, on
+    /// [`StoreConfig::default_subnet`], or on the first free subnet of the
+    /// pool when a route of the host covers that one. After a reboot its
+    /// bridge is made again.
     pub fn default_network(&self) -> Result<Network> {
         let _store = self.lock()?;
         if let Some(network) = self.list()?.into_iter().find(Network::is_default) {

@@ -193,3 +193,46 @@ fn an_internal_network_resolves_its_names_and_forwards_nothing() {
     a_app.release().unwrap();
     a_db.release().unwrap();
 }
+
+#[test]
+fn the_responder_rereads_the_records_file_when_it_changes() {
+    use ch06_network::dns::{DnsConfig, DnsServer};
+    use ch06_network::records::{Record as Entry, Records};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("records.json");
+    let write = |address: &str| {
+        let mut records = Records::default();
+        records.upsert(Entry::new("c1", address.parse().unwrap(), "db", &[], "db"));
+        ch06_network::state::write_json_atomic(&path, &records).unwrap();
+    };
+    write("10.202.9.2");
+    let listener = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let to = listener.local_addr().unwrap();
+    let config = DnsConfig {
+        records: path.clone(),
+        upstreams: vec![],
+        forward: false,
+    };
+    let mut server = DnsServer::with_listener(listener, config).unwrap();
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(Duration::from_secs(3)))
+        .unwrap();
+    let mut lookup = || {
+        let mut query = Message::query();
+        query.add_query(Query::query(
+            Name::from_ascii("db.").unwrap(),
+            RecordType::A,
+        ));
+        client.send_to(&query.to_vec().unwrap(), to).unwrap();
+        let mut fds = [PollFd::new(server.fd(), PollFlags::POLLIN)];
+        poll(&mut fds, PollTimeout::from(3000u16)).unwrap();
+        server.handle_ready().unwrap();
+        let mut buffer = [0u8; 512];
+        let (n, _) = client.recv_from(&mut buffer).unwrap();
+        addresses(&Message::from_vec(&buffer[..n]).unwrap())
+    };
+    assert_eq!(lookup(), vec![Ipv4Addr::new(10, 202, 9, 2)]);
+    write("10.202.9.3");
+    assert_eq!(lookup(), vec![Ipv4Addr::new(10, 202, 9, 3)]);
+}
