@@ -172,6 +172,23 @@ fn bad_input_is_refused_and_nothing_is_half_made() {
         )),
         "{err}"
     );
+    // Only the foreign bridge holds an address in that subnet (while it
+    // exists, no other test can be given the subnet).
+    let holders = skiff_testkit::output({
+        let mut c = std::process::Command::new("ip");
+        c.args([
+            "-4",
+            "-o",
+            "addr",
+            "show",
+            "to",
+            &foreign.subnet.to_string(),
+        ]);
+        c
+    })
+    .0;
+    assert_eq!(holders.lines().count(), 1, "{holders}");
+    assert!(holders.contains(&foreign.bridge), "{holders}");
     drop(elsewhere);
     // A gateway outside the subnet, or without one.
     let subnet = "10.203.250.0/24".parse().unwrap();
@@ -236,20 +253,11 @@ fn bad_input_is_refused_and_nothing_is_half_made() {
         c
     })
     .0;
-    for refused in [subnet, foreign.subnet] {
-        let prefix: String = refused
-            .network()
-            .to_string()
-            .rsplit_once('.')
-            .unwrap()
-            .0
-            .to_string()
-            + ".";
-        assert!(
-            !addresses.contains(&format!("inet {prefix}")),
-            "a refused create left an address in {refused}:\n{addresses}"
-        );
-    }
+    let refused_subnet = "inet 10.203.250.";
+    assert!(
+        !addresses.contains(refused_subnet),
+        "a refused create left an address:\n{addresses}"
+    );
 }
 
 #[test]
