@@ -290,11 +290,10 @@ impl Attachment {
     }
 
     /// Answers the DNS questions waiting; call when [`dns_fd`](Self::dns_fd)
-    /// is readable. Never blocks.
-    pub fn handle_dns(&mut self) -> io::Result<()> {
-        match &mut self.dns {
-            Some(dns) => dns.handle_ready(),
-            None => Ok(()),
+    /// is readable. Never blocks, never fails.
+    pub fn handle_dns(&mut self) {
+        if let Some(dns) = &mut self.dns {
+            dns.handle_ready();
         }
     }
 

@@ -69,6 +69,9 @@ pub const TTL: u32 = 60;
 /// forgotten (and the next upstream server tried for later questions).
 pub const FORWARD_TIMEOUT: Duration = Duration::from_secs(4);
 
+/// The most forwarded questions waiting at once (ids are 16 bits).
+pub const MAX_PENDING: usize = 4096;
+
 /// How one responder behaves.
 #[derive(Debug, Clone)]
 pub struct DnsConfig {
@@ -271,29 +274,24 @@ impl DnsServer {
     // ANCHOR: handle_ready
     /// Answers every question waiting, relays every upstream answer waiting,
     /// and forgets forwarded questions that timed out. Never blocks.
-    pub fn handle_ready(&mut self) -> io::Result<()> {
+    ///
+    /// A failed `recvfrom` ends the round for that socket: a resolver that
+    /// cannot read one datagram should still answer the next, and must never
+    /// take the container's supervisor down with it.
+    pub fn handle_ready(&mut self) {
         let mut buffer = [0u8; 4096];
-        loop {
-            let (length, client) = match self.listener.recv_from(&mut buffer) {
-                Ok(got) => got,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) => return Err(e),
-            };
+        while let Ok((length, client)) = self.listener.recv_from(&mut buffer) {
             self.question(&buffer[..length], client);
         }
-        for family in [UPSTREAM_V4, UPSTREAM_V6] {
+        for v6 in [false, true] {
             loop {
-                let socket = match family {
-                    UPSTREAM_V4 => &self.upstream_v4,
-                    _ => match &self.upstream_v6 {
-                        Some(socket) => socket,
-                        None => break,
-                    },
+                let socket = if v6 {
+                    self.upstream_v6.as_ref()
+                } else {
+                    Some(&self.upstream_v4)
                 };
-                let (length, from) = match socket.recv_from(&mut buffer) {
-                    Ok(got) => got,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => return Err(e),
+                let Some(Ok((length, from))) = socket.map(|s| s.recv_from(&mut buffer)) else {
+                    break;
                 };
                 self.upstream_answer(&mut buffer[..length], from);
             }
@@ -306,7 +304,6 @@ impl DnsServer {
             // An upstream server did not answer: later questions try the next.
             self.rotation = self.rotation.wrapping_add(1);
         }
-        Ok(())
     }
     // ANCHOR_END: handle_ready
 
@@ -355,6 +352,11 @@ impl DnsServer {
             (SocketAddr::V6(_), Some(v6)) => v6,
             _ => &self.upstream_v4,
         };
+        if self.pending.len() >= MAX_PENDING {
+            // Upstream is not answering and questions pile up: drop this
+            // one (the client asks again) rather than grow without bound.
+            return;
+        }
         let mut id = self.next_id;
         while self.pending.contains_key(&id) {
             id = id.wrapping_add(1);
