@@ -13,6 +13,8 @@
 //! probe SECTION...         some sections: pid ppid hostname ids caps nnp
 //!                          cgroup cpus mounts fds net env cwd
 //! probe try-mount          try to mount a tmpfs on /mnt; print ok or the errno
+//! probe syscalls           try calls docker's seccomp profile refuses (read-only
+//!                          ones: nothing changes even when they are allowed)
 //! probe write PATH         try to create and write PATH
 //! probe read PATH          try to read PATH (prints it, or says it is empty)
 //! probe ls PATH            list a directory
@@ -70,6 +72,7 @@ mod sys {
         pub fn pause() -> c_int;
         pub fn signal(sig: c_int, handler: usize) -> usize;
         pub fn getppid() -> c_int;
+        pub fn syscall(number: std::ffi::c_long, ...) -> std::ffi::c_long;
         pub fn _exit(code: c_int) -> !;
     }
 }
@@ -79,6 +82,7 @@ fn main() {
     let code = match args.first().map(String::as_str) {
         None => report(&SECTIONS.iter().map(|s| s.to_string()).collect::<Vec<_>>()),
         Some("try-mount") => try_mount(),
+        Some("syscalls") => syscalls(),
         Some("write") => write_file(arg(&args, 1)),
         Some("read") => read_file(arg(&args, 1)),
         Some("ls") => list(arg(&args, 1)),
@@ -99,6 +103,43 @@ fn main() {
     };
     let _ = std::io::stdout().flush();
     std::process::exit(code);
+}
+
+/// Tries system calls that docker's default seccomp profile refuses, with
+/// arguments that change nothing when the call is allowed: the kernel's
+/// answer is then another error, or a harmless success.
+fn syscalls() -> i32 {
+    // x86_64 numbers (the probe is built for the machine the tests run on).
+    const ADD_KEY: std::ffi::c_long = 248;
+    const KEYCTL: std::ffi::c_long = 250;
+    const PERF_EVENT_OPEN: std::ffi::c_long = 298;
+    const UNSHARE: std::ffi::c_long = 272;
+    const KEYCTL_GET_KEYRING_ID: std::ffi::c_long = 0;
+    const KEY_SPEC_USER_KEYRING: std::ffi::c_long = -4;
+    const CLONE_NEWUSER: std::ffi::c_long = 0x1000_0000;
+    // errno is read right after each call, before the next one changes it.
+    let answer = |ret: std::ffi::c_long| {
+        if ret >= 0 {
+            "ok".to_string()
+        } else {
+            errno_name(&std::io::Error::last_os_error())
+        }
+    };
+    // SAFETY (every call below): integer arguments or null pointers, which
+    // the kernel checks; none writes into our memory.
+    let keyctl =
+        answer(unsafe { sys::syscall(KEYCTL, KEYCTL_GET_KEYRING_ID, KEY_SPEC_USER_KEYRING, 0) });
+    println!("keyctl: {keyctl}");
+    // A null key type: EFAULT when the call is allowed.
+    let add_key = answer(unsafe { sys::syscall(ADD_KEY, 0usize, 0usize, 0usize, 0usize, 0usize) });
+    println!("add_key: {add_key}");
+    // A null attribute: EFAULT when the call is allowed.
+    let perf = answer(unsafe { sys::syscall(PERF_EVENT_OPEN, 0usize, 0, -1, -1, 0) });
+    println!("perf_event_open: {perf}");
+    // Last: when allowed, it moves the probe into a new user namespace.
+    let unshare = answer(unsafe { sys::syscall(UNSHARE, CLONE_NEWUSER) });
+    println!("unshare(CLONE_NEWUSER): {unshare}");
+    0
 }
 
 fn arg(args: &[String], index: usize) -> &str {
@@ -361,6 +402,7 @@ fn errno_name(error: &std::io::Error) -> String {
         Some(11) => "EAGAIN",
         Some(12) => "ENOMEM",
         Some(13) => "EACCES",
+        Some(14) => "EFAULT",
         Some(16) => "EBUSY",
         Some(17) => "EEXIST",
         Some(20) => "ENOTDIR",

@@ -93,3 +93,34 @@ pub fn assert_no_mounts_under(dir: &Path) {
 pub fn unique(name: &str) -> String {
     format!("{name}-{}", std::process::id())
 }
+
+/// The id of the container named `name` in the records under `root` (the
+/// `--root` of a chapter binary), read from the record files themselves.
+pub fn container_id(root: &Path, name: &str) -> Option<String> {
+    let entries = std::fs::read_dir(root.join("containers")).ok()?;
+    entries.flatten().find_map(|entry| {
+        let text = std::fs::read_to_string(entry.path().join("record.json")).ok()?;
+        let record: serde_json::Value = serde_json::from_str(&text).ok()?;
+        (record["spec"]["name"] == name).then(|| record["spec"]["id"].as_str().map(String::from))?
+    })
+}
+
+/// The cgroup directories named `id` under `skiff/`, in every hierarchy.
+pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/sys/fs/cgroup")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let dir = entry.path().join("skiff").join(id);
+        if dir.exists() {
+            found.push(dir);
+        }
+    }
+    let unified = PathBuf::from("/sys/fs/cgroup/skiff").join(id);
+    if unified.exists() {
+        found.push(unified);
+    }
+    found
+}

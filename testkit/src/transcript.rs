@@ -154,4 +154,6 @@ pub const FILTERS: &[(&str, &str)] = &[
     (r"waitpid\((-1|\d+)\) = \d+", "waitpid($1) = [PID]"),
     (r"kill\(-?\d+, ", "kill([PID], "),
     (r"tcsetpgrp\(0, \d+\)", "tcsetpgrp(0, [PGID])"),
+    // Container ids (a digest keeps its `sha256:`, for the image filters).
+    (r"(^|[^:0-9a-f])[0-9a-f]{64}", "${1}[ID]"),
 ];

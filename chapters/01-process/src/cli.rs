@@ -8,9 +8,10 @@ use clap::Args;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Options that shape the process: its environment, directory and stopping.
+/// The flags that set a process's environment, directory and user (`run`
+/// has them, and so has `exec` from chapter 2 on).
 #[derive(Debug, Clone, Default, Args)]
-pub struct ProcessArgs {
+pub struct ProcessFlags {
     /// Set an environment variable (KEY=VALUE), or pass KEY on from ours
     #[arg(short = 'e', long = "env", value_name = "KEY=VALUE")]
     pub env: Vec<String>,
@@ -22,10 +23,25 @@ pub struct ProcessArgs {
     /// Run as this user: UID[:GID] or NAME[:GROUP]
     #[arg(short = 'u', long = "user", value_name = "USER")]
     pub user: Option<String>,
+}
+
+/// Options that shape the process: its environment, directory and stopping.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ProcessArgs {
+    #[command(flatten)]
+    pub flags: ProcessFlags,
 
     /// On SIGTERM or SIGINT, seconds to wait after forwarding it before SIGKILL
     #[arg(long, value_name = "SECONDS")]
     pub stop_timeout: Option<u64>,
+}
+
+/// The command to run, the last thing on the command line.
+#[derive(Debug, Clone, Default, Args)]
+pub struct CommandArgs {
+    /// The command to run, and its arguments
+    #[arg(required = true, trailing_var_arg = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 impl ProcessArgs {
@@ -34,33 +50,55 @@ impl ProcessArgs {
         self.stop_timeout.map(Duration::from_secs)
     }
 
-    /// Builds the spec of `command`, with `base` as the environment before
-    /// the `-e` flags are applied.
-    pub fn to_spec(&self, command: &[String], base: Vec<String>) -> ProcessSpec {
-        let mut env = base;
+    /// Builds the spec of `command` over `defaults`: their environment,
+    /// then each `-e`; their directory and user, unless `-w` or `-u` give
+    /// one. (Later chapters' defaults: the container's base environment,
+    /// then an image's `Env`, `WorkingDir` and `User`.)
+    pub fn to_spec(&self, command: &[String], defaults: ProcessSpec) -> ProcessSpec {
+        self.flags.to_spec(command, defaults)
+    }
+}
+
+impl ProcessFlags {
+    /// The process `command` over `defaults`: see [`ProcessArgs::to_spec`].
+    pub fn to_spec(&self, command: &[String], defaults: ProcessSpec) -> ProcessSpec {
+        let mut env = defaults.env;
         for entry in &self.env {
             apply_env_flag(&mut env, entry);
         }
         ProcessSpec {
             argv: command.to_vec(),
             env,
-            cwd: self.workdir.clone(),
-            user: self.user.clone(),
+            cwd: self.workdir.clone().or(defaults.cwd),
+            user: self.user.clone().or(defaults.user),
         }
     }
 }
 
 /// Applies one `-e` flag to `env`: `KEY=VALUE` sets KEY; a bare `KEY` copies
 /// KEY from our own environment, or drops it when we have none (as docker).
+/// Only flags typed by the user mean "copy mine": an image's `Env` is set
+/// with [`set_env`], which never looks at our environment.
 pub fn apply_env_flag(env: &mut Vec<String>, flag: &str) {
-    let (key, value) = match flag.split_once('=') {
-        Some((key, value)) => (key.to_string(), Some(value.to_string())),
-        None => (flag.to_string(), std::env::var(flag).ok()),
-    };
-    env.retain(|kv| kv.split_once('=').map(|(k, _)| k) != Some(key.as_str()));
-    if let Some(value) = value {
-        env.push(format!("{key}={value}"));
+    match flag.split_once('=') {
+        Some(_) => set_env(env, flag),
+        None => {
+            env.retain(|kv| kv.split_once('=').map(|(k, _)| k) != Some(flag));
+            if let Ok(value) = std::env::var(flag) {
+                env.push(format!("{flag}={value}"));
+            }
+        }
     }
+}
+
+/// Sets `KEY=VALUE` in `env`, replacing an earlier value of KEY. An entry
+/// without `=` is ignored: it names nothing to set.
+pub fn set_env(env: &mut Vec<String>, entry: &str) {
+    let Some((key, _)) = entry.split_once('=') else {
+        return;
+    };
+    env.retain(|kv| kv.split_once('=').map(|(k, _)| k) != Some(key));
+    env.push(entry.to_string());
 }
 
 /// Our own environment as `KEY=VALUE` strings.

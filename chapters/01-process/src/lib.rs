@@ -13,11 +13,17 @@
 //! - [`exit`]: exit statuses, and why a killed process "exits" with 128 + N.
 //! - [`explain`]: the `--explain` narration every chapter binary offers.
 //! - [`user`]: running as another user (`--user`).
+//! - [`sealed_exe`]: the engine re-executes itself from a sealed copy in
+//!   memory, so that no container can rewrite its binary (CVE-2019-5736).
 //! - [`cli`]: the command-line options of this chapter, reused by the next.
+//! - [`shell`]: what every chapter binary's `main` shares: `--explain`, the
+//!   error report and the exit code.
 
 pub mod cli;
 pub mod exit;
 pub mod explain;
+pub mod sealed_exe;
+pub mod shell;
 pub mod spawn;
 pub mod supervise;
 pub mod terminal;
@@ -25,6 +31,6 @@ pub mod user;
 
 pub use exit::ExitStatus;
 pub use spawn::{
-    Child, HookError, NoHooks, ProcessSpec, SpawnError, SpawnHooks, SpawnOptions, spawn,
+    Child, HookError, NoHooks, ProcessSpec, SpawnError, SpawnHooks, SpawnOptions, Then, spawn,
 };
 pub use supervise::{SuperviseOptions, Supervisor};

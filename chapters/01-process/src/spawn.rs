@@ -48,15 +48,21 @@ use std::path::{Path, PathBuf};
 pub const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 /// What to run: the program's arguments, environment and working directory.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// It is plain data (serialisable to JSON): the first section of the run
+/// spec that every later chapter extends, and what an engine's shim
+/// receives to start a container's process.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProcessSpec {
     /// `argv[0]` names the program; it is looked up in `PATH` when it has no `/`.
     pub argv: Vec<String>,
     /// The whole environment of the new program, as `KEY=VALUE` strings.
     pub env: Vec<String>,
     /// The directory to change into before `execve`; `None` keeps the parent's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cwd: Option<PathBuf>,
     /// The user to run as (`UID[:GID]` or `NAME[:GROUP]`); `None` keeps ours.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
 }
 
@@ -83,6 +89,10 @@ pub struct SpawnOptions {
     /// program the shell ran. Otherwise (no terminal), keystroke signals
     /// reach only us, and the supervisor forwards them.
     pub own_process_group: bool,
+    /// Kill the child when we die (`PR_SET_PDEATHSIG`): a container must not
+    /// outlive the process that supervises it, or nobody would reap it,
+    /// relay its exit status or clean up after it.
+    pub die_with_parent: bool,
 }
 
 impl Default for SpawnOptions {
@@ -90,6 +100,7 @@ impl Default for SpawnOptions {
         SpawnOptions {
             clone_flags: CloneFlags::empty(),
             own_process_group: false,
+            die_with_parent: false,
         }
     }
 }
@@ -111,9 +122,12 @@ impl HookError {
 ///
 /// The parent's step runs first, while the child waits: it can act on the
 /// child from outside (write its uid map, move it into a cgroup, give it a
-/// network interface). Then the child's step runs, inside the new process,
-/// before `execve` (mounts, `pivot_root`, capabilities). Chapter 2 implements
-/// this trait for a container; chapter 3 wraps that to add a cgroup; and so on.
+/// network interface). Then the child's steps run, inside the new process:
+/// `in_child` (mounts, `pivot_root`), then the switch to the process's user
+/// (this chapter's own step), then `before_exec` (dropping capabilities,
+/// `no_new_privs`, a syscall filter), the very last thing before `execve`.
+/// Chapter 2 implements this trait for a container; chapter 3 adds a cgroup
+/// with [`SpawnHooks::then`]; and so on.
 pub trait SpawnHooks {
     /// Runs in the parent once the child exists, before it may go on.
     fn in_parent(&mut self, child: Pid) -> Result<(), HookError> {
@@ -121,12 +135,61 @@ pub trait SpawnHooks {
         Ok(())
     }
 
-    /// Runs in the child, after the parent's step and before `execve`.
+    /// Runs in the child, after the parent's step, before the user switch.
     fn in_child(&mut self) -> Result<(), HookError> {
         Ok(())
     }
+
+    /// Runs in the child after the user switch, right before `execve`.
+    /// Giving up privileges belongs here: switching users needs
+    /// `CAP_SETUID` and `CAP_SETGID`, so they must still be held then.
+    fn before_exec(&mut self) -> Result<(), HookError> {
+        Ok(())
+    }
+
+    /// These steps, then `next`'s, at each point.
+    fn then<B: SpawnHooks>(self, next: B) -> Then<Self, B>
+    where
+        Self: Sized,
+    {
+        Then(self, next)
+    }
 }
 // ANCHOR_END: hooks
+
+/// Two sets of hooks, the first's steps before the second's at each point.
+pub struct Then<A, B>(pub A, pub B);
+
+impl<A: SpawnHooks, B: SpawnHooks> SpawnHooks for Then<A, B> {
+    fn in_parent(&mut self, child: Pid) -> Result<(), HookError> {
+        self.0.in_parent(child)?;
+        self.1.in_parent(child)
+    }
+
+    fn in_child(&mut self) -> Result<(), HookError> {
+        self.0.in_child()?;
+        self.1.in_child()
+    }
+
+    fn before_exec(&mut self) -> Result<(), HookError> {
+        self.0.before_exec()?;
+        self.1.before_exec()
+    }
+}
+
+impl<H: SpawnHooks + ?Sized> SpawnHooks for &mut H {
+    fn in_parent(&mut self, child: Pid) -> Result<(), HookError> {
+        (**self).in_parent(child)
+    }
+
+    fn in_child(&mut self) -> Result<(), HookError> {
+        (**self).in_child()
+    }
+
+    fn before_exec(&mut self) -> Result<(), HookError> {
+        (**self).before_exec()
+    }
+}
 
 /// No steps: a plain child process.
 pub struct NoHooks;
@@ -204,7 +267,10 @@ pub fn spawn(
     options: &SpawnOptions,
     hooks: &mut dyn SpawnHooks,
 ) -> Result<Child, SpawnError> {
-    let exec = ExecPlan::new(spec)?;
+    let mut exec = ExecPlan::new(spec)?;
+    if options.die_with_parent {
+        exec.parent = Some(pidfd_of_self()?);
+    }
     // The parent tells the child to go on through `go`; the child reports a
     // failure through `report`. Both close on exec.
     let (go_rx, go_tx) = pipe("pipe2")?;
@@ -218,6 +284,7 @@ pub fn spawn(
     };
     drop(go_rx);
     drop(report_tx);
+    drop(exec.parent.take());
 
     let mut terminal = None;
     if options.own_process_group {
@@ -304,6 +371,48 @@ pub fn clone_flags_repr(flags: CloneFlags) -> String {
     names.join("|")
 }
 
+/// A pidfd of this process: it becomes readable when we exit, which the
+/// child checks after arming its parent-death signal (see [`die_with_parent`]).
+fn pidfd_of_self() -> Result<OwnedFd, SpawnError> {
+    // SAFETY: pidfd_open takes a pid and flags, and returns a new descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, libc::getpid(), 0) };
+    if fd < 0 {
+        return Err(SpawnError::Syscall {
+            call: "pidfd_open",
+            errno: Errno::last(),
+        });
+    }
+    // SAFETY: the kernel just gave us this descriptor (pidfds close on exec).
+    Ok(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd as i32) })
+}
+
+// ANCHOR: die_with_parent
+/// Asks the kernel to SIGKILL us when our parent dies, then checks that it
+/// has not died already (the signal is only sent for a death *after* the
+/// request).
+///
+/// The request is cleared by any change of user or group id, so it is made
+/// after the user switch, as late as possible. Our parent's pid cannot be
+/// compared with `getppid()`: in a new PID namespace that returns 0. A
+/// pidfd of the parent, opened before the fork, answers instead: it is
+/// readable once the parent has exited.
+fn die_with_parent(parent: &OwnedFd) -> Result<(), Errno> {
+    explain!("prctl(PR_SET_PDEATHSIG, SIGKILL)");
+    // SAFETY: prctl with integer arguments only.
+    let done = unsafe { libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) };
+    Errno::result(done)?;
+    let mut fds = [nix::poll::PollFd::new(
+        std::os::fd::AsFd::as_fd(parent),
+        nix::poll::PollFlags::POLLIN,
+    )];
+    match nix::poll::poll(&mut fds, nix::poll::PollTimeout::ZERO) {
+        Ok(0) => Ok(()),
+        Ok(_) => Err(Errno::ESRCH),
+        Err(errno) => Err(errno),
+    }
+}
+// ANCHOR_END: die_with_parent
+
 fn pipe(call: &'static str) -> Result<(OwnedFd, OwnedFd), SpawnError> {
     pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|errno| SpawnError::Syscall { call, errno })
 }
@@ -317,6 +426,8 @@ struct ExecPlan {
     user: Option<String>,
     path_var: String,
     argv_text: String,
+    /// A pidfd of the parent, when the child must die with it.
+    parent: Option<OwnedFd>,
 }
 
 impl ExecPlan {
@@ -340,6 +451,7 @@ impl ExecPlan {
             cwd: spec.cwd.clone(),
             user: spec.user.clone(),
             program,
+            parent: None,
         })
     }
 }
@@ -399,6 +511,14 @@ fn prepare_and_exec(
     let Ok(path_c) = CString::new(path.as_os_str().as_encoded_bytes()) else {
         return ChildReport::Exec(Errno::EINVAL, exec.program.clone());
     };
+    if let Some(parent) = &exec.parent
+        && let Err(errno) = die_with_parent(parent)
+    {
+        return ChildReport::Setup(format!("the supervisor is gone ({errno})"));
+    }
+    if let Err(error) = hooks.before_exec() {
+        return ChildReport::Setup(error.0);
+    }
     // ANCHOR: execve
     explain!("execve({:?}, {})", path.display(), exec.argv_text);
     let errno = match execve(&path_c, &exec.argv, &exec.env) {
@@ -458,9 +578,13 @@ fn resolve_program(program: &str, path_var: &str) -> Result<PathBuf, ChildReport
     let mut not_executable = None;
     for dir in path_var.split(':').filter(|d| !d.is_empty()) {
         let candidate = Path::new(dir).join(program);
+        // A directory of that name is skipped, as execvp skips it.
         let Ok(meta) = std::fs::metadata(&candidate) else {
             continue;
         };
+        if meta.is_dir() {
+            continue;
+        }
         if meta.is_file() && meta.permissions().mode() & 0o111 != 0 {
             return Ok(candidate);
         }

@@ -6,11 +6,14 @@
 //! child, after the container's root is in place. A numeric uid that has no
 //! passwd entry is fine (docker allows it), with gid 0 unless given.
 //!
-//! The switch happens just before `execve`, in the order the kernel needs:
-//! supplementary groups and gid first (changing them needs `CAP_SETGID`),
-//! uid last (after it, a non-root process has no capabilities left: the
-//! kernel clears the permitted and effective sets when uid 0 becomes
-//! another uid, which is exactly what docker's non-root containers get).
+//! The switch happens in the child before `execve`, in the order the kernel
+//! needs: supplementary groups and gid first (changing them needs
+//! `CAP_SETGID`), uid last (it needs `CAP_SETUID`). When uid 0 becomes
+//! another uid, the kernel clears the permitted and effective capability
+//! sets, unless `PR_SET_KEEPCAPS` is set: we set it, so that the steps after
+//! the switch (chapter 2 drops capabilities there) still can. At `execve` a
+//! non-root process gets no capabilities anyway, which is exactly what
+//! docker's non-root containers have.
 
 use crate::explain;
 use nix::unistd::{Gid, Uid};
@@ -66,6 +69,10 @@ pub fn switch_to(user: &str) -> Result<(), String> {
     explain!("setgroups([{gid}]); setresgid({gid}); setresuid({uid})");
     let gid = Gid::from_raw(gid);
     let uid = Uid::from_raw(uid);
+    // SAFETY: prctl with integer arguments only.
+    let kept = unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
+    nix::errno::Errno::result(kept)
+        .map_err(|e| format!("prctl(PR_SET_KEEPCAPS): {}", e.desc().to_lowercase()))?;
     nix::unistd::setgroups(&[gid])
         .map_err(|e| format!("setgroups: {}", e.desc().to_lowercase()))?;
     nix::unistd::setresgid(gid, gid, gid)

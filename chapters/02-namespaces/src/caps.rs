@@ -116,6 +116,18 @@ impl CapSet {
         CapSet((0..=last_cap()).collect())
     }
 
+    /// The names of the set, as `capsh --print` shows them without the `cap_`.
+    pub fn names(&self) -> Vec<String> {
+        self.0
+            .iter()
+            .map(|cap| {
+                NAMES
+                    .get(*cap as usize)
+                    .map_or_else(|| format!("CAP_{cap}"), |name| name.to_string())
+            })
+            .collect()
+    }
+
     /// Reads a set from its hex mask, as `/proc/PID/status` shows it.
     pub fn from_mask(mask: u64) -> CapSet {
         CapSet((0..64u8).filter(|bit| mask & (1 << bit) != 0).collect())
@@ -160,12 +172,29 @@ impl CapSet {
 
 impl fmt::Display for CapSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let names: Vec<_> = self
-            .0
-            .iter()
-            .map(|&cap| NAMES.get(cap as usize).copied().unwrap_or("?"))
-            .collect();
-        write!(f, "{}", names.join(" "))
+        write!(f, "{}", self.names().join(" "))
+    }
+}
+
+/// In a run spec, a set is the list of its names: `["CHOWN", "KILL"]`.
+impl serde::Serialize for CapSet {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.names())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CapSet {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut set = CapSet::default();
+        for name in Vec::<String>::deserialize(deserializer)? {
+            match parse(&name).map_err(serde::de::Error::custom)? {
+                Some(cap) => {
+                    set.0.insert(cap);
+                }
+                None => set = CapSet::all(),
+            }
+        }
+        Ok(set)
     }
 }
 
@@ -217,8 +246,14 @@ const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 /// become `keep`; inheritable and ambient become empty.
 ///
 /// The order matters: dropping from the bounding set needs `CAP_SETPCAP` in
-/// the effective set, so the bounding set goes first, `capset` last.
+/// the effective set, so the bounding set goes first, `capset` last. And
+/// when the process has just switched to another user (chapter 1 keeps the
+/// permitted set across the switch with `PR_SET_KEEPCAPS`, but the kernel
+/// still empties the effective one), the effective set is raised back to
+/// the permitted one first, for that drop.
 pub fn apply(keep: &CapSet) -> Result<(), nix::Error> {
+    let permitted = permitted_mask()?;
+    capset(permitted, permitted)?;
     for cap in 0..=last_cap() {
         if !keep.contains(cap) {
             // SAFETY: prctl with integer arguments only.
@@ -237,11 +272,34 @@ pub fn apply(keep: &CapSet) -> Result<(), nix::Error> {
         )
     };
     nix::errno::Errno::result(done)?;
+    let mask = keep.mask() & permitted;
+    capset(mask, mask)?;
+    explain!(
+        "capset(bounding = permitted = effective = {:#018x}, inheritable = ambient = 0)",
+        mask
+    );
+    Ok(())
+}
+// ANCHOR_END: apply_caps
 
-    let mask = keep.mask();
+/// The calling thread's permitted set, from `capget(2)`.
+fn permitted_mask() -> Result<u64, nix::Error> {
+    let header = CapHeader {
+        version: CAPABILITY_VERSION_3,
+        pid: 0,
+    };
+    let mut data = [CapData::default(); 2];
+    // SAFETY: header and data are valid for the kernel's writes, in the v3 layout.
+    let done = unsafe { libc::syscall(libc::SYS_capget, &header, data.as_mut_ptr()) };
+    nix::errno::Errno::result(done)?;
+    Ok(u64::from(data[0].permitted) | (u64::from(data[1].permitted) << 32))
+}
+
+/// Sets the effective and permitted sets (inheritable empty) with `capset(2)`.
+fn capset(effective: u64, permitted: u64) -> Result<(), nix::Error> {
     let half = |shift: u32| CapData {
-        effective: (mask >> shift) as u32,
-        permitted: (mask >> shift) as u32,
+        effective: (effective >> shift) as u32,
+        permitted: (permitted >> shift) as u32,
         inheritable: 0,
     };
     let header = CapHeader {
@@ -251,14 +309,8 @@ pub fn apply(keep: &CapSet) -> Result<(), nix::Error> {
     let data = [half(0), half(32)];
     // SAFETY: header and data are valid for the kernel's reads, in the v3 layout.
     let done = unsafe { libc::syscall(libc::SYS_capset, &header, data.as_ptr()) };
-    nix::errno::Errno::result(done)?;
-    explain!(
-        "capset(bounding = permitted = effective = {:#018x}, inheritable = ambient = 0)",
-        mask
-    );
-    Ok(())
+    nix::errno::Errno::result(done).map(drop)
 }
-// ANCHOR_END: apply_caps
 
 /// Sets `no_new_privs`: from here on, `execve` can never grant privileges
 /// (setuid bits and file capabilities are ignored). It is inherited by every

@@ -16,10 +16,22 @@
 //!   which we then set to the container's with `fchdir` + `chroot(".")`.
 //! - Joining a PID namespace only affects children: the process that runs
 //!   the command is the one we fork after it.
+//!
+//! The new process gets what the container was configured with, from its
+//! record: its environment, working directory and user (each can be
+//! overridden), its capabilities and `no_new_privs`. And it joins what the
+//! later chapters add (chapter 3: the container's cgroups, so that `exec`
+//! cannot escape the container's limits).
 
-use crate::caps::CapSet;
+use crate::container::{ContainerError, ensure_single_threaded, filter_while_privileged, restrict};
+use crate::run::{Engine, RunError};
+use crate::seccomp::Filter;
+use crate::spec::{RunSpec, Spec};
+use crate::step::Step;
 use crate::userns;
-use ch01_process::{HookError, SpawnHooks, explain};
+use ch01_process::{
+    HookError, ProcessSpec, SpawnHooks, SpawnOptions, SuperviseOptions, Supervisor, explain, spawn,
+};
 use nix::sched::{CloneFlags, setns};
 use nix::unistd::Pid;
 use std::fs::File;
@@ -40,10 +52,8 @@ const NAMESPACES: [(&str, CloneFlags); 7] = [
 /// Why `exec` could not enter the container.
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
-    #[error(
-        "no process {0}: the container is not running (give the pid of its first process, as the host sees it)"
-    )]
-    NoSuchProcess(Pid),
+    #[error("{0}")]
+    Run(#[from] RunError),
     #[error("entering the container of process {pid}: {step}: {error}")]
     Enter {
         pid: Pid,
@@ -52,25 +62,85 @@ pub enum ExecError {
     },
 }
 
-/// What the process we start inside must match: the target's capabilities
-/// and `no_new_privs`, and whether it runs in a user namespace.
-#[derive(Debug, Clone)]
-pub struct Entered {
-    pub caps: CapSet,
-    pub no_new_privileges: bool,
-    pub userns: bool,
-    /// The target's environment, the base of the new process's.
-    pub env: Vec<String>,
+impl From<ContainerError> for ExecError {
+    fn from(error: ContainerError) -> Self {
+        ExecError::Run(error.into())
+    }
 }
 
-// ANCHOR: enter
-/// Moves the calling (single-threaded) process into the namespaces, root
-/// and working directory of process `target`.
-pub fn enter(target: Pid) -> Result<Entered, ExecError> {
-    let proc_dir = format!("/proc/{target}");
-    if !std::path::Path::new(&proc_dir).exists() {
-        return Err(ExecError::NoSuchProcess(target));
+/// What `exec` was asked, beyond the container: the command, and what to
+/// change of the container's configured environment, directory and user.
+#[derive(Debug, Clone, Default)]
+pub struct ExecRequest {
+    pub argv: Vec<String>,
+    /// `-e` flags: `KEY=VALUE`, or `KEY` to pass ours on.
+    pub env: Vec<String>,
+    pub cwd: Option<std::path::PathBuf>,
+    pub user: Option<String>,
+}
+
+impl ExecRequest {
+    /// The process to start: the container's configuration, changed as asked.
+    pub fn process(&self, configured: &ProcessSpec) -> ProcessSpec {
+        let mut env = configured.env.clone();
+        for flag in &self.env {
+            ch01_process::cli::apply_env_flag(&mut env, flag);
+        }
+        ProcessSpec {
+            argv: self.argv.clone(),
+            env,
+            cwd: self.cwd.clone().or_else(|| configured.cwd.clone()),
+            user: self.user.clone().or_else(|| configured.user.clone()),
+        }
     }
+}
+
+// ANCHOR: exec
+/// `docker exec`: runs `request` in the running container `wanted`, waits
+/// for it, and returns its exit code.
+pub fn exec<E: Engine>(engine: &E, wanted: &str, request: &ExecRequest) -> Result<i32, ExecError> {
+    ensure_single_threaded()?;
+    let record = engine
+        .containers()
+        .find::<E::Spec>(wanted)
+        .map_err(RunError::from)?;
+    let first = record.state.pid.filter(|pid| pid.is_alive());
+    let Some(first) = first.filter(|_| record.is_running()) else {
+        return Err(RunError::NotRunning(record.name().to_string()).into());
+    };
+    let spec = record.spec.container();
+    let process = request.process(&spec.process);
+    let mut steps = engine.steps(&record.spec);
+    steps.exec_prepare().map_err(RunError::from)?;
+    let userns = enter(Pid::from_raw(first.pid))?;
+    let mut supervisor = Supervisor::new(SuperviseOptions {
+        subreaper: true,
+        stop_timeout: None,
+    })
+    .map_err(RunError::from)?;
+    let options = SpawnOptions {
+        own_process_group: true,
+        die_with_parent: true,
+        ..Default::default()
+    };
+    let filter = crate::seccomp::compile(&spec.seccomp, &spec.caps).map_err(RunError::from)?;
+    let mut hooks = ExecHooks {
+        spec,
+        userns,
+        filter: filter.as_ref(),
+    }
+    .then(JoinSteps(&mut steps));
+    let child = spawn(&process, &options, &mut hooks).map_err(ContainerError::from)?;
+    let status = supervisor.wait(child).map_err(RunError::from)?;
+    Ok(status.code())
+}
+// ANCHOR_END: exec
+
+// ANCHOR: enter
+/// Moves the calling (single-threaded) process into the namespaces and
+/// root of process `target`. Returns whether it joined a user namespace.
+pub fn enter(target: Pid) -> Result<bool, ExecError> {
+    let proc_dir = format!("/proc/{target}");
     let fail = |step: String| {
         move |error| ExecError::Enter {
             pid: target,
@@ -78,11 +148,7 @@ pub fn enter(target: Pid) -> Result<Entered, ExecError> {
             error,
         }
     };
-    let status = std::fs::read_to_string(format!("{proc_dir}/status"))
-        .map_err(fail("read status".into()))?;
-    let env = std::fs::read(format!("{proc_dir}/environ")).map_err(fail("read environ".into()))?;
     let root = File::open(format!("{proc_dir}/root")).map_err(fail("open root".into()))?;
-    let cwd = File::open(format!("{proc_dir}/cwd")).map_err(fail("open cwd".into()))?;
 
     // Open every namespace that differs from ours, before joining any.
     let mut joins = Vec::new();
@@ -119,56 +185,41 @@ pub fn enter(target: Pid) -> Result<Entered, ExecError> {
         explain!("setns(open({path:?}))");
         setns(file.as_fd(), *flag).map_err(|errno| fail(format!("setns({path})"))(errno.into()))?;
     }
-    explain!("fchdir(/proc/{target}/root); chroot(\".\"); fchdir(/proc/{target}/cwd)");
+    explain!("fchdir(/proc/{target}/root); chroot(\".\"); chdir(\"/\")");
     nix::unistd::fchdir(root.as_fd()).map_err(|e| fail("fchdir(root)".into())(e.into()))?;
     nix::unistd::chroot(".").map_err(|e| fail("chroot(\".\")".into())(e.into()))?;
-    nix::unistd::fchdir(cwd.as_fd()).map_err(|e| fail("fchdir(cwd)".into())(e.into()))?;
-
-    Ok(Entered {
-        caps: CapSet::from_mask(status_mask(&status, "CapBnd:")),
-        no_new_privileges: status_mask(&status, "NoNewPrivs:") == 1,
-        userns,
-        env: env
-            .split(|b| *b == 0)
-            .filter(|kv| !kv.is_empty())
-            .map(|kv| String::from_utf8_lossy(kv).into_owned())
-            .collect(),
-    })
+    nix::unistd::chdir("/").map_err(|e| fail("chdir(\"/\")".into())(e.into()))?;
+    Ok(userns)
 }
 // ANCHOR_END: enter
 
-/// A field of `/proc/PID/status`, as a number (hex for the capability masks).
-fn status_mask(status: &str, field: &str) -> u64 {
-    status
-        .lines()
-        .find_map(|line| line.strip_prefix(field))
-        .and_then(|value| {
-            let value = value.trim();
-            if field.starts_with("Cap") {
-                u64::from_str_radix(value, 16).ok()
-            } else {
-                value.parse().ok()
-            }
-        })
-        .unwrap_or(0)
-}
-
-/// The child's steps for a process started in an entered container.
-pub struct ExecHooks<'a> {
-    pub entered: &'a Entered,
+/// The child's steps for a process started in an entered container: root
+/// in its user namespace, then the container's restrictions.
+struct ExecHooks<'a> {
+    spec: &'a Spec,
+    userns: bool,
+    filter: Option<&'a Filter>,
 }
 
 impl SpawnHooks for ExecHooks<'_> {
     fn in_child(&mut self) -> Result<(), HookError> {
-        if self.entered.userns {
+        if self.userns {
             userns::become_root()
                 .map_err(|e| HookError::new("becoming root in the user namespace", e))?;
         }
-        crate::caps::apply(&self.entered.caps)
-            .map_err(|e| HookError::new("dropping capabilities", e))?;
-        if self.entered.no_new_privileges {
-            crate::caps::set_no_new_privs().map_err(|e| HookError::new("no-new-privileges", e))?;
-        }
-        Ok(())
+        filter_while_privileged(self.spec, self.filter)
+    }
+
+    fn before_exec(&mut self) -> Result<(), HookError> {
+        restrict(self.spec, self.filter)
+    }
+}
+
+/// The later chapters' steps for a process joining the container.
+struct JoinSteps<'a, S: Step>(&'a mut S);
+
+impl<S: Step> SpawnHooks for JoinSteps<'_, S> {
+    fn in_parent(&mut self, child: Pid) -> Result<(), HookError> {
+        self.0.exec_in_parent(child)
     }
 }

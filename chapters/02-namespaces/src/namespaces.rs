@@ -21,7 +21,18 @@ use ch01_process::explain;
 use nix::sched::CloneFlags;
 
 /// `--network`: a network namespace of the container's own, or the host's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum NetworkMode {
     /// Its own network namespace, with only the loopback interface
     #[default]
@@ -31,7 +42,18 @@ pub enum NetworkMode {
 }
 
 /// `--pid`: a PID namespace of the container's own, or the host's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Default,
+    clap::ValueEnum,
+    serde::Serialize,
+    serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum PidMode {
     /// Its own PID namespace: the command is PID 1 (the default; not a flag value)
     #[default]
@@ -42,7 +64,7 @@ pub enum PidMode {
 }
 
 /// Which namespaces a container gets.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Isolation {
     pub network: NetworkMode,
     pub pid: PidMode,

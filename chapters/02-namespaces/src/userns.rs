@@ -17,7 +17,7 @@ use ch01_process::explain;
 use nix::unistd::{Gid, Pid, Uid};
 
 /// One line of a uid or gid map.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IdMap {
     /// The first id inside the namespace.
     pub inside: u32,

@@ -11,12 +11,14 @@ use std::time::{Duration, Instant};
 
 const BIN: &str = env!("CARGO_BIN_EXE_ch02-namespaces");
 
-/// `ch02-namespaces ARGS...`, run from the directory holding `rootfs/`.
+/// `ch02-namespaces ARGS...`, run from the directory holding `rootfs/`,
+/// with the records in `state/` next to it.
 fn ch02(rootfs: &Rootfs, args: &[&str]) -> Command {
     let mut command = Command::new(BIN);
     command
         .args(args)
         .current_dir(rootfs.workdir())
+        .env("SKIFF_ROOT", rootfs.workdir().join("state"))
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
     command
 }
@@ -49,7 +51,9 @@ impl Running {
     /// Starts `probe signals` in a container, waits until it is ready, and
     /// finds its first process (the engine's only child).
     fn start(rootfs: &Rootfs, flags: &[&str]) -> Running {
-        let mut engine = run_in(rootfs, flags, &["probe", "signals"])
+        let mut all = vec!["--name", "box"];
+        all.extend(flags);
+        let mut engine = run_in(rootfs, &all, &["probe", "signals"])
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -447,12 +451,9 @@ fn exec_enters_the_running_container() {
     for flags in [&[][..], &["--userns"][..]] {
         let rootfs = Rootfs::busybox();
         let running = Running::start(&rootfs, flags);
-        let target = running.init.to_string();
         let (out, stderr, code) = output(ch02(
             &rootfs,
-            &[
-                "exec", "--target", &target, "--", "probe", "pid", "hostname", "caps", "fds",
-            ],
+            &["exec", "box", "probe", "pid", "hostname", "caps", "fds"],
         ));
         assert_eq!(code, 0, "{stderr}");
         assert_ne!(field(&out, "pid"), "1");
@@ -466,23 +467,12 @@ fn exec_enters_the_running_container() {
         // The same root: a file written by exec is seen by the container's root.
         let (_, stderr, code) = output(ch02(
             &rootfs,
-            &[
-                "exec",
-                "--target",
-                &target,
-                "--",
-                "sh",
-                "-c",
-                "echo hi > /tmp/from-exec",
-            ],
+            &["exec", "box", "sh", "-c", "echo hi > /tmp/from-exec"],
         ));
         assert_eq!(code, 0, "{stderr}");
         assert!(rootfs.join("tmp/from-exec").exists());
         // Signals and exit codes are relayed for exec too.
-        let (_, _, code) = output(ch02(
-            &rootfs,
-            &["exec", "--target", &target, "--", "probe", "exit", "7"],
-        ));
+        let (_, _, code) = output(ch02(&rootfs, &["exec", "box", "probe", "exit", "7"]));
         assert_eq!(code, 7);
         drop(running);
         assert_no_mounts_under(rootfs.workdir());
@@ -495,11 +485,22 @@ fn transcript_exec() {
     let rootfs = Rootfs::busybox();
     let running = Running::start(&rootfs, &[]);
     let mut t = Transcript::new();
-    let mut exec = ch02(
+    t.comment("in another terminal: ch02-namespaces run --name box --rootfs rootfs --hostname box -- probe signals");
+    t.run(&mut ch02(&rootfs, &["exec", "box", "ps"]));
+    t.run(&mut ch02(
         &rootfs,
-        &["exec", "--target", &running.init.to_string(), "--", "ps"],
-    );
-    t.run_shown("ch02-namespaces exec --target $PID -- ps", &mut exec, None);
+        &[
+            "exec",
+            "-w",
+            "/tmp",
+            "-e",
+            "GREETING=hi",
+            "box",
+            "sh",
+            "-c",
+            "echo $GREETING from $PWD",
+        ],
+    ));
     drop(running);
     snapshot_settings().bind(|| insta::assert_snapshot!("exec", t.text()));
 }
@@ -576,10 +577,7 @@ fn transcript_errors() {
             "sh",
         ],
     ));
-    t.run(&mut ch02(
-        &rootfs,
-        &["exec", "--target", "999999999", "--", "sh"],
-    ));
+    t.run(&mut ch02(&rootfs, &["exec", "no-such-container", "sh"]));
     snapshot_settings().bind(|| insta::assert_snapshot!("errors", t.text()));
     assert_no_mounts_under(rootfs.workdir());
 }
@@ -613,6 +611,8 @@ fn transcript_explain() {
         &[
             "--explain",
             "run",
+            "--name",
+            "box",
             "--rootfs",
             "rootfs",
             "--hostname",
@@ -644,4 +644,66 @@ fn without_root_it_says_to_use_sudo_and_creates_nothing() {
         "{stderr}"
     );
     assert_no_mounts_under(rootfs.workdir());
+}
+
+#[test]
+fn transcript_seccomp() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let mut t = Transcript::new();
+    t.comment("docker's default syscall filter: the host's keyring, perf events, user namespaces");
+    let filtered = t.run(&mut run_in(&rootfs, &[], &["probe", "syscalls"]));
+    for call in [
+        "keyctl",
+        "add_key",
+        "perf_event_open",
+        "unshare(CLONE_NEWUSER)",
+    ] {
+        assert!(
+            filtered.output.contains(&format!("{call}: EPERM")),
+            "{call} was not refused:\n{}",
+            filtered.output
+        );
+    }
+    t.comment("the same calls without the filter");
+    let open = t.run(&mut run_in(
+        &rootfs,
+        &["--security-opt", "seccomp=unconfined"],
+        &["probe", "syscalls"],
+    ));
+    assert!(!open.output.contains("EPERM"), "{}", open.output);
+    t.comment("and with no-new-privileges, the filter installed last");
+    let nnp = t.run(&mut run_in(
+        &rootfs,
+        &["--security-opt", "no-new-privileges", "--user", "65534"],
+        &["probe", "syscalls"],
+    ));
+    assert!(nnp.output.contains("keyctl: EPERM"), "{}", nnp.output);
+    t.run(&mut run_in(
+        &rootfs,
+        &["--security-opt", "seccomp=no-such-profile.json"],
+        &["true"],
+    ));
+    snapshot_settings().bind(|| insta::assert_snapshot!("seccomp", t.text()));
+}
+
+#[test]
+fn every_capability_dropped_and_another_user() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    // The user switch comes before the capabilities are dropped: it needs
+    // CAP_SETUID and CAP_SETGID itself.
+    let (out, stderr, code) = output(run_in(
+        &rootfs,
+        &["--cap-drop", "ALL", "--user", "65534"],
+        &["probe", "ids", "caps"],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(out.contains("uid: 65534 65534 65534 65534"), "{out}");
+    assert_eq!(field(&out, "cap.bnd"), "0000000000000000");
+    assert_eq!(field(&out, "cap.eff"), "0000000000000000");
+    // Root with every capability dropped keeps none either.
+    let (out, _, code) = output(run_in(&rootfs, &["--cap-drop", "ALL"], &["probe", "caps"]));
+    assert_eq!(code, 0);
+    assert_eq!(field(&out, "cap.eff"), "0000000000000000");
 }

@@ -10,7 +10,7 @@
 //! + write /sys/fs/cgroup/memory/skiff/web/cgroup.procs = 4242
 //! ```
 //!
-//! Our containers live in `skiff/<name>` below the root of each hierarchy.
+//! Our containers live in `skiff/<id>` below the root of each hierarchy.
 //! The shared `skiff` parent keeps them apart from the cgroups of the
 //! machine's own services, which the engine never touches. The kernel's rules
 //! the code below follows:
@@ -36,6 +36,7 @@
 //! outlives the handle (the daemon may restart and [`Cgroup::open`] it
 //! again). Call [`Cgroup::remove`], or hold a [`CgroupGuard`], which does.
 
+use crate::devices::{DEFAULT_RULES, DeviceError};
 use crate::layout::{Controller, Layout, Version};
 use crate::limits::Limits;
 use ch01_process::explain;
@@ -143,6 +144,9 @@ pub enum CgroupError {
         /// How long we waited.
         timeout: Duration,
     },
+    /// The device allow-list could not be put in place (see [`crate::devices`]).
+    #[error(transparent)]
+    Devices(#[from] DeviceError),
 }
 
 impl CgroupError {
@@ -154,6 +158,7 @@ impl CgroupError {
             | CgroupError::Write { source, .. }
             | CgroupError::Read { source, .. } => source.raw_os_error().map(Errno::from_raw),
             CgroupError::Kill { source, .. } => Some(*source),
+            CgroupError::Devices(e) => e.errno(),
             _ => None,
         }
     }
@@ -305,7 +310,7 @@ pub struct Stats {
     pub pids_limit: Option<u64>,
 }
 
-/// A container's cgroup: `skiff/<name>` under each hierarchy.
+/// A container's cgroup: `skiff/<id>` under each hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cgroup {
     layout: Layout,
@@ -314,7 +319,8 @@ pub struct Cgroup {
 
 impl Cgroup {
     // ANCHOR: create
-    /// Creates `skiff/<name>` in every hierarchy and writes the limits.
+    /// Creates `skiff/<id>` in every hierarchy, writes the limits and
+    /// restricts the devices to docker's defaults.
     ///
     /// Fails if the cgroup exists already, and leaves nothing behind when
     /// it fails part way.
@@ -346,7 +352,11 @@ impl Cgroup {
             cgroup.remove_parents();
             return Err(e);
         }
-        if let Err(e) = cgroup.apply(&settings) {
+        // Docker's device allow-list (devices.rs), before any process joins.
+        let configured = cgroup
+            .apply(&settings)
+            .and_then(|()| cgroup.restrict_devices(DEFAULT_RULES));
+        if let Err(e) = configured {
             let _ = cgroup.remove();
             return Err(e);
         }
@@ -354,7 +364,7 @@ impl Cgroup {
     }
     // ANCHOR_END: create
 
-    /// A handle on an existing `skiff/<name>` (made by [`create`](Cgroup::create),
+    /// A handle on an existing `skiff/<id>` (made by [`create`](Cgroup::create),
     /// perhaps by another process).
     pub fn open(layout: &Layout, name: &str) -> Result<Cgroup> {
         validate_name(name)?;
@@ -368,7 +378,7 @@ impl Cgroup {
         }
     }
 
-    /// The container's name: the last part of the cgroup's path.
+    /// The cgroup's name under `skiff/`: the container's id.
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -729,7 +739,7 @@ impl Drop for CgroupGuard {
 
 // ANCHOR: create_v2
 /// v2: enable the controllers the limits need (and those `stats` reads) in
-/// the root and in `skiff`, then make `skiff/<name>`.
+/// the root and in `skiff`, then make `skiff/<id>`.
 fn create_v2(
     root: &Path,
     name: &str,
@@ -784,7 +794,7 @@ fn enable_controllers(dir: &Path, wanted: &[&str]) -> Result<()> {
 // ANCHOR_END: create_v2
 
 // ANCHOR: create_v1
-/// v1: make `skiff/<name>` in one hierarchy; in the cpuset hierarchy, give
+/// v1: make `skiff/<id>` in one hierarchy; in the cpuset hierarchy, give
 /// each new cgroup its parent's CPUs and memory nodes.
 fn create_v1(root: &Path, name: &str, is_cpuset: bool, created: &mut Vec<PathBuf>) -> Result<()> {
     let parent = root.join(PARENT);
@@ -872,7 +882,7 @@ fn unavailable(controller: Controller, needed_for: &str) -> CgroupError {
 
 // ANCHOR: io
 /// Writes `value` to a cgroup file in one `write`, as the kernel expects.
-fn write(path: &Path, value: &str) -> Result<()> {
+pub(crate) fn write(path: &Path, value: &str) -> Result<()> {
     explain!("write {} = {value}", path.display());
     let err = |source| CgroupError::Write {
         path: path.to_path_buf(),

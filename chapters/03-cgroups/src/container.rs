@@ -1,34 +1,172 @@
 //! A container in a cgroup: chapter 2's container, limited.
 //!
-//! The order matters. The parent moves the child into the cgroup while the
-//! child still waits on chapter 1's pipe, so the container's program never
-//! runs a single instruction outside its limits, and everything it starts is
-//! born inside. Only then does the child create its cgroup namespace
-//! (chapter 2's hooks do it), so that the cgroup becomes the root of what
-//! the container sees in `/proc/self/cgroup`.
+//! The cgroup is one [`Step`] of the run path. It is created before the
+//! container starts (`prepare`), and the parent moves the child into it
+//! while the child still waits on chapter 1's pipe (`in_parent`), so the
+//! container's program never runs a single instruction outside its limits,
+//! and everything it starts is born inside. Only then does the child create
+//! its cgroup namespace (chapter 2's hooks do it), so that the cgroup
+//! becomes the root of what the container sees in `/proc/self/cgroup`.
+//! A process that `exec` starts joins the cgroup the same way, or it would
+//! escape the container's limits.
+//!
+//! The cgroup is named after the container's id, so the step needs nothing
+//! but the spec to find it again: `release` removes it after the run, or
+//! from another process after a supervisor was killed.
 
-use crate::cgroup::Cgroup;
-use ch01_process::{HookError, SpawnHooks};
-use ch02_namespaces::ContainerHooks;
+use crate::cgroup::{Cgroup, CgroupError};
+use crate::layout::{Layout, LayoutError};
+use crate::limits::Limits;
+use crate::spec::Spec;
+use ch01_process::{HookError, explain};
+use ch02_namespaces::records::Containers;
+use ch02_namespaces::step::StepError;
+use ch02_namespaces::{Engine, ExitReport, RunError, Step};
 use nix::unistd::Pid;
+use std::path::Path;
 
-// ANCHOR: hooks
-/// Chapter 2's hooks, with the child put in `cgroup` first.
-pub struct CgroupHooks<'a> {
-    pub cgroup: &'a Cgroup,
-    pub container: ContainerHooks<'a>,
+// ANCHOR: step
+/// The cgroup of a container, as a step of the run path.
+pub struct CgroupStep {
+    layout: Layout,
+    id: String,
+    limits: Limits,
+    /// For `exec`: the cgroup's `cgroup.procs` files, opened before the
+    /// process enters the container (where the host's paths are gone).
+    procs: Vec<std::fs::File>,
 }
 
-impl SpawnHooks for CgroupHooks<'_> {
+impl CgroupStep {
+    pub fn new(layout: &Layout, spec: &Spec) -> CgroupStep {
+        CgroupStep {
+            layout: layout.clone(),
+            id: spec.id.clone(),
+            limits: spec.limits.clone(),
+            procs: Vec::new(),
+        }
+    }
+
+    fn open(&self) -> Result<Cgroup, CgroupError> {
+        Cgroup::open(&self.layout, &self.id)
+    }
+
+    fn join(&self, child: Pid) -> Result<(), HookError> {
+        self.open()
+            .and_then(|cgroup| cgroup.add(child))
+            .map_err(|e| HookError::new("joining the cgroup", e))
+    }
+}
+
+impl Step for CgroupStep {
+    fn prepare(&mut self) -> Result<(), StepError> {
+        // One left by a run whose supervisor was killed: its processes died
+        // with the supervisor, the cgroup stayed.
+        if let Ok(stale) = self.open() {
+            explain!("remove the stale cgroup of a previous run");
+            stale
+                .remove()
+                .map_err(|e| StepError::new("removing a stale cgroup", e))?;
+        }
+        Cgroup::create(&self.layout, &self.id, &self.limits)
+            .map(drop)
+            .map_err(|e| StepError::new("creating the cgroup", e))
+    }
+
     fn in_parent(&mut self, child: Pid) -> Result<(), HookError> {
-        self.cgroup
-            .add(child)
-            .map_err(|e| HookError::new("joining the cgroup", e))?;
-        self.container.in_parent(child)
+        self.join(child)
     }
 
-    fn in_child(&mut self) -> Result<(), HookError> {
-        self.container.in_child()
+    fn exec_prepare(&mut self) -> Result<(), StepError> {
+        let cgroup = self
+            .open()
+            .map_err(|e| StepError::new("finding the container's cgroup", e))?;
+        for dir in cgroup.dirs() {
+            let path = dir.join("cgroup.procs");
+            let file = std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|e| StepError::new(format!("open {}", path.display()), e))?;
+            self.procs.push(file);
+        }
+        Ok(())
+    }
+
+    fn exec_in_parent(&mut self, child: Pid) -> Result<(), HookError> {
+        use std::io::Write;
+        for file in &mut self.procs {
+            explain!("write cgroup.procs = {child} (exec joins the container's cgroup)");
+            file.write_all(child.to_string().as_bytes())
+                .map_err(|e| HookError::new("joining the cgroup", e))?;
+        }
+        Ok(())
+    }
+
+    fn exited(&mut self, report: &mut ExitReport) {
+        report.oom_killed = self.open().and_then(|c| c.oom_killed()).unwrap_or(false);
+    }
+
+    fn release(&mut self) -> Result<(), StepError> {
+        match self.open() {
+            Ok(cgroup) => cgroup
+                .remove()
+                .map_err(|e| StepError::new("removing the cgroup", e)),
+            Err(CgroupError::NotFound(_)) => Ok(()),
+            Err(e) => Err(StepError::new("removing the cgroup", e)),
+        }
     }
 }
-// ANCHOR_END: hooks
+// ANCHOR_END: step
+
+/// Chapter 3's engine: chapter 2's containers, each in a cgroup.
+pub struct CgroupEngine {
+    containers: Containers,
+    layout: Layout,
+}
+
+/// Why the engine could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("{0}")]
+    Run(#[from] RunError),
+    #[error("{0}")]
+    Layout(#[from] LayoutError),
+}
+
+impl CgroupEngine {
+    /// The engine whose records are under `root`, on this machine's cgroups.
+    pub fn open(root: &Path) -> Result<CgroupEngine, EngineError> {
+        Ok(CgroupEngine {
+            containers: Containers::open(root).map_err(RunError::from)?,
+            layout: Layout::detect()?,
+        })
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+}
+
+impl Engine for CgroupEngine {
+    type Spec = Spec;
+    type Steps = CgroupStep;
+
+    fn containers(&self) -> &Containers {
+        &self.containers
+    }
+
+    fn steps(&self, spec: &Spec) -> Self::Steps {
+        CgroupStep::new(&self.layout, spec)
+    }
+}
+
+/// What to tell the user when the kernel's OOM killer ended the container:
+/// its exit code alone (137, as for any SIGKILL) does not say why.
+pub fn oom_note(exit: &ExitReport, memory: Option<u64>) -> Option<String> {
+    exit.oom_killed.then(|| {
+        let limit = memory.map_or("its memory limit".into(), crate::stats::human);
+        format!(
+            "container {} was OOM-killed: it reached its memory limit ({limit})",
+            exit.name
+        )
+    })
+}

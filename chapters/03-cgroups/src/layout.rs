@@ -79,18 +79,22 @@ pub enum Controller {
     /// Freezing and thawing the tasks (v1 only: v2 has `cgroup.freeze` in
     /// every cgroup).
     Freezer,
+    /// Which device nodes the tasks may open or create (v1 only: v2 attaches
+    /// an eBPF program to the cgroup instead, see [`crate::devices`]).
+    Devices,
 }
 // ANCHOR_END: controller
 
 impl Controller {
     /// All the controllers we use, in the order we create cgroups in them.
-    pub const ALL: [Controller; 6] = [
+    pub const ALL: [Controller; 7] = [
         Controller::Memory,
         Controller::Cpu,
         Controller::Cpuacct,
         Controller::Cpuset,
         Controller::Pids,
         Controller::Freezer,
+        Controller::Devices,
     ];
 
     /// The controller's name, as the kernel spells it.
@@ -102,6 +106,7 @@ impl Controller {
             Controller::Cpuset => "cpuset",
             Controller::Pids => "pids",
             Controller::Freezer => "freezer",
+            Controller::Devices => "devices",
         }
     }
 

@@ -35,9 +35,13 @@
 //! - [`size`]: reading `--memory 64m` and `--cpus 0.5`.
 //! - [`limits`]: the limits of a container, as data.
 //! - [`layout`]: which hierarchies this machine has, and where.
-//! - [`cgroup`]: a container's cgroup `skiff/<name>`: create with limits,
+//! - [`cgroup`]: a container's cgroup `skiff/<id>`: create with limits,
 //!   add processes, stats, OOM, freeze and thaw, remove.
-//! - [`container`]: chapter 2's container, put in its cgroup before it execs.
+//! - [`devices`]: the device allow-list (docker's defaults), as v1 rules or
+//!   a v2 eBPF program: no container opens the host's disks.
+//! - [`spec`]: chapter 2's run spec, with the limits.
+//! - [`container`]: the cgroup as a step of chapter 2's run path, and this
+//!   chapter's engine.
 //! - [`stats`]: the `docker stats` table.
 //! - [`cli`]: this chapter's flags, reused by the next.
 //!
@@ -48,14 +52,18 @@
 pub mod cgroup;
 pub mod cli;
 pub mod container;
+pub mod devices;
 pub mod layout;
 pub mod limits;
 pub mod size;
+pub mod spec;
 pub mod stats;
 
 pub use cgroup::{
     CPU_PERIOD_US, Cgroup, CgroupError, CgroupGuard, PARENT, Setting, Stats, WAIT_TIMEOUT, settings,
 };
+pub use container::{CgroupEngine, CgroupStep};
+pub use devices::{Access, DEFAULT_RULES, DeviceError, DeviceKind, DeviceRule};
 pub use layout::{CGROUP_ROOT, Controller, Layout, LayoutError, Version};
 pub use limits::Limits;
 pub use size::{SizeError, parse_cpus, parse_memory_swap, parse_size};

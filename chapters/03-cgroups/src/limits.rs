@@ -15,8 +15,10 @@
 //! | `pids_limit`  | `--pids-limit`   | `pids.max`                   | `pids.max`                                 |
 
 // ANCHOR: limits
-/// The resource limits of one container.
-#[derive(Debug, Clone, Default, PartialEq)]
+/// The resource limits of one container: chapter 3's section of the run
+/// spec (`"limits": {"memory": 67108864}` in a container's record).
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Limits {
     /// Hard memory limit in bytes. Above it, the kernel reclaims the
     /// container's memory (page cache, swap) and, when that is not enough,

@@ -11,26 +11,37 @@ use std::time::{Duration, Instant};
 /// One row of the table.
 #[derive(Debug, Clone)]
 pub struct Row {
+    /// The container's short id and name.
+    pub id: String,
     pub name: String,
     pub cpu_percent: f64,
     pub stats: Stats,
     pub paused: bool,
 }
 
-/// Samples each cgroup twice, `interval` apart.
-pub fn sample(cgroups: &[Cgroup], interval: Duration) -> Vec<Row> {
-    let first: Vec<_> = cgroups.iter().map(|c| c.stats().ok()).collect();
+/// A container to sample: its short id, its name, its cgroup.
+pub struct Sampled {
+    pub id: String,
+    pub name: String,
+    pub cgroup: Cgroup,
+}
+
+/// Samples each container's cgroup twice, `interval` apart.
+pub fn sample(containers: &[Sampled], interval: Duration) -> Vec<Row> {
+    let first: Vec<_> = containers.iter().map(|c| c.cgroup.stats().ok()).collect();
     let start = Instant::now();
     std::thread::sleep(interval);
     let elapsed = start.elapsed().as_micros().max(1) as f64;
-    cgroups
+    containers
         .iter()
         .zip(first)
-        .filter_map(|(cgroup, before)| {
+        .filter_map(|(container, before)| {
+            let cgroup = &container.cgroup;
             let after = cgroup.stats().ok()?;
             let used = after.cpu_usage_usec.saturating_sub(before?.cpu_usage_usec) as f64;
             Some(Row {
-                name: cgroup.name().to_string(),
+                id: container.id.clone(),
+                name: container.name.clone(),
                 cpu_percent: used / elapsed * 100.0,
                 paused: cgroup.is_frozen().unwrap_or(false),
                 stats: after,
@@ -42,26 +53,34 @@ pub fn sample(cgroups: &[Cgroup], interval: Duration) -> Vec<Row> {
 // ANCHOR: table
 /// Renders rows as `docker stats --no-stream` does, plus the state.
 pub fn table(rows: &[Row]) -> String {
-    let mut out = format!(
-        "{:<14}{:<9}{:<24}{:<8}{:<7}{}\n",
-        "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "PIDS", "STATE"
-    );
+    let mut lines = vec![
+        [
+            "CONTAINER ID",
+            "NAME",
+            "CPU %",
+            "MEM USAGE / LIMIT",
+            "MEM %",
+            "PIDS",
+            "STATE",
+        ]
+        .map(String::from)
+        .to_vec(),
+    ];
     for row in rows {
         let stats = &row.stats;
         let limit = stats.memory_limit.unwrap_or_else(host_memory);
-        let memory = format!("{} / {}", human(stats.memory_usage), human(limit));
         let percent = stats.memory_usage as f64 / limit.max(1) as f64 * 100.0;
-        out += &format!(
-            "{:<14}{:<9}{:<24}{:<8}{:<7}{}\n",
-            row.name,
+        lines.push(vec![
+            row.id.clone(),
+            row.name.clone(),
             format!("{:.2}%", row.cpu_percent),
-            memory,
+            format!("{} / {}", human(stats.memory_usage), human(limit)),
             format!("{percent:.2}%"),
-            stats.pids_current,
-            if row.paused { "paused" } else { "running" }
-        );
+            stats.pids_current.to_string(),
+            if row.paused { "paused" } else { "running" }.to_string(),
+        ]);
     }
-    out
+    ch01_process::shell::table(&lines)
 }
 // ANCHOR_END: table
 

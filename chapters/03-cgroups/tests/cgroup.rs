@@ -118,7 +118,7 @@ fn mountinfo_hybrid_is_v1_and_ignores_the_empty_v2_tree() {
         .collect();
     assert_eq!(layout, Layout::Legacy { mounts: expected });
     assert_eq!(layout.version(), Version::V1);
-    assert_eq!(layout.roots().len(), 6);
+    assert_eq!(layout.roots().len(), 7);
 }
 
 #[test]

@@ -4,14 +4,27 @@
 //! cannot be exercised on the host. `v2_limits_hold_on_a_cgroup2_kernel`
 //! boots Debian's cloud kernel in a small qemu guest whose only hierarchy is
 //! cgroup2 (see `skiff_testkit::guest`), and runs this test binary there,
-//! where `guest_side_v2` creates cgroups and proves each limit by its effect.
+//! where `guest_side_v2` creates cgroups and proves each limit by its effect,
+//! and `guest_side_v2_devices` proves the device program.
+//!
+//! The guest's initramfs holds static busybox (an applet link each), this
+//! test binary and its shared libraries; `/dev` is the kernel's devtmpfs:
+//! `null`, `zero`, `kmsg`, `mem`, ttys, but no block device at all (no disk
+//! is attached and the loop driver is a module the guest does not have).
 
-use ch03_cgroups::{Cgroup, CgroupGuard, Layout, Limits, Version};
+mod support;
+
+use ch03_cgroups::devices::bpf;
+use ch03_cgroups::{Cgroup, CgroupGuard, Controller, Layout, Limits, Version};
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+use nix::sys::stat::SFlag;
 use skiff_testkit::guest::{in_guest, run_in_cgroup2_guest};
 use skiff_testkit::require_root;
 use std::io::Write;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
+use support::{Op, attempt};
 
 #[test]
 fn v2_limits_hold_on_a_cgroup2_kernel() {
@@ -23,7 +36,7 @@ fn v2_limits_hold_on_a_cgroup2_kernel() {
     let result = run_in_cgroup2_guest(
         &exe,
         &[
-            "--exact",
+            // guest_side_v2 and guest_side_v2_devices
             "guest_side_v2",
             "--nocapture",
             "--test-threads",
@@ -43,6 +56,12 @@ fn v2_limits_hold_on_a_cgroup2_kernel() {
         "throttled",
         "frozen",
         "cpus 1",
+        "device program attached",
+        "kmsg: EPERM in the cgroup",
+        "block node: EPERM in the cgroup, ENXIO outside",
+        "/dev/null and /dev/zero work",
+        "device program freed with the cgroup",
+        "test result: ok. 2 passed",
     ] {
         assert!(
             result.output.contains(proof),
@@ -189,4 +208,94 @@ fn guest_side_v2() {
     drop(cgroup);
     let _ = spin.wait();
     assert!(!dir("spin").exists());
+}
+
+/// Whether the kernel still has a BPF program with this id
+/// (`BPF_PROG_GET_FD_BY_ID`; ENOENT once it is freed).
+fn program_exists(id: u32) -> bool {
+    const BPF_PROG_GET_FD_BY_ID: libc::c_long = 13;
+    #[repr(C)]
+    struct Attr {
+        prog_id: u32,
+        next_id: u32,
+        open_flags: u32,
+    }
+    let mut attr = Attr {
+        prog_id: id,
+        next_id: 0,
+        open_flags: 0,
+    };
+    // SAFETY: the attr is BPF_PROG_GET_FD_BY_ID's layout and holds no
+    // pointer; a returned descriptor is closed at once.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_bpf,
+            BPF_PROG_GET_FD_BY_ID,
+            &mut attr as *mut Attr,
+            std::mem::size_of::<Attr>() as libc::c_uint,
+        )
+    };
+    if fd >= 0 {
+        // SAFETY: the kernel just gave us this descriptor.
+        unsafe { libc::close(fd as i32) };
+        return true;
+    }
+    let errno = Errno::last();
+    assert_eq!(errno, Errno::ENOENT, "BPF_PROG_GET_FD_BY_ID({id})");
+    false
+}
+
+#[test]
+fn guest_side_v2_devices() {
+    if !in_guest() {
+        return;
+    }
+    let layout = Layout::detect().expect("detect the cgroup layout");
+    assert_eq!(layout.version(), Version::V2, "{layout:?}");
+    let cgroup = CgroupGuard::new(Cgroup::create(&layout, "devices", &Limits::default()).unwrap());
+    let dir = cgroup.dir_of(Controller::Devices).unwrap();
+    assert_eq!(dir, std::path::Path::new("/sys/fs/cgroup/skiff/devices"));
+    let attached = bpf::attached(&dir).unwrap();
+    assert_eq!(attached.ids.len(), 1, "{attached:?}");
+    assert_eq!(attached.flags, bpf::BPF_F_ALLOW_MULTI);
+    let id = attached.ids[0];
+    println!("device program attached: id {id}");
+
+    let inside = |op: &Op| attempt(op, |child| cgroup.add(child).unwrap());
+    let outside = |op: &Op| attempt(op, |_| {});
+
+    // Only opened, never written.
+    let kmsg = Op::open("/dev/kmsg", OFlag::O_RDONLY);
+    assert_eq!(outside(&kmsg), Ok(Vec::new()));
+    assert_eq!(inside(&kmsg), Err(Errno::EPERM));
+    println!("kmsg: EPERM in the cgroup");
+
+    // A block node for a disk (b 7:0, a loop device: no driver here). The
+    // program answers before any driver is looked up.
+    let node = std::path::Path::new("/tmp/disk");
+    assert_eq!(
+        inside(&Op::mknod(node, SFlag::S_IFBLK, 7, 0)),
+        Ok(Vec::new())
+    );
+    assert_eq!(inside(&Op::read(node)), Err(Errno::EPERM));
+    assert_eq!(outside(&Op::read(node)), Err(Errno::ENXIO));
+    std::fs::remove_file(node).unwrap();
+    println!("block node: EPERM in the cgroup, ENXIO outside");
+
+    assert_eq!(
+        inside(&Op::open("/dev/null", OFlag::O_RDWR)),
+        Ok(Vec::new())
+    );
+    assert_eq!(inside(&Op::read("/dev/zero")), Ok(vec![0; 64]));
+    println!("/dev/null and /dev/zero work");
+
+    drop(cgroup);
+    assert!(!dir.exists());
+    // The kernel releases a removed cgroup's programs from a work queue.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while program_exists(id) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(!program_exists(id), "program {id} outlived its cgroup");
+    println!("device program freed with the cgroup");
 }

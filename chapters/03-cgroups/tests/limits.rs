@@ -1,7 +1,8 @@
 //! Chapter 3, driven as a learner drives it: limits enforced, stats, OOM, pause.
 
 use skiff_testkit::{
-    Rootfs, Transcript, output, require_root, snapshot_settings, unique, workspace_bin,
+    Rootfs, Transcript, cgroup_dirs, container_id, output, require_root, snapshot_settings,
+    workspace_bin,
 };
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -15,8 +16,14 @@ fn ch03(rootfs: &Rootfs, args: &[&str]) -> Command {
     command
         .args(args)
         .current_dir(rootfs.workdir())
+        .env("SKIFF_ROOT", state(rootfs))
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
     command
+}
+
+/// Where the tests keep the records: `state/` beside `rootfs/`.
+fn state(rootfs: &Rootfs) -> PathBuf {
+    rootfs.workdir().join("state")
 }
 
 /// `ch03-cgroups run --rootfs rootfs [FLAGS] -- COMMAND...`
@@ -28,24 +35,15 @@ fn run_in(rootfs: &Rootfs, flags: &[&str], command: &[&str]) -> Command {
     ch03(rootfs, &args)
 }
 
-/// The cgroup directories of container `name`, in every hierarchy.
-fn cgroup_dirs(name: &str) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
-        let dir = entry.path().join("skiff").join(name);
-        if dir.exists() {
-            found.push(dir);
-        }
-    }
-    let unified = PathBuf::from("/sys/fs/cgroup/skiff").join(name);
-    if unified.exists() {
-        found.push(unified);
-    }
-    found
+/// The cgroup directories of the container `name`.
+fn cgroups_of(rootfs: &Rootfs, name: &str) -> Vec<PathBuf> {
+    let id = container_id(&state(rootfs), name)
+        .unwrap_or_else(|| panic!("no record of container {name}"));
+    cgroup_dirs(&id)
 }
 
-fn assert_cgroup_removed(name: &str) {
-    let left = cgroup_dirs(name);
+fn assert_cgroup_removed(rootfs: &Rootfs, name: &str) {
+    let left = cgroups_of(rootfs, name);
     assert!(left.is_empty(), "cgroups left behind: {left:?}");
 }
 
@@ -54,9 +52,13 @@ struct Running {
     engine: Child,
     output: BufReader<ChildStdout>,
     name: String,
+    cgroups: Vec<PathBuf>,
+    workdir: PathBuf,
 }
 
 impl Running {
+    /// Starts the container; returns once it printed its first line (kept
+    /// for [`Running::line`]), so that its cgroup exists.
     fn start(rootfs: &Rootfs, name: &str, flags: &[&str], command: &[&str]) -> Running {
         let mut all = vec!["--name", name];
         all.extend(flags);
@@ -65,11 +67,14 @@ impl Running {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let output = BufReader::new(engine.stdout.take().unwrap());
+        let mut output = BufReader::new(engine.stdout.take().unwrap());
+        let _ = output.fill_buf();
         Running {
             engine,
             output,
             name: name.to_string(),
+            cgroups: cgroups_of(rootfs, name),
+            workdir: rootfs.workdir().to_path_buf(),
         }
     }
 
@@ -81,7 +86,7 @@ impl Running {
 
     /// The cgroup file `file` of the first hierarchy that has it.
     fn cgroup_file(&self, file: &str) -> String {
-        cgroup_dirs(&self.name)
+        self.cgroups
             .iter()
             .find_map(|dir| std::fs::read_to_string(dir.join(file)).ok())
             .unwrap_or_else(|| panic!("no {file} for {}", self.name))
@@ -95,12 +100,13 @@ impl Drop for Running {
             nix::sys::signal::Signal::SIGKILL,
         );
         let _ = self.engine.wait();
-        // The engine was killed before it could clean up: do it for it, so a
-        // failing test leaves nothing behind either.
-        let layout = ch03_cgroups::Layout::detect().unwrap();
-        if let Ok(cgroup) = ch03_cgroups::Cgroup::open(&layout, &self.name) {
-            let _ = cgroup.remove();
-        }
+        // The engine was killed before it could clean up: the container died
+        // with it; `rm` removes what it left, so a failing test leaves
+        // nothing behind either.
+        let _ = Command::new(BIN)
+            .args(["rm", "-f", &self.name])
+            .env("SKIFF_ROOT", self.workdir.join("state"))
+            .output();
     }
 }
 
@@ -116,51 +122,47 @@ fn transcript_a_memory_hog_before_and_after() {
     let before = t.run(&mut ch02);
     assert_eq!(before.code, 0);
     t.comment("chapter 3: 32 MiB and no swap; the kernel's OOM killer ends it");
-    let name = unique("hog");
-    let after = t.run_shown(
-        "ch03-cgroups run --rootfs rootfs --name hog --memory 32m -- probe hog 64",
-        &mut run_in(
-            &rootfs,
-            &["--name", &name, "--memory", "32m"],
-            &["probe", "hog", "64"],
-        ),
-        None,
-    );
+    let after = t.run(&mut run_in(
+        &rootfs,
+        &["--name", "hog", "--memory", "32m"],
+        &["probe", "hog", "64"],
+    ));
     assert_eq!(after.code, 137, "{}", after.output);
     assert!(after.output.contains("OOM-killed"), "{}", after.output);
+    t.run(&mut ch03(&rootfs, &["ps", "-a"]));
     let settings = {
         let mut s = snapshot_settings();
-        s.add_filter(r"container hog-\d+", "container hog");
+        s.add_filter(r"(?m)^[0-9a-f]{12}", "[SHORT ID]  ");
+        s.add_filter(r"(Less than a second|\d+ seconds?) ago", "[WHEN]");
         s
     };
     settings.bind(|| insta::assert_snapshot!("oom", t.text()));
-    assert_cgroup_removed(&name);
+    assert_cgroup_removed(&rootfs, "hog");
 }
 
 #[test]
 fn a_fork_loop_stops_at_the_pids_limit() {
     require_root();
     let rootfs = Rootfs::busybox();
-    let name = unique("forks");
+    let name = "forks";
     let (out, stderr, code) = output(run_in(
         &rootfs,
-        &["--name", &name, "--pids-limit", "10"],
+        &["--name", name, "--pids-limit", "10"],
         &["probe", "forks", "50"],
     ));
     assert_eq!(code, 0, "{stderr}");
     // The probe itself is one task: nine more fit.
     assert_eq!(out.trim(), "started 9 of 50: fork: EAGAIN");
-    assert_cgroup_removed(&name);
+    assert_cgroup_removed(&rootfs, name);
 }
 
 #[test]
 fn a_cpu_quota_shows_as_throttling() {
     require_root();
     let rootfs = Rootfs::busybox();
-    let name = unique("spin");
     let mut running = Running::start(
         &rootfs,
-        &name,
+        "spin",
         &["--cpus", "0.2"],
         &["sh", "-c", "echo ready; exec probe spin 3"],
     );
@@ -193,24 +195,20 @@ fn cpuset_shows_in_the_affinity() {
 fn transcript_pause_stats_unpause() {
     require_root();
     let rootfs = Rootfs::busybox();
-    let name = unique("counter");
+    let name = "counter";
     let mut running = Running::start(
         &rootfs,
-        &name,
+        name,
         &["--memory", "64m", "--pids-limit", "20"],
         &["probe", "count"],
     );
     assert_eq!(running.line(), "0");
 
     let mut t = Transcript::new();
-    let shown = |verb: &str| format!("ch03-cgroups {verb} counter");
-    let paused = t.run_shown(&shown("pause"), &mut ch03(&rootfs, &["pause", &name]), None);
+    let paused = t.run(&mut ch03(&rootfs, &["pause", name]));
     assert_eq!(paused.code, 0, "{}", paused.output);
-    t.run_shown(
-        "ch03-cgroups stats --no-stream counter",
-        &mut ch03(&rootfs, &["stats", "--no-stream", &name]),
-        None,
-    );
+    t.run(&mut ch03(&rootfs, &["stats", "--no-stream", name]));
+    t.run(&mut ch03(&rootfs, &["ps"]));
 
     // A paused container makes no progress: its counter stops.
     let frozen_at = running.cgroup_file("freezer.state");
@@ -221,11 +219,7 @@ fn transcript_pause_stats_unpause() {
         "the container kept counting while paused ({before} lines)"
     );
 
-    t.run_shown(
-        &shown("unpause"),
-        &mut ch03(&rootfs, &["unpause", &name]),
-        None,
-    );
+    t.run(&mut ch03(&rootfs, &["unpause", name]));
     let resumed = line_count_after(&mut running, Duration::from_millis(600));
     assert!(
         resumed >= 3,
@@ -234,16 +228,19 @@ fn transcript_pause_stats_unpause() {
 
     let settings = {
         let mut s = snapshot_settings();
-        // The name, padded to its column as the table pads it.
-        s.add_filter(&format!("(?m)^{name} *"), format!("{:<14}", "counter"));
-        s.add_filter(&name, "counter");
-        s.add_filter(r"\d+\.\d+% +", "[N]%     ");
+        s.add_filter(r"(?m)^[0-9a-f]{12}", "[SHORT ID]  ");
+        s.add_filter(r"(Less than a second|\d+ seconds?)( ago)?", "[WHEN]");
+        s.add_filter(r"\d+\.\d+% ", "[N]% ");
         s.add_filter(r"\d+(\.\d+)?(B|KiB|MiB) / ", "[USAGE] / ");
         s
     };
     settings.bind(|| insta::assert_snapshot!("pause_stats", t.text()));
+    let cgroups = running.cgroups.clone();
     drop(running);
-    assert_cgroup_removed(&name);
+    assert!(
+        cgroups.iter().all(|dir| !dir.exists()),
+        "cgroups left: {cgroups:?}"
+    );
 }
 
 /// Reads the container's counter lines for `window`; returns how many came.
@@ -285,10 +282,10 @@ fn libc_pollfd(fd: i32) -> nix::libc::pollfd {
 fn the_cgroup_is_the_containers_root_and_goes_away() {
     require_root();
     let rootfs = Rootfs::busybox();
-    let name = unique("ns");
+    let name = "ns";
     let (out, stderr, code) = output(run_in(
         &rootfs,
-        &["--name", &name, "--memory", "16m"],
+        &["--name", name, "--memory", "16m"],
         &["probe", "cgroup"],
     ));
     assert_eq!(code, 0, "{stderr}");
@@ -299,17 +296,16 @@ fn the_cgroup_is_the_containers_root_and_goes_away() {
             "the container sees the host's cgroup tree: {line}"
         );
     }
-    assert_cgroup_removed(&name);
+    assert_cgroup_removed(&rootfs, name);
 }
 
 #[test]
 fn transcript_errors() {
     require_root();
     let rootfs = Rootfs::busybox();
-    let name = unique("taken");
     let mut running = Running::start(
         &rootfs,
-        &name,
+        "taken",
         &[],
         &["sh", "-c", "echo ready; exec sleep 30"],
     );
@@ -319,15 +315,11 @@ fn transcript_errors() {
     t.run(&mut run_in(&rootfs, &["--memory", "64x"], &["true"]));
     t.run(&mut run_in(&rootfs, &["--memory", "1m"], &["true"]));
     t.run(&mut run_in(&rootfs, &["--cpus", "zero"], &["true"]));
-    t.run_shown(
-        "ch03-cgroups run --rootfs rootfs --name taken -- true",
-        &mut run_in(&rootfs, &["--name", &name], &["true"]),
-        None,
-    );
+    t.run(&mut run_in(&rootfs, &["--name", "taken"], &["true"]));
     t.run(&mut ch03(&rootfs, &["pause", "no-such-container"]));
     let settings = {
         let mut s = snapshot_settings();
-        s.add_filter(&name, "taken");
+        s.add_filter(r"container [0-9a-f]{12}", "container [SHORT ID]");
         s
     };
     settings.bind(|| insta::assert_snapshot!("errors", t.text()));
@@ -339,12 +331,87 @@ fn transcript_errors() {
     );
     // The refused run left the running container with its name alone.
     assert!(running.engine.try_wait().unwrap().is_none());
-    assert!(!cgroup_dirs(&name).is_empty());
+    let cgroups = running.cgroups.clone();
+    assert!(!cgroups.is_empty());
     drop(running);
-    assert_cgroup_removed(&name);
     assert!(
-        ch03_cgroups::Cgroup::list(&ch03_cgroups::Layout::detect().unwrap())
-            .iter()
-            .all(|n| !n.starts_with("no-such"))
+        cgroups.iter().all(|dir| !dir.exists()),
+        "cgroups left: {cgroups:?}"
     );
+    // Only the running container has a record: the refused runs left none.
+    let records = std::fs::read_dir(state(&rootfs).join("containers"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().join("record.json").exists())
+        .count();
+    assert_eq!(records, 0, "the refused runs left records");
+}
+
+#[test]
+fn exec_joins_the_containers_cgroups_and_cannot_escape_its_limits() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let mut running = Running::start(
+        &rootfs,
+        "limited",
+        &["--pids-limit", "5"],
+        &["sh", "-c", "echo ready; exec sleep 1000"],
+    );
+    assert_eq!(running.line(), "ready");
+    // One task runs (sleep); the probe started by exec is a second, and
+    // three more fit. (Its paused children outlive it in the container, as
+    // in docker, and keep its stdout open: it goes to a file, not a pipe.)
+    let report = rootfs.workdir().join("forks.txt");
+    let status = ch03(&rootfs, &["exec", "limited", "probe", "forks", "10"])
+        .stdout(std::fs::File::create(&report).unwrap())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = std::fs::read_to_string(&report).unwrap();
+    assert_eq!(out.trim(), "started 3 of 10: fork: EAGAIN");
+    // The exec'd process was in every cgroup of the container.
+    let (out, _, _) = output(ch03(
+        &rootfs,
+        &["exec", "limited", "cat", "/proc/self/cgroup"],
+    ));
+    for line in out.lines().filter(|l| !l.contains("name=")) {
+        assert!(
+            line.ends_with(":/"),
+            "exec is outside the container's cgroup: {line}"
+        );
+    }
+}
+
+#[test]
+fn a_failed_start_leaves_no_cgroup_and_no_record() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let (_, stderr, code) = output(ch03(
+        &rootfs,
+        &[
+            "--explain",
+            "run",
+            "--rootfs",
+            "rootfs",
+            "--name",
+            "broken",
+            "--memory",
+            "64m",
+            "--",
+            "no-such-command",
+        ],
+    ));
+    assert_eq!(code, 127, "{stderr}");
+    assert!(
+        container_id(&state(&rootfs), "broken").is_none(),
+        "a record was left"
+    );
+    // Its id, from the narration of its directory's creation.
+    let id = stderr
+        .lines()
+        .find_map(|l| l.split("/containers/").nth(1))
+        .map(|rest| rest[..64].to_string())
+        .unwrap_or_else(|| panic!("no container directory in:\n{stderr}"));
+    assert!(stderr.contains("mkdir"), "{stderr}");
+    assert!(cgroup_dirs(&id).is_empty(), "a cgroup was left");
 }

@@ -45,7 +45,10 @@ fn main() {
             (Duration::ZERO, Duration::ZERO, Duration::ZERO);
         for round in 0..ROUNDS {
             let start = Instant::now();
-            let stack = LayerStack::create(&state, &format!("c{round}"), &layers).unwrap();
+            let dir = state.join("containers").join(format!("c{round}"));
+            std::fs::create_dir_all(&dir).unwrap();
+            let mut stack = LayerStack::new(&state, &dir, &layers);
+            stack.create().unwrap();
             create += start.elapsed();
             let start = Instant::now();
             stack.mount().unwrap();

@@ -131,6 +131,20 @@ pub struct CommitSummary {
     pub opaque_dirs: usize,
 }
 
+impl fmt::Display for CommitSummary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let count =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        write!(
+            f,
+            "{}, {}, {}",
+            count(self.entries, "entry", "entries"),
+            count(self.whiteouts, "whiteout", "whiteouts"),
+            count(self.opaque_dirs, "opaque directory", "opaque directories")
+        )
+    }
+}
+
 // ANCHOR: markers
 /// Whether `meta` (from `symlink_metadata`) is an overlayfs whiteout: a
 /// character device with device number 0/0.

@@ -37,26 +37,13 @@ use std::path::{Path, PathBuf};
 /// The kernel's limit for mount options: one page.
 pub const MOUNT_OPTIONS_LIMIT: usize = 4096;
 
-/// Where a container's layer lives: `<state>/containers/<name>/`.
-pub fn container_dir(state: &Path, name: &str) -> PathBuf {
-    state.join("containers").join(name)
-}
-
 /// Why a layer stack could not be prepared or mounted.
 #[derive(Debug, thiserror::Error)]
 pub enum LayerError {
-    #[error(
-        "layer {0:?} is not a directory: give the unpacked directory of each layer (--layer DIR)"
-    )]
+    #[error("layer {0:?} is not a directory: give the unpacked directory of each layer")]
     NotADirectory(PathBuf),
-    #[error("no layers given: use --rootfs DIR or --layer DIR (at least one)")]
+    #[error("no layers given: a container needs at least one layer")]
     NoLayers,
-    #[error(
-        "a container named {0:?} exists: remove it first (ch04-overlayfs rm {0}), or run with --rm"
-    )]
-    NameInUse(String),
-    #[error("no container named {0:?} (its writable layer is not in the state directory)")]
-    NoSuchContainer(String),
     #[error("{0} layers do not fit in one page of mount options even with short links")]
     TooManyLayers(usize),
     #[error(transparent)]
@@ -67,7 +54,7 @@ pub enum LayerError {
         source: std::io::Error,
     },
     #[error(
-        "the overlay mount failed: {source}; the state directory {state:?} is on {fstype}, which may not support an overlay upper layer: use --state-dir on ext4, xfs or tmpfs"
+        "the overlay mount failed: {source}; the engine's directory {state:?} is on {fstype}, which may not support an overlay upper layer: use one on ext4, xfs or tmpfs"
     )]
     Unsupported {
         state: PathBuf,
@@ -90,73 +77,54 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> LayerError + '_ {
 pub struct LayerStack {
     /// The read-only layers, bottom first.
     pub lowers: Vec<PathBuf>,
-    /// The state directory.
+    /// The engine's directory, which holds the short links (`l/`).
     pub state: PathBuf,
-    /// `<state>/containers/<name>`, holding `upper/`, `work/`, `merged/`.
+    /// The container's directory, holding `upper/`, `work/`, `merged/`.
     pub dir: PathBuf,
 }
 
 impl LayerStack {
-    /// Creates the writable layer of container `name` on top of `lowers`
-    /// (bottom first), and the short links the mount will use.
-    pub fn create(state: &Path, name: &str, lowers: &[PathBuf]) -> Result<LayerStack> {
-        if lowers.is_empty() {
+    /// The stack of the container whose directory is `dir`, on `lowers`
+    /// (bottom first); nothing is made until [`LayerStack::create`].
+    pub fn new(state: &Path, dir: &Path, lowers: &[PathBuf]) -> LayerStack {
+        LayerStack {
+            lowers: lowers.to_vec(),
+            state: state.to_path_buf(),
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    /// Creates the writable layer in the container's directory, and the
+    /// short links the mount will use. Fails, leaving nothing, when a layer
+    /// is missing or the layers do not fit in one mount.
+    pub fn create(&mut self) -> Result<()> {
+        if self.lowers.is_empty() {
             return Err(LayerError::NoLayers);
         }
         let mut canonical = Vec::new();
-        for layer in lowers {
+        for layer in &self.lowers {
             if !layer.is_dir() {
                 return Err(LayerError::NotADirectory(layer.clone()));
             }
             canonical.push(std::fs::canonicalize(layer).map_err(io(layer))?);
         }
-        let dir = container_dir(state, name);
-        std::fs::create_dir_all(dir.parent().expect("containers dir")).map_err(io(state))?;
-        match std::fs::create_dir(&dir) {
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                return Err(LayerError::NameInUse(name.to_string()));
-            }
-            result => result.map_err(io(&dir))?,
-        }
-        let stack = LayerStack {
-            lowers: canonical,
-            state: state.to_path_buf(),
-            dir,
-        };
-        let made = stack.make_dirs();
+        self.lowers = canonical;
+        let made = self.make_dirs();
         if made.is_err() {
-            let _ = std::fs::remove_dir_all(&stack.dir);
+            let _ = self.remove();
         }
-        made.map(|()| stack)
+        made
     }
 
     fn make_dirs(&self) -> Result<()> {
         for sub in ["upper", "work", "merged"] {
             std::fs::create_dir(self.dir.join(sub)).map_err(io(&self.dir.join(sub)))?;
         }
-        let list: String = self
-            .lowers
-            .iter()
-            .map(|l| format!("{}\n", l.display()))
-            .collect();
-        std::fs::write(self.dir.join("lowers"), list).map_err(io(&self.dir))?;
         for layer in &self.lowers {
             self.link_for(layer)?;
         }
         // Fail now, not in the child, when the layers cannot fit.
         self.options().map(|_| ())
-    }
-
-    /// The stack of an existing container, for `diff`, `commit` and `rm`.
-    pub fn open(state: &Path, name: &str) -> Result<LayerStack> {
-        let dir = container_dir(state, name);
-        let list = std::fs::read_to_string(dir.join("lowers"))
-            .map_err(|_| LayerError::NoSuchContainer(name.to_string()))?;
-        Ok(LayerStack {
-            lowers: list.lines().map(PathBuf::from).collect(),
-            state: state.to_path_buf(),
-            dir,
-        })
     }
 
     pub fn upper(&self) -> PathBuf {
@@ -192,7 +160,7 @@ impl LayerStack {
 
     fn link_for(&self, layer: &Path) -> Result<()> {
         let links = self.links_dir();
-        std::fs::create_dir_all(&links).map_err(io(&links))?;
+        ch02_namespaces::records::private_dir(&links).map_err(io(&links))?;
         let link = links.join(Self::link_name(layer));
         match std::fs::read_link(&link) {
             Ok(existing) if existing == layer => Ok(()),
@@ -259,10 +227,18 @@ impl LayerStack {
     }
     // ANCHOR_END: mount
 
-    /// Deletes the writable layer (`--rm`, or `rm NAME`). The short links
-    /// stay: other containers may use the same layers.
+    /// Deletes the writable layer (`--rm`, or `rm NAME`); what is gone
+    /// already is not an error. The short links stay: other containers may
+    /// use the same layers.
     pub fn remove(&self) -> Result<()> {
-        std::fs::remove_dir_all(&self.dir).map_err(io(&self.dir))
+        for sub in ["upper", "work", "merged"] {
+            let path = self.dir.join(sub);
+            match std::fs::remove_dir_all(&path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(io(&path)(e)),
+                _ => {}
+            }
+        }
+        Ok(())
     }
 }
 

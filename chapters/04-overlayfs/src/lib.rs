@@ -13,12 +13,21 @@
 //! - [`resolve`]: opening a path inside a root (`openat2` RESOLVE_IN_ROOT).
 //! - [`volumes`]: bind mounts, named volumes and tmpfs, mounted safely
 //!   inside the container's root.
-//! - [`container`]: all of it in chapter 2's root filesystem steps.
-//! - [`run`]: chapter 3's run on a layer stack, with volumes (chapter 5 reuses it).
+//! - [`spec`]: chapter 3's run spec, with layers and volumes.
+//! - [`userns`]: letting a user namespace's root use the layers.
+//! - [`container`]: all of it as a step of chapter 2's run path, and this
+//!   chapter's engine.
+//! - [`verbs`]: `diff` and `commit` of a container, by name.
+//! - [`cli`]: this chapter's flags and verbs, kept by the next.
 
 pub mod changes;
+pub mod cli;
 pub mod container;
 pub mod layers;
 pub mod resolve;
-pub mod run;
+pub mod spec;
+pub mod userns;
+pub mod verbs;
 pub mod volumes;
+
+pub use container::{OverlayEngine, StorageStep};

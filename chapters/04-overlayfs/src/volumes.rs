@@ -44,14 +44,13 @@
 //! hands back a file descriptor of the exact inode; the mount is then done
 //! on `/proc/self/fd/<fd>`, so no path is looked up a second time.
 
-use crate::resolve::open_in_root;
+use crate::resolve::{Create, open_creating, open_in_root};
 use ch01_process::explain;
 use ch02_namespaces::mounts::{MountError, mount_fs, restricting_flags};
 use nix::errno::Errno;
-use nix::fcntl::{OFlag, openat, readlinkat};
+use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
-use nix::sys::stat::{Mode, SFlag, fstat, mkdirat};
-use std::ffi::OsString;
+use nix::sys::stat::{Mode, SFlag, fstat};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
@@ -127,7 +126,8 @@ fn io(step: impl Into<String>) -> impl FnOnce(std::io::Error) -> VolumeError {
 
 // ANCHOR: types
 /// Where the data of a volume comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum VolumeSource {
     /// A host path chosen by the user (absolute).
     Bind(PathBuf),
@@ -138,13 +138,15 @@ pub enum VolumeSource {
 }
 
 /// One volume of a container: what to mount, and where in the container.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Mount {
     pub source: VolumeSource,
     /// Absolute path inside the container (`/data`), resolved inside its root.
     pub target: PathBuf,
+    #[serde(default)]
     pub read_only: bool,
     /// tmpfs options given after `:` (`size=64m,mode=700,noexec`), as typed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<String>,
 }
 // ANCHOR_END: types
@@ -261,10 +263,11 @@ fn check_name(name: &str) -> Result<()> {
 /// Parses a `--tmpfs` argument: `/path[:options]`.
 ///
 /// `ro` and `rw` set [`Mount::read_only`]; the other options are kept in
-/// [`Mount::options`]: `noexec` (and the no-ops `exec`, `nosuid`, `nodev`)
-/// become mount flags, the rest (`size=64m`, `mode=700`, `uid=1000`) is
-/// handed to tmpfs, which reports what it does not know. `suid` and `dev`
-/// are refused: every volume is mounted nosuid and nodev.
+/// [`Mount::options`]: `exec` and `noexec` (the default, as in docker)
+/// become mount flags, `nosuid` and `nodev` are what a tmpfs always is, the
+/// rest (`size=64m`, `mode=700`, `uid=1000`) is handed to tmpfs, which
+/// reports what it does not know. `suid` and `dev` are refused: a tmpfs is
+/// always mounted nosuid and nodev.
 pub fn parse_tmpfs(spec: &str) -> Result<Mount> {
     let (path, opts) = match spec.split_once(':') {
         Some((path, opts)) => (path, opts),
@@ -295,14 +298,17 @@ pub fn parse_tmpfs(spec: &str) -> Result<Mount> {
 
 /// Splits tmpfs options into mount flags and the data string for tmpfs.
 /// Without a `mode=`, the mount gets `mode=1777` like `/tmp`: any user of the
-/// container may write, nobody may delete the files of another.
+/// container may write, nobody may delete the files of another. As in
+/// docker, a tmpfs is `noexec` unless `exec` is asked for: scratch space is
+/// where an attacker would drop a program to run.
 fn tmpfs_flags_and_data(options: Option<&str>) -> (MsFlags, String) {
-    let mut flags = MsFlags::empty();
+    let mut flags = MsFlags::MS_NOEXEC;
     let mut data: Vec<&str> = Vec::new();
     for opt in options.unwrap_or("").split(',').filter(|o| !o.is_empty()) {
         match opt {
             "noexec" => flags |= MsFlags::MS_NOEXEC,
-            "exec" | "nosuid" | "nodev" | "ro" | "rw" => {}
+            "exec" => flags.remove(MsFlags::MS_NOEXEC),
+            "nosuid" | "nodev" | "ro" | "rw" => {}
             _ => data.push(opt),
         }
     }
@@ -357,7 +363,7 @@ impl VolumeStore {
         if data.is_dir() {
             return Ok(data);
         }
-        std::fs::create_dir_all(&self.root)
+        ch02_namespaces::records::private_dir(&self.root)
             .map_err(io(format!("mkdir -p {:?}", self.root.display())))?;
         let temp = self.temp_path("tmp", name);
         let build = || -> std::io::Result<()> {
@@ -488,100 +494,19 @@ enum Kind {
 
 // ANCHOR: open_target
 /// Opens the mount target `rel` inside the container root, creating what is
-/// missing one component at a time.
-///
-/// Every lookup starts again from `root_fd` with RESOLVE_IN_ROOT, and every
-/// creation is a `mkdirat` in a directory obtained that way, so nothing is
-/// ever created outside the root. A dangling symlink in the image
-/// (`/data -> /srv/data`, with no `/srv`) is followed the way the kernel
-/// would, inside the root: its target is created, not the host's `/srv`.
+/// missing inside it (see [`open_creating`]): a directory to mount a
+/// directory on, an empty file to mount a file on.
 fn open_target(root_fd: BorrowedFd<'_>, root: &Path, rel: &Path, kind: Kind) -> Result<OwnedFd> {
-    // Components still to walk, the next one last (a stack), and the
-    // prefix already known to exist, as a path relative to the root.
-    let mut todo: Vec<OsString> = rel
-        .components()
-        .rev()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_owned()),
-            Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect();
-    let mut done = PathBuf::new();
-    let mut links_followed = 0;
-    while let Some(name) = todo.pop() {
-        let next = done.join(&name);
-        match open_in_root(root_fd, &next, OFlag::O_PATH) {
-            Ok(fd) if todo.is_empty() => {
-                explain!("{} = {}", openat2_step(root, &next), fd.as_raw_fd());
-                return Ok(fd);
-            }
-            Ok(_) => done = next,
-            Err(Errno::ENOENT) => {
-                let parent = open_in_root(root_fd, &done, OFlag::O_PATH)
-                    .map_err(sys(openat2_step(root, &done)))?;
-                let created = if todo.is_empty() && kind == Kind::File {
-                    explain!(
-                        "openat({:?} in the root, {name:?}, O_CREAT|O_EXCL, 0644)",
-                        Path::new("/").join(&done).display()
-                    );
-                    openat(
-                        parent.as_fd(),
-                        name.as_os_str(),
-                        OFlag::O_CREAT
-                            | OFlag::O_EXCL
-                            | OFlag::O_WRONLY
-                            | OFlag::O_NOFOLLOW
-                            | OFlag::O_CLOEXEC,
-                        Mode::from_bits_truncate(0o644),
-                    )
-                    .map(drop)
-                } else {
-                    explain!(
-                        "mkdirat({:?} in the root, {name:?}, 0755)",
-                        Path::new("/").join(&done).display()
-                    );
-                    mkdirat(
-                        parent.as_fd(),
-                        name.as_os_str(),
-                        Mode::from_bits_truncate(0o755),
-                    )
-                };
-                match created {
-                    // Walk into what was just created, from the root again.
-                    Ok(()) => todo.push(name),
-                    // It exists, yet the lookup found nothing: a symlink to
-                    // a missing path. Continue with its target instead.
-                    Err(Errno::EEXIST) => {
-                        let link = readlinkat(parent.as_fd(), name.as_os_str())
-                            .map_err(sys(format!("readlinkat({:?})", next.display())))?;
-                        links_followed += 1;
-                        if links_followed > 40 {
-                            return Err(sys(openat2_step(root, rel))(Errno::ELOOP));
-                        }
-                        let link = PathBuf::from(link);
-                        if link.is_absolute() {
-                            done = PathBuf::new(); // the root of the container
-                        }
-                        for c in link.components().rev() {
-                            match c {
-                                Component::Normal(n) => todo.push(n.to_owned()),
-                                Component::ParentDir => todo.push("..".into()),
-                                _ => {}
-                            }
-                        }
-                    }
-                    Err(errno) => {
-                        return Err(
-                            sys(format!("create {:?} in the container", next.display()))(errno),
-                        );
-                    }
-                }
-            }
-            Err(errno) => return Err(sys(openat2_step(root, &next))(errno)),
-        }
-    }
-    Err(VolumeError::TargetIsRoot)
+    let create = match kind {
+        Kind::Dir => Create::Dir,
+        Kind::File => Create::File,
+    };
+    let fd = open_creating(root_fd, rel, create, OFlag::O_PATH).map_err(|e| VolumeError::Sys {
+        step: format!("{} {:?} in {:?}", e.step, e.path.display(), root.display()),
+        errno: e.errno,
+    })?;
+    explain!("{} = {}", openat2_step(root, rel), fd.as_raw_fd());
+    Ok(fd)
 }
 // ANCHOR_END: open_target
 

@@ -528,6 +528,7 @@ fn tmpfs_is_mounted_with_its_options() {
                 "--tmpfs /run:size=1m,noexec",
                 "--tmpfs /scratch",
                 "--tmpfs /frozen:ro",
+                "--tmpfs /bin-cache:exec",
             ],
         );
 
@@ -553,10 +554,17 @@ fn tmpfs_is_mounted_with_its_options() {
         assert_eq!(mode & 0o7777, 0o1777);
         std::fs::write(root.join("run/pid"), "1\n").unwrap();
 
+        // noexec unless asked otherwise, as in docker.
         let scratch = mounts_at(&root.join("scratch"));
         assert_eq!(scratch.len(), 1);
         assert_eq!(scratch[0].fstype, "tmpfs");
-        assert!(!scratch[0].options.contains("noexec"));
+        assert!(
+            scratch[0].options.contains("noexec"),
+            "{}",
+            scratch[0].options
+        );
+        let cache = mounts_at(&root.join("bin-cache"));
+        assert!(!cache[0].options.contains("noexec"), "{}", cache[0].options);
 
         let err = std::fs::write(root.join("frozen/x"), "").unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::EROFS), "{err}");

@@ -46,7 +46,32 @@
 //!   symlink s -> /etc/shadow, then file s   the host's /etc/shadow      s replaced by the file
 //!   a 1 KiB gzip that inflates to 1 TiB     a full disk                 error past Limits::max_bytes
 //!   two million empty files                 an exhausted inode table    error past Limits::max_entries
+//!   GNU sparse entry (type S): 1 KiB of     256 MiB of zeros            error: sparse entries refused
+//!     tar whose map claims 256 MiB of holes
+//!   PAX GNU.sparse.* records (0.0/0.1/1.0)  a file of map text, or      error: sparse entries refused
+//!                                           zeros (Go's reader)
+//!   a hundred layers just under the cap     a hundred times the cap     error past Limits::max_image_bytes
 //! ```
+//!
+//! # Sparse entries
+//!
+//! GNU tar can store a file with holes as a *sparse* entry: a map of
+//! (offset, length) pieces and only the data of those pieces. The map is
+//! the attacker's: a few hundred bytes can describe a file of any size, and
+//! an extractor that writes the holes as zeros (as the tar crate's reader
+//! presents them) fills the disk from a tiny layer, with the per-layer byte
+//! cap counting only what the stream carries. Docker refuses the type-`S`
+//! entry ("unhandled tar header type 83"); images are built by tools that
+//! never write sparse entries. We refuse both kinds of sparse entry: type
+//! `S`, and the PAX forms (`GNU.sparse.*` records, formats 0.0, 0.1 and 1.0)
+//! that a plain reader would take for regular files full of map text.
+//!
+//! # Whole images
+//!
+//! [`Limits::max_bytes`] caps one layer; an image is many layers, unpacked
+//! in parallel. [`ImageBudget`] counts the uncompressed bytes of all of one
+//! image's layers across those threads, and every layer stops as soon as the
+//! sum passes [`Limits::max_image_bytes`].
 //!
 //! Checking names with `Path::starts_with` after joining them to the
 //! destination does not work: the danger is not in the name but in the
@@ -83,10 +108,10 @@
 
 use ch01_process::explain;
 use ch04_overlayfs::changes::{OPAQUE_MARKER, OPAQUE_XATTR, WHITEOUT_PREFIX};
-use ch04_overlayfs::resolve::open_in_root;
+use ch04_overlayfs::resolve::{Create, open_creating, open_in_root};
 use nix::dir::Dir;
 use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag, openat, readlinkat};
+use nix::fcntl::{AtFlags, OFlag, openat};
 use nix::sys::stat::{
     FchmodatFlags, Mode, SFlag, UtimensatFlags, fchmod, fchmodat, fstat, fstatat, futimens,
     makedev, mkdirat, mknodat, utimensat,
@@ -101,28 +126,75 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use tar::EntryType;
 
-/// How much a layer may hold before [`unpack`] gives up.
+/// How much a layer, and an image, may hold before [`unpack`] gives up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Cap on the uncompressed tar stream, and on the bytes written to files
-    /// (a sparse entry can expand to more than it takes in the stream).
+    /// Cap on one layer's uncompressed tar stream, and on the bytes written
+    /// to its files.
     pub max_bytes: u64,
-    /// Cap on the number of tar entries.
+    /// Cap on the number of tar entries of one layer.
     pub max_entries: u64,
+    /// Cap on the uncompressed tar streams of all the layers of one image
+    /// together (counted by an [`ImageBudget`]).
+    pub max_image_bytes: u64,
 }
 
 impl Default for Limits {
-    /// 8 GiB and a million entries: more than any sane image layer.
+    /// 8 GiB and a million entries per layer, 32 GiB per image: more than
+    /// any sane image.
     fn default() -> Self {
         Limits {
             max_bytes: 8 << 30,
             max_entries: 1_000_000,
+            max_image_bytes: 32 << 30,
         }
     }
 }
+
+// ANCHOR: image_budget
+/// The limits of one image's layers, and the uncompressed bytes they have
+/// read so far, shared by the threads that unpack them in parallel.
+///
+/// Only the layers unpacked by this pull count: a layer already in the
+/// store costs nothing more.
+#[derive(Debug)]
+pub struct ImageBudget {
+    limits: Limits,
+    used: AtomicU64,
+}
+
+impl ImageBudget {
+    /// A budget of [`Limits::max_image_bytes`], nothing used yet; each layer
+    /// is held to the other limits.
+    pub fn new(limits: &Limits) -> ImageBudget {
+        ImageBudget {
+            limits: *limits,
+            used: AtomicU64::new(0),
+        }
+    }
+
+    /// The limits each layer, and the whole image, are held to.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// The bytes counted so far, by every layer.
+    pub fn used(&self) -> u64 {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    /// Counts `bytes` more; false once the image is over its cap (for this
+    /// layer and every other one still unpacking).
+    fn charge(&self, bytes: u64) -> bool {
+        let before = self.used.fetch_add(bytes, Ordering::Relaxed);
+        before.saturating_add(bytes) <= self.limits.max_image_bytes
+    }
+}
+// ANCHOR_END: image_budget
 
 /// What [`unpack`] read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -184,6 +256,13 @@ pub enum ExtractError {
     TooLarge { limit: u64 },
     #[error("layer has more than the limit of {limit} entries")]
     TooManyEntries { limit: u64 },
+    #[error("the image's layers together are larger than the limit of {limit} bytes")]
+    ImageTooLarge { limit: u64 },
+    #[error(
+        "entry {entry:?}: sparse files are refused ({format}): a small map can claim \
+         gigabytes of holes; rebuild the layer without --sparse"
+    )]
+    Sparse { entry: String, format: &'static str },
     #[error("entry {entry:?}: the name contains a NUL byte")]
     NulInName { entry: String },
     #[error("entry {entry:?}: bad header: {source}")]
@@ -221,20 +300,30 @@ type Result<T> = std::result::Result<T, ExtractError>;
 // ANCHOR: hashing_reader
 /// Sits between the decompressor and the tar reader: every uncompressed byte
 /// goes through the hash, and the stream is cut as soon as it passes the
-/// limit, so a small gzip bomb costs no more than `limit` bytes of work.
-struct HashingReader<R> {
+/// layer's limit or the image's, so a small gzip bomb costs no more than
+/// `limit` bytes of work.
+struct HashingReader<'a, R> {
     inner: R,
     hasher: Sha256,
     bytes: u64,
     limit: u64,
-    /// Set when the limit was hit: the tar reader wraps our error in its own,
-    /// so the flag is how [`unpack`] knows the real reason.
-    over_limit: bool,
+    /// The whole image's count, shared with the other layers' readers.
+    image: &'a ImageBudget,
+    /// Which limit was hit: the tar reader wraps our error in its own, so
+    /// this is how [`unpack`] knows the real reason.
+    over: Option<Over>,
 }
 
-impl<R: Read> Read for HashingReader<R> {
+/// The limit a [`HashingReader`] hit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Over {
+    Layer,
+    Image,
+}
+
+impl<R: Read> Read for HashingReader<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        if self.over_limit {
+        if self.over.is_some() {
             return Err(io::Error::other("layer over the size limit"));
         }
         // Ask for at most one byte past the limit: enough to know it is
@@ -244,7 +333,11 @@ impl<R: Read> Read for HashingReader<R> {
         let n = self.inner.read(&mut buf[..want])?;
         self.bytes += n as u64;
         if self.bytes > self.limit {
-            self.over_limit = true;
+            self.over = Some(Over::Layer);
+        } else if !self.image.charge(n as u64) {
+            self.over = Some(Over::Image);
+        }
+        if self.over.is_some() {
             return Err(io::Error::other("layer over the size limit"));
         }
         self.hasher.update(&buf[..n]);
@@ -261,7 +354,18 @@ impl<R: Read> Read for HashingReader<R> {
 /// Nothing outside `dest` is ever created, changed or followed, whatever the
 /// tar says (see the module documentation for the attacks). On error `dest`
 /// is left partly written: the caller removes it.
+///
+/// The layer is counted as an image of its own against
+/// [`Limits::max_image_bytes`]; a pull unpacks an image's layers with
+/// [`unpack_in_image`] and one [`ImageBudget`].
 pub fn unpack(reader: impl Read, dest: &Path, limits: &Limits) -> Result<Unpacked> {
+    unpack_in_image(reader, dest, &ImageBudget::new(limits))
+}
+
+/// [`unpack`], one layer of an image whose layers share `image` (and its
+/// limits).
+pub fn unpack_in_image(reader: impl Read, dest: &Path, image: &ImageBudget) -> Result<Unpacked> {
+    let limits = image.limits();
     let mut reader = reader;
     // Read the magic bytes, then put them back in front of the stream.
     let mut head = Vec::with_capacity(4);
@@ -295,7 +399,8 @@ pub fn unpack(reader: impl Read, dest: &Path, limits: &Limits) -> Result<Unpacke
         hasher: Sha256::new(),
         bytes: 0,
         limit: limits.max_bytes,
-        over_limit: false,
+        image,
+        over: None,
     };
     let mut applier = Applier {
         root,
@@ -314,10 +419,18 @@ pub fn unpack(reader: impl Read, dest: &Path, limits: &Limits) -> Result<Unpacke
             .map(drop)
             .map_err(ExtractError::Read)
     });
-    if hashing.over_limit {
-        return Err(ExtractError::TooLarge {
-            limit: limits.max_bytes,
-        });
+    match hashing.over {
+        Some(Over::Layer) => {
+            return Err(ExtractError::TooLarge {
+                limit: limits.max_bytes,
+            });
+        }
+        Some(Over::Image) => {
+            return Err(ExtractError::ImageTooLarge {
+                limit: limits.max_image_bytes,
+            });
+        }
+        None => {}
     }
     drained?;
     applier.set_directory_times()?;
@@ -450,60 +563,12 @@ impl Applier {
     /// A dangling symbolic link on the way (`a -> /etc` when the layer has no
     /// `etc` yet) is followed as the kernel would follow it with `dest` as
     /// `/`: the missing directory is created at the link's target, inside
-    /// `dest`. Each step is a fresh RESOLVE_IN_ROOT lookup from `dest`, and
-    /// each creation a `mkdirat` in a directory found that way.
+    /// `dest`. This is chapter 4's walk, the one that makes volume targets:
+    /// each step a fresh RESOLVE_IN_ROOT lookup from `dest`, each creation
+    /// a `mkdirat` in a directory found that way.
     fn open_parent(&self, target: &Target) -> Result<OwnedFd> {
-        let root = self.root.as_fd();
-        match open_in_root(root, &target.parent, DIR_HANDLE) {
-            Ok(fd) => return Ok(fd),
-            Err(Errno::ENOENT) => {}
-            Err(errno) => return Err(self.lookup_error(target, &target.parent, errno)),
-        }
-        // The slow way, one component at a time. `todo` is a stack: the next
-        // component last.
-        let mut todo: Vec<OsString> = components(&target.parent);
-        todo.reverse();
-        let mut done = PathBuf::new();
-        let mut links = 0;
-        while let Some(name) = todo.pop() {
-            let next = done.join(&name);
-            match open_in_root(root, &next, DIR_HANDLE) {
-                Ok(_) => done = next,
-                Err(Errno::ENOENT) => {
-                    let parent = open_in_root(root, &done, DIR_HANDLE)
-                        .map_err(|e| self.lookup_error(target, &done, e))?;
-                    match mkdirat(&parent, name.as_os_str(), Mode::from_bits_truncate(0o755)) {
-                        // Look it up again from the root, as any other.
-                        Ok(()) => todo.push(name),
-                        Err(Errno::EEXIST) => {
-                            // It exists, yet the lookup found nothing: a
-                            // symbolic link to a missing path.
-                            let link = readlinkat(&parent, name.as_os_str())
-                                .map_err(target.sys(format!("readlinkat({next:?})")))?;
-                            links += 1;
-                            if links > 40 {
-                                return Err(target.sys("follow symbolic links")(Errno::ELOOP));
-                            }
-                            let link = PathBuf::from(link);
-                            explain!(
-                                "{next:?} is a dangling symlink to {link:?}: create its target inside the root"
-                            );
-                            if link.is_absolute() {
-                                done = PathBuf::new();
-                            }
-                            let mut rest = components(&link);
-                            rest.reverse();
-                            todo.extend(rest);
-                        }
-                        Err(errno) => {
-                            return Err(target.sys(format!("mkdirat({next:?})"))(errno));
-                        }
-                    }
-                }
-                Err(errno) => return Err(self.lookup_error(target, &next, errno)),
-            }
-        }
-        open_in_root(root, &done, DIR_HANDLE).map_err(|e| self.lookup_error(target, &done, e))
+        open_creating(self.root.as_fd(), &target.parent, Create::Dir, DIR_HANDLE)
+            .map_err(|e| self.lookup_error(target, &e.path, e.errno))
     }
 
     fn lookup_error(&self, target: &Target, path: &Path, errno: Errno) -> ExtractError {
@@ -520,17 +585,39 @@ impl Applier {
 }
 // ANCHOR_END: parent
 
-/// The components of a symbolic link's target or of a cleaned path, `..`
-/// kept (the kernel resolves it), `/` and `.` dropped.
-fn components(path: &Path) -> Vec<OsString> {
-    path.components()
-        .filter_map(|c| match c {
-            Component::Normal(n) => Some(n.to_owned()),
-            Component::ParentDir => Some("..".into()),
-            _ => None,
+// ANCHOR: refuse_sparse
+/// Refuses a sparse entry, before anything of it is written: GNU's type `S`,
+/// and the PAX formats, which are regular entries with `GNU.sparse.*`
+/// records (`size`, `offset` and `numbytes` in 0.0, `map` in 0.1, `major`,
+/// `minor`, `name` and `realsize` in 1.0, whose map is in the data).
+fn refuse_sparse<R: Read>(entry: &mut tar::Entry<'_, R>, name: &str) -> Result<()> {
+    let refuse = |format| {
+        Err(ExtractError::Sparse {
+            entry: name.to_string(),
+            format,
         })
-        .collect()
+    };
+    if entry.header().entry_type() == EntryType::GNUSparse {
+        return refuse("GNU tar type S");
+    }
+    let records = entry
+        .pax_extensions()
+        .map_err(|source| ExtractError::Header {
+            entry: name.to_string(),
+            source,
+        })?;
+    for record in records.into_iter().flatten() {
+        let record = record.map_err(|source| ExtractError::Header {
+            entry: name.to_string(),
+            source,
+        })?;
+        if record.key_bytes().starts_with(b"GNU.sparse.") {
+            return refuse("PAX GNU.sparse records");
+        }
+    }
+    Ok(())
 }
+// ANCHOR_END: refuse_sparse
 
 impl Applier {
     fn apply_all<R: Read>(&mut self, archive: &mut tar::Archive<R>) -> Result<()> {
@@ -553,6 +640,7 @@ impl Applier {
         let raw = entry.path_bytes().into_owned();
         let name = String::from_utf8_lossy(&raw).into_owned();
         let target = target(&raw, &name)?;
+        refuse_sparse(entry, &name)?;
         let header = entry.header();
         let kind = header.entry_type();
         let bad = |source| ExtractError::Header {
@@ -583,9 +671,7 @@ impl Applier {
         match kind {
             EntryType::Directory => self.directory(&target, &meta, entry),
             _ if target.name.is_empty() => Err(ExtractError::ReplacesRoot { entry: name }),
-            EntryType::Regular | EntryType::Continuous | EntryType::GNUSparse => {
-                self.file(&target, &meta, kind, entry)
-            }
+            EntryType::Regular | EntryType::Continuous => self.file(&target, &meta, entry),
             EntryType::Symlink => {
                 let link = link.ok_or(ExtractError::NoLinkTarget { entry: name })?;
                 self.symlink(&target, &meta, &link)
@@ -737,7 +823,6 @@ impl Applier {
         &mut self,
         target: &Target,
         meta: &Meta,
-        kind: EntryType,
         entry: &mut tar::Entry<'_, R>,
     ) -> Result<()> {
         let parent = self.open_parent(target)?;
@@ -772,8 +857,7 @@ impl Applier {
                     source,
                 })?;
         }
-        // A sparse entry reads as more than it stores; others must be whole.
-        if kind != EntryType::GNUSparse && got != expected {
+        if got != expected {
             return Err(ExtractError::Truncated {
                 entry: target.entry.clone(),
                 got,

@@ -52,9 +52,21 @@ pub struct Manifest {
     pub layers: Vec<Descriptor>,
 }
 
-/// The image config (only the parts an engine uses).
+/// The image config: how to run the image, and how it was made.
+///
+/// Field names are the OCI image spec's ("Image Configuration"), which took
+/// them from docker: lowercase at the top, docker's capitalised names in
+/// `config`. Fields this engine does not know (docker's `container_config`,
+/// `os.version`, `variant`, ...) are kept in `extra`, so that a config read
+/// and written again (a build on top of a base image) loses nothing.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct ImageConfig {
+    /// When the image was made, RFC 3339 (`2026-11-02T10:00:00Z`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// Who made it (`MAINTAINER`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
     #[serde(default)]
     pub architecture: String,
     #[serde(default)]
@@ -62,24 +74,94 @@ pub struct ImageConfig {
     #[serde(default)]
     pub config: RunConfig,
     pub rootfs: RootFs,
+    /// One entry per build step, bottom first; steps that changed no files
+    /// have `empty_layer: true` and no entry in `rootfs.diff_ids`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<History>,
+    /// Everything else the config holds, kept as it was.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 /// How to run the image: docker's fields, with docker's capitalised names.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "PascalCase")]
 pub struct RunConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// `"80/tcp": {}` for each EXPOSE'd port (a set, written as a map).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    /// `NAME=value` strings, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub entrypoint: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cmd: Option<Vec<String>>,
+    /// `"/data": {}` for each VOLUME (a set, written as a map).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub env: Option<Vec<String>>,
+    pub volumes: Option<BTreeMap<String, serde_json::Value>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub working_dir: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub user: Option<String>,
+    pub labels: Option<BTreeMap<String, String>>,
+    /// The signal `stop` sends first (`SIGTERM` when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    pub stop_signal: Option<String>,
+    /// Docker's extension: how the engine checks the container's health.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<HealthConfig>,
+    /// Docker's extension: the shell of the shell form (`SHELL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<Vec<String>>,
+    /// Docker's extension: ONBUILD triggers, run by builds FROM this image.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_build: Option<Vec<String>>,
+    /// Everything else (`Hostname`, `ArgsEscaped`, ...), kept as it was.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+/// Docker's `Healthcheck` (durations in nanoseconds; 0 = the engine's default).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct HealthConfig {
+    /// `["NONE"]`, `["CMD", argv...]` or `["CMD-SHELL", command]`.
+    #[serde(default)]
+    pub test: Vec<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub interval: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub timeout: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub start_period: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub start_interval: i64,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub retries: i64,
+}
+
+fn is_zero(n: &i64) -> bool {
+    *n == 0
+}
+
+/// One step of the image's making (`docker history` shows these).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct History {
+    /// RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
+    /// The command that made the step (`/bin/sh -c #(nop)  ENV A=b`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// True when the step added no layer (config-only steps).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub empty_layer: bool,
 }
 
 /// The uncompressed digests of the layers, bottom first.
@@ -132,6 +214,24 @@ pub fn command(config: &RunConfig, given: &[String]) -> Vec<String> {
 }
 // ANCHOR_END: command
 
+// ANCHOR: defaults
+/// What an image says about the process, before the user's flags: its
+/// `Env` (always `KEY=VALUE`; set as it is, never looked up in our own
+/// environment as a bare `-e KEY` is), its `WorkingDir` and its `User`.
+pub fn process_defaults(config: &RunConfig) -> ch01_process::ProcessSpec {
+    ch01_process::ProcessSpec {
+        argv: Vec::new(),
+        env: config.env.clone().unwrap_or_default(),
+        cwd: config
+            .working_dir
+            .clone()
+            .filter(|dir| !dir.is_empty())
+            .map(Into::into),
+        user: config.user.clone().filter(|user| !user.is_empty()),
+    }
+}
+// ANCHOR_END: defaults
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -150,6 +250,49 @@ mod tests {
             ..RunConfig::default()
         };
         assert_eq!(command(&plain, &["ls".into()]), ["ls"]);
+    }
+
+    /// A bare name in an image's `Env` must not copy our own value, as a
+    /// bare `-e NAME` does on purpose. (Cargo sets `CARGO_PKG_NAME` for us.)
+    #[test]
+    fn a_bare_name_in_an_images_env_is_never_taken_from_ours() {
+        #[derive(clap::Parser)]
+        struct Flags {
+            #[command(flatten)]
+            container: ch02_namespaces::cli::ContainerArgs,
+            #[command(flatten)]
+            process: ch01_process::cli::ProcessArgs,
+        }
+        use clap::Parser;
+        assert!(std::env::var("CARGO_PKG_NAME").is_ok());
+        let config = RunConfig {
+            env: Some(vec!["CARGO_PKG_NAME".into(), "GREETING=hi".into()]),
+            ..RunConfig::default()
+        };
+        let spec_env = |flags: &[&str]| {
+            let flags = Flags::parse_from(std::iter::once("run").chain(flags.iter().copied()));
+            let spec = flags
+                .container
+                .to_spec(
+                    "/".into(),
+                    &flags.process,
+                    &["sh".into()],
+                    &process_defaults(&config),
+                )
+                .unwrap();
+            spec.process.env
+        };
+        let env = spec_env(&[]);
+        assert!(env.contains(&"GREETING=hi".to_string()), "{env:?}");
+        assert!(
+            !env.iter().any(|kv| kv.starts_with("CARGO_PKG_NAME")),
+            "{env:?}"
+        );
+        let env = spec_env(&["-e", "CARGO_PKG_NAME"]);
+        assert!(
+            env.iter().any(|kv| kv.starts_with("CARGO_PKG_NAME=")),
+            "{env:?}"
+        );
     }
 
     #[test]

@@ -14,11 +14,28 @@
 //! - [`extract`]: unpacking a layer without letting it write outside its directory.
 //! - [`store`]: blobs, unpacked layers and image records, written atomically.
 //! - [`pull`]: all of it, in order, layers in parallel.
+//! - [`push`]: the other way: blobs the registry lacks, then the manifest.
+//! - [`archive`]: `save` and `load`: images in a tar docker can read.
+//! - [`history`]: how an image was made, as `docker history` shows it.
+//! - [`dockerfile`]: the recipe of an image, parsed, planned and applied.
+//! - [`dockerignore`]: which files of a build context a build sees.
+//! - [`credentials`]: the credentials `login` stores.
+//! - [`engine`]: containers of an image: chapter 4's engine on the store.
+//! - [`verbs`], [`cli`]: `run IMAGE` and the verbs on images.
 
+pub mod archive;
+pub mod cli;
+pub mod credentials;
 pub mod digest;
+pub mod dockerfile;
+pub mod dockerignore;
+pub mod engine;
 pub mod extract;
+pub mod history;
 pub mod image;
 pub mod pull;
+pub mod push;
 pub mod reference;
 pub mod registry;
 pub mod store;
+pub mod verbs;

@@ -64,12 +64,24 @@ fn json<T: serde::de::DeserializeOwned>(what: &'static str, bytes: &[u8]) -> Res
     serde_json::from_slice(bytes).map_err(|source| PullError::Json { what, source })
 }
 
-// ANCHOR: pull
-/// Pulls `reference` into `store` and returns its record.
+/// Pulls `reference` into `store` and returns its record, with the default
+/// [`extract::Limits`].
 pub fn pull(
     store: &Store,
     reference: &Reference,
     credentials: Option<Credentials>,
+) -> Result<ImageRecord> {
+    pull_with_limits(store, reference, credentials, &extract::Limits::default())
+}
+
+// ANCHOR: pull
+/// Pulls `reference` into `store` and returns its record; each layer, and
+/// all the layers together, are held to `limits`.
+pub fn pull_with_limits(
+    store: &Store,
+    reference: &Reference,
+    credentials: Option<Credentials>,
+    limits: &extract::Limits,
 ) -> Result<ImageRecord> {
     // Shared: pulls run side by side, but an `rmi` (exclusive) cannot delete
     // a layer between our `has_layer` and our image record.
@@ -144,7 +156,9 @@ pub fn pull(
     let chains = chain_ids(&diff_ids);
 
     // Every layer in its own thread: downloads overlap, and so do unpacks.
+    // They share one count of uncompressed bytes against the image's cap.
     // On a terminal, each layer gets a progress bar, as docker shows them.
+    let budget = extract::ImageBudget::new(limits);
     let bars = MultiProgress::new();
     if !std::io::stderr().is_terminal() {
         bars.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -158,7 +172,8 @@ pub fn pull(
             .map(|((layer, diff_id), chain)| {
                 let session = session.clone();
                 let bar = bars.add(layer_bar(layer));
-                scope.spawn(move || fetch_layer(store, session, layer, diff_id, chain, bar))
+                let budget = &budget;
+                scope.spawn(move || fetch_layer(store, session, layer, diff_id, chain, budget, bar))
             })
             .collect();
         workers
@@ -218,6 +233,7 @@ fn fetch_layer(
     layer: &image::Descriptor,
     diff_id: &Digest,
     chain: &Digest,
+    budget: &extract::ImageBudget,
     bar: ProgressBar,
 ) -> Result<()> {
     let digest = Digest::parse(&layer.digest)?;
@@ -240,8 +256,8 @@ fn fetch_layer(
             path: blob.clone(),
             source,
         })?;
-        let unpacked = extract::unpack(file, pending.path(), &extract::Limits::default())
-            .map_err(unpack_error)?;
+        let unpacked =
+            extract::unpack_in_image(file, pending.path(), budget).map_err(unpack_error)?;
         Ok((pending, unpacked))
     };
     let (pending, unpacked) = if store.has_blob(&digest) {
@@ -264,8 +280,8 @@ fn fetch_layer(
         };
         bar.set_message("pulling");
         let (stored, unpacked) = std::thread::scope(|scope| {
-            let extractor = scope
-                .spawn(|| extract::unpack(pipe_out, pending.path(), &extract::Limits::default()));
+            let extractor =
+                scope.spawn(|| extract::unpack_in_image(pipe_out, pending.path(), budget));
             // put_blob reads the download to its end; the Tee's pipe closes
             // when the download (and with it the Tee) is dropped.
             let stored = store.put_blob(&digest, Some(layer.size), download);

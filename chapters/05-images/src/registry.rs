@@ -27,9 +27,12 @@
 use crate::digest::Digest;
 use crate::reference::Reference;
 use ch01_process::explain;
+use reqwest::Method;
 use reqwest::StatusCode;
-use reqwest::blocking::{Client, RequestBuilder, Response};
+use reqwest::blocking::{Body, Client, RequestBuilder, Response};
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderMap, WWW_AUTHENTICATE};
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
 
 /// The manifest media types we understand, in the `Accept` header.
 pub const MANIFEST_TYPES: [&str; 4] = [
@@ -64,6 +67,8 @@ pub enum RegistryError {
     UnknownMediaType(String),
     #[error("reading the registry's answer: {0}")]
     Body(reqwest::Error),
+    #[error("cannot read what to send: {0}")]
+    Payload(String),
 }
 
 type Result<T> = std::result::Result<T, RegistryError>;
@@ -85,6 +90,9 @@ pub struct Session {
     credentials: Option<Credentials>,
     /// What to send in `Authorization`, once a challenge told us.
     authorization: Option<String>,
+    /// The access a token must grant on our repository: `pull`, or
+    /// `pull,push` for a push.
+    actions: &'static str,
 }
 
 impl Session {
@@ -105,10 +113,29 @@ impl Session {
             reference: reference.clone(),
             credentials,
             authorization: None,
+            actions: "pull",
         })
     }
 
-    fn url(&self, kind: &str, what: &str) -> String {
+    /// A session that will push: tokens are asked for `pull,push`.
+    pub fn for_push(reference: &Reference, credentials: Option<Credentials>) -> Result<Session> {
+        let mut session = Session::new(reference, credentials)?;
+        session.actions = "pull,push";
+        Ok(session)
+    }
+
+    /// Whether the session has credentials to answer a challenge with.
+    pub fn has_credentials(&self) -> bool {
+        self.credentials.is_some()
+    }
+
+    /// The reference the session was made for.
+    pub fn reference(&self) -> &Reference {
+        &self.reference
+    }
+
+    /// `<registry>/v2/<repository>/<kind>/<what>`, e.g. `blobs/sha256:...`.
+    pub fn url(&self, kind: &str, what: &str) -> String {
         format!(
             "{}/v2/{}/{kind}/{what}",
             self.base, self.reference.repository
@@ -178,15 +205,33 @@ impl Session {
                     .find(|(k, _)| k == "realm")
                     .map(|(_, v)| v.clone())
                     .unwrap_or_default();
-                let mut query: Vec<(String, String)> = params
-                    .into_iter()
-                    .filter(|(k, _)| k == "service" || k == "scope")
-                    .collect();
-                if !query.iter().any(|(k, _)| k == "scope") {
-                    query.push((
-                        "scope".into(),
-                        format!("repository:{}:pull", self.reference.repository),
-                    ));
+                // A challenge may name several scopes, separated by blanks
+                // (a cross-repository mount needs `pull` on the source
+                // too); each goes to the token server as its own `scope`.
+                // Ours gets the actions this session needs.
+                let ours = format!("repository:{}:", self.reference.repository);
+                let mut query: Vec<(String, String)> = Vec::new();
+                for (key, value) in params {
+                    match key.as_str() {
+                        "service" => query.push((key, value)),
+                        "scope" => {
+                            for scope in value.split_whitespace() {
+                                let scope = if scope.starts_with(&ours) {
+                                    format!("{ours}{}", self.actions)
+                                } else {
+                                    scope.to_string()
+                                };
+                                query.push(("scope".into(), scope));
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                if !query
+                    .iter()
+                    .any(|(k, v)| k == "scope" && v.starts_with(&ours))
+                {
+                    query.push(("scope".into(), format!("{ours}{}", self.actions)));
                 }
                 explain!(
                     "GET {realm} (a token for {})",
@@ -236,6 +281,62 @@ impl Session {
     }
     // ANCHOR_END: challenge
 
+    // ANCHOR: send_any
+    /// Sends any request (HEAD, POST, PUT, PATCH, ...) and answers one
+    /// authentication challenge, sending the payload again after it.
+    /// Returns the response whatever its status, except when the registry
+    /// still refuses after the challenge was answered.
+    pub fn send(
+        &mut self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, String)],
+        payload: &Payload,
+    ) -> Result<Response> {
+        let request = |session: &Session| -> Result<RequestBuilder> {
+            let mut builder = session.http.request(method.clone(), url);
+            for (name, value) in headers {
+                builder = builder.header(*name, value);
+            }
+            if let Some(value) = &session.authorization {
+                builder = builder.header(AUTHORIZATION, value);
+            }
+            match payload.body() {
+                Ok(Some(body)) => Ok(builder.body(body)),
+                Ok(None) => Ok(builder),
+                Err(e) => Err(RegistryError::Payload(e.to_string())),
+            }
+        };
+        explain!("{method} {url}");
+        let mut response = request(self)?.send().map_err(|e| self.unreachable(e))?;
+        if response.status() == StatusCode::UNAUTHORIZED {
+            let challenge = header(response.headers(), WWW_AUTHENTICATE.as_str());
+            explain!("401 {challenge}");
+            self.authorization = Some(self.answer(&challenge)?);
+            response = request(self)?.send().map_err(|e| self.unreachable(e))?;
+        }
+        match response.status() {
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(RegistryError::Unauthorized {
+                image: self.reference.to_string(),
+                registry: self.reference.registry.clone(),
+            }),
+            _ => Ok(response),
+        }
+    }
+    // ANCHOR_END: send_any
+
+    /// Turns a `Location` header (absolute, or relative to the registry)
+    /// into a URL.
+    pub fn resolve(&self, location: &str) -> String {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            location.to_string()
+        } else if location.starts_with('/') {
+            format!("{}{location}", self.base)
+        } else {
+            format!("{}/{location}", self.base)
+        }
+    }
+
     /// Fetches a manifest or index by tag or digest: (media type, bytes).
     pub fn manifest(&mut self, tag_or_digest: &str) -> Result<(String, Vec<u8>)> {
         let url = self.url("manifests", tag_or_digest);
@@ -249,6 +350,32 @@ impl Session {
     pub fn blob(&mut self, digest: &Digest) -> Result<Response> {
         let url = self.url("blobs", &digest.to_string());
         self.get(&url, "*/*")
+    }
+}
+
+/// What a request carries; it can be sent again after a challenge.
+pub enum Payload<'a> {
+    Empty,
+    Bytes(&'a [u8]),
+    /// `len` bytes of the file at `path`, from `offset`.
+    File {
+        path: &'a Path,
+        offset: u64,
+        len: u64,
+    },
+}
+
+impl Payload<'_> {
+    fn body(&self) -> std::io::Result<Option<Body>> {
+        Ok(match self {
+            Payload::Empty => None,
+            Payload::Bytes(bytes) => Some(Body::from(bytes.to_vec())),
+            Payload::File { path, offset, len } => {
+                let mut file = std::fs::File::open(path)?;
+                file.seek(SeekFrom::Start(*offset))?;
+                Some(Body::sized(file.take(*len), *len))
+            }
+        })
     }
 }
 

@@ -29,6 +29,7 @@
 //! own temp file, and whichever renames last replaces an identical file.
 //! Leftovers of pulls that were killed are removed by [`Store::clean_tmp`].
 
+use ch02_namespaces::records::private_dir;
 use std::collections::HashSet;
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -244,6 +245,25 @@ impl Drop for TempPath {
     }
 }
 
+/// A directory under the store's `tmp/`, removed on drop.
+#[derive(Debug)]
+pub struct WorkDir {
+    path: PathBuf,
+}
+
+impl WorkDir {
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for WorkDir {
+    fn drop(&mut self) {
+        let _ = remove_tree(&self.path);
+    }
+}
+
 /// Removes a file or a directory tree. Unpacked layers may hold directories
 /// without write permission (mode 0555 is common in images); when that
 /// stops the removal of an unprivileged user, the directories are made
@@ -342,14 +362,19 @@ impl Store {
     /// [`DEFAULT_ROOT`], and removes what interrupted pulls left in `tmp/`.
     pub fn open(root: impl Into<PathBuf>) -> Result<Store> {
         let store = Store { root: root.into() };
+        std::os::unix::fs::DirBuilderExt::mode(fs::DirBuilder::new().recursive(true), 0o700)
+            .create(&store.root)
+            .map_err(io_err("create", &store.root))?;
+        // Root's only: a layer holds an image's setuid programs and device
+        // nodes, which no other user of the host may reach.
         for dir in [
-            store.root.clone(),
+            store.root.join("blobs"),
             store.root.join("blobs").join("sha256"),
             store.root.join("layers"),
             store.root.join("images"),
             store.tmp_dir(),
         ] {
-            fs::create_dir_all(&dir).map_err(io_err("create", &dir))?;
+            private_dir(&dir).map_err(io_err("create", &dir))?;
         }
         store.clean_tmp()?;
         Ok(store)
@@ -516,6 +541,14 @@ impl Store {
             target: self.layer_path(chain_id),
             chain_id: chain_id.clone(),
         })
+    }
+
+    /// A fresh directory under `tmp/` for work in progress (a `load`
+    /// unpacking its archive), removed when the guard is dropped.
+    pub fn work_dir(&self, what: &str) -> Result<WorkDir> {
+        let path = self.tmp_dir().join(unique_name(what));
+        fs::create_dir(&path).map_err(io_err("create", &path))?;
+        Ok(WorkDir { path })
     }
 
     // ----- image records -----

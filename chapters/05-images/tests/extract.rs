@@ -2,7 +2,9 @@
 //! ownership, trusted.* xattrs): `sudo -E cargo test -p ch05-images --test extract`.
 
 use ch04_overlayfs::changes::{is_opaque, is_whiteout};
-use ch05_images::extract::{Compression, ExtractError, Limits, Unpacked, unpack};
+use ch05_images::extract::{
+    Compression, ExtractError, ImageBudget, Limits, Unpacked, unpack, unpack_in_image,
+};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::ffi::CString;
@@ -676,6 +678,206 @@ fn a_gzip_bomb_stops_at_the_limit() {
     let other = tempfile::tempdir().unwrap();
     unpack(gzip(&tar).as_slice(), other.path(), &limits).unwrap();
     scene.check_outside();
+}
+
+/// 256 MiB, what the sparse maps below claim.
+const CLAIMED: u64 = 256 << 20;
+
+/// A GNU sparse entry (type `S`) that stores no data at all and whose map
+/// says "a hole up to 256 MiB": a reader that writes the holes fills the
+/// disk from a tar of three blocks.
+fn gnu_sparse_bomb() -> Vec<u8> {
+    let mut header = tar::Header::new_gnu();
+    header.set_path("disk.img").unwrap();
+    header.set_entry_type(EntryType::GNUSparse);
+    header.set_size(0);
+    header.set_mode(0o644);
+    header.set_mtime(MTIME);
+    {
+        let gnu = header.as_gnu_mut().unwrap();
+        gnu.set_real_size(CLAIMED);
+        gnu.sparse[0].set_offset(CLAIMED);
+        gnu.sparse[0].set_length(0);
+    }
+    header.set_cksum();
+    let mut builder = tar::Builder::new(Vec::new());
+    builder.append(&header, &[][..]).unwrap();
+    builder.into_inner().unwrap()
+}
+
+/// Asserts the error is a refused sparse entry and nothing was written.
+fn assert_sparse_refused(scene: &Scene, result: Result<Unpacked, ExtractError>, format: &str) {
+    let err = result.unwrap_err();
+    assert!(matches!(err, ExtractError::Sparse { .. }), "{err:?}");
+    let message = err.to_string();
+    assert!(message.contains(format), "{message}");
+    assert!(message.contains("sparse files are refused"), "{message}");
+    assert_eq!(names(&scene.dest()), Vec::<String>::new(), "left behind");
+    scene.check_outside();
+}
+
+#[test]
+fn a_gnu_sparse_entry_is_refused_before_a_byte_is_written() {
+    let scene = Scene::new();
+    let tar = gnu_sparse_bomb();
+    let blob = gzip(&tar);
+    // The whole attack fits in a few hundred bytes on the wire.
+    assert!(blob.len() < 200, "{} bytes", blob.len());
+    // The tar crate's own reader would hand out the 256 MiB of zeros.
+    let mut archive = tar::Archive::new(tar.as_slice());
+    let entry = archive.entries().unwrap().next().unwrap().unwrap();
+    assert_eq!(entry.size(), CLAIMED);
+
+    let result = scene.unpack(&blob);
+    assert_sparse_refused(&scene, result, "GNU tar type S");
+    assert_eq!(
+        scene.unpack(&blob).unwrap_err().to_string(),
+        "entry \"disk.img\": sparse files are refused (GNU tar type S): a small map can claim \
+         gigabytes of holes; rebuild the layer without --sparse"
+    );
+}
+
+#[test]
+fn pax_sparse_entries_of_every_format_are_refused() {
+    let claimed = CLAIMED.to_string();
+    let last = (CLAIMED - 1).to_string();
+    let map = format!("{last},1");
+    // (version, PAX records, the entry's name in the tar, its data)
+    type Format<'a> = (&'a str, Vec<(&'a str, &'a [u8])>, &'a str, Vec<u8>);
+    let formats: [Format; 3] = [
+        (
+            "0.0",
+            vec![
+                ("GNU.sparse.size", claimed.as_bytes()),
+                ("GNU.sparse.numblocks", b"1"),
+                ("GNU.sparse.offset", last.as_bytes()),
+                ("GNU.sparse.numbytes", b"1"),
+            ],
+            "disk.img",
+            b"x".to_vec(),
+        ),
+        (
+            "0.1",
+            vec![
+                ("GNU.sparse.size", claimed.as_bytes()),
+                ("GNU.sparse.numblocks", b"1"),
+                ("GNU.sparse.map", map.as_bytes()),
+            ],
+            "disk.img",
+            b"x".to_vec(),
+        ),
+        (
+            "1.0",
+            vec![
+                ("GNU.sparse.major", b"1"),
+                ("GNU.sparse.minor", b"0"),
+                ("GNU.sparse.name", b"disk.img"),
+                ("GNU.sparse.realsize", claimed.as_bytes()),
+            ],
+            "GNUSparseFile.0/disk.img",
+            // Version 1.0 keeps its map at the start of the data.
+            {
+                let mut data = format!("1\n{last}\n1\n").into_bytes();
+                data.resize(512, 0);
+                data.push(b'x');
+                data
+            },
+        ),
+    ];
+    for (version, records, name, data) in formats {
+        let scene = Scene::new();
+        let tar = Layer::new().pax(&records).file(name, &data).finish();
+        let result = scene.unpack(&tar);
+        assert_sparse_refused(&scene, result, "PAX GNU.sparse records");
+        eprintln!("format {version}: refused");
+    }
+}
+
+#[test]
+fn an_entry_after_a_sparse_one_is_never_reached() {
+    let scene = Scene::new();
+    let mut tar = Layer::new().file("first", b"1").finish();
+    // Drop the end-of-archive blocks, append the bomb and another file.
+    tar.truncate(tar.len() - 1024);
+    tar.extend(gnu_sparse_bomb().iter().take(1024));
+    let mut rest = Layer::new().file("after", b"2").finish();
+    tar.append(&mut rest);
+    let err = scene.unpack(&tar).unwrap_err();
+    assert!(matches!(err, ExtractError::Sparse { .. }), "{err:?}");
+    assert_eq!(names(&scene.dest()), ["first"]);
+    scene.check_outside();
+}
+
+/// A layer of one file of `size` bytes named `name`.
+fn layer_of(name: &str, size: usize) -> Vec<u8> {
+    Layer::new().file(name, &vec![5u8; size]).finish()
+}
+
+#[test]
+fn an_image_over_its_cap_stops_even_when_each_layer_fits() {
+    let limits = Limits {
+        max_image_bytes: 64 * 1024,
+        ..Limits::default()
+    };
+    let image = ImageBudget::new(&limits);
+    let first = tempfile::tempdir().unwrap();
+    let second = tempfile::tempdir().unwrap();
+    let layer = layer_of("f", 40 * 1024);
+    // The first layer fits; the second passes the image's cap on its own
+    // fitting bytes.
+    unpack_in_image(layer.as_slice(), first.path(), &image).unwrap();
+    assert_eq!(image.used(), layer.len() as u64);
+    let err = unpack_in_image(layer.as_slice(), second.path(), &image).unwrap_err();
+    assert!(matches!(err, ExtractError::ImageTooLarge { .. }), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "the image's layers together are larger than the limit of 65536 bytes"
+    );
+    // Alone, each layer is an image of its own and fits.
+    let alone = tempfile::tempdir().unwrap();
+    unpack(layer.as_slice(), alone.path(), &limits).unwrap();
+}
+
+#[test]
+fn layers_unpacking_in_parallel_share_the_images_cap() {
+    let layer = layer_of("f", 40 * 1024);
+    let unpack_four = |max_image_bytes: u64| {
+        let limits = Limits {
+            max_image_bytes,
+            ..Limits::default()
+        };
+        let image = ImageBudget::new(&limits);
+        let dirs: Vec<_> = (0..4).map(|_| tempfile::tempdir().unwrap()).collect();
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let workers: Vec<_> = dirs
+                .iter()
+                .map(|dir| {
+                    let (image, layer) = (&image, &layer);
+                    scope.spawn(move || unpack_in_image(layer.as_slice(), dir.path(), image))
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        (results, image.used())
+    };
+    // Room for all four: each counted once, in one shared total.
+    let (results, used) = unpack_four(4 * layer.len() as u64);
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(used, 4 * layer.len() as u64);
+    // Room for two and a half: each layer alone is far below the cap, so
+    // only a shared count stops any of them.
+    let (results, _) = unpack_four(5 * layer.len() as u64 / 2);
+    let refused = results
+        .iter()
+        .filter(|r| matches!(r, Err(ExtractError::ImageTooLarge { .. })))
+        .count();
+    assert!(refused >= 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(ExtractError::ImageTooLarge { .. }))),
+        "{results:?}"
+    );
 }
 
 #[test]

@@ -125,8 +125,9 @@ fn transcript_pull_and_run() {
     assert_eq!(tagged.code, 0, "{}", tagged.output);
     t.run_shown(&shown("images"), &mut setup.ch05(&["images"]), None);
     let inspect = setup.ch05(&["inspect", "mine"]).output().unwrap();
-    let config: serde_json::Value =
+    let found: serde_json::Value =
         serde_json::from_slice(&inspect.stdout).expect("inspect prints JSON");
+    let config = &found[0];
     assert_eq!(
         config["config"]["Cmd"],
         serde_json::json!(["/bin/probe", "hostname"])
@@ -530,4 +531,72 @@ fn a_full_disk_fails_the_pull_and_keeps_nothing() {
         0,
         "temp files left"
     );
+}
+
+/// `size` bytes that gzip cannot shrink (xorshift), so that the compressed
+/// download is as big as what it unpacks to.
+fn incompressible(size: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed | 1;
+    (0..size)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+#[test]
+fn an_image_over_its_size_cap_fails_the_pull_and_keeps_nothing() {
+    use ch05_images::extract::{ExtractError, Limits};
+    use ch05_images::pull::{PullError, pull, pull_with_limits};
+    require_root();
+    let registry = Registry::start(RegistryAuth::Open);
+    // Two layers of 600 KiB: each fits a 1 MiB cap, both together do not.
+    let layout = OciLayout::new("v1");
+    for (name, seed) in [("one", 1), ("two", 2)] {
+        layout.add_layer(|root| {
+            std::fs::write(root.join(name), incompressible(600 << 10, seed)).unwrap()
+        });
+    }
+    registry.push(&layout.path(), "v1", "test/heavy");
+    let setup = Setup::new();
+    let store = ch05_images::store::Store::open(setup.root()).unwrap();
+    let reference =
+        ch05_images::reference::parse(&format!("{}/test/heavy:v1", registry.host())).unwrap();
+
+    let limits = Limits {
+        max_image_bytes: 1 << 20,
+        ..Limits::default()
+    };
+    let err = pull_with_limits(&store, &reference, None, &limits).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            PullError::Extract {
+                source: ExtractError::ImageTooLarge { limit: 1_048_576 },
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // No image, nothing half-written; a layer that completed before the
+    // other passed the cap may stay, verified, as after a full disk.
+    assert!(store.images().unwrap().is_empty());
+    assert!(
+        std::fs::read_dir(setup.root().join("layers"))
+            .unwrap()
+            .count()
+            < 2
+    );
+    assert_eq!(
+        std::fs::read_dir(setup.root().join("tmp")).unwrap().count(),
+        0,
+        "temp files left"
+    );
+
+    // The image itself is fine: with the default caps it pulls.
+    let record = pull(&store, &reference, None).unwrap();
+    assert_eq!(record.layers.len(), 2);
 }
