@@ -36,10 +36,7 @@ pub type PortsColumn<'a> = &'a dyn Fn(&Record<Spec>) -> String;
 
 /// The table `docker ps` prints, with a PORTS column before NAMES when
 /// `ports` is given (chapter 6 publishes ports: it says which).
-pub fn ps_table_with_ports(
-    records: &[Record<Spec>],
-    ports: Option<PortsColumn<'_>>,
-) -> String {
+pub fn ps_table_with_ports(records: &[Record<Spec>], ports: Option<PortsColumn<'_>>) -> String {
     let mut header = vec!["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS"];
     header.extend(ports.is_some().then_some("PORTS"));
     header.push("NAMES");
