@@ -329,6 +329,7 @@ impl Verbs {
                     env: args.process.env,
                     cwd: args.process.workdir,
                     user: args.process.user,
+                    terminal: false,
                 };
                 Ok(exec(engine, &args.container, &request)?)
             }

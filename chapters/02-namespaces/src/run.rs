@@ -152,6 +152,16 @@ impl<'a, E: Engine> Container<'a, E> {
     }
     // ANCHOR_END: prepare
 
+    /// Releases what a run of a container that does not run any more still
+    /// holds: a supervisor that was killed could not do it (its cgroup, its
+    /// network). The container and its writable layer stay.
+    pub fn release(mut self) -> Result<(), RunError> {
+        if self.record.is_running() {
+            return Err(RunError::StillRunning(self.record.name().into()));
+        }
+        Ok(self.steps.release()?)
+    }
+
     /// Removes a container that does not run: what a run left (a dead
     /// supervisor's), what `create` made, and the record.
     pub fn remove(mut self) -> Result<(), RunError> {

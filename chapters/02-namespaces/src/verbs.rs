@@ -119,11 +119,21 @@ pub fn kill_container<E: Engine>(engine: &E, wanted: &str, signal: Signal) -> Re
 /// `docker stop`: SIGTERM, then SIGKILL after `timeout`, then waits for
 /// the container's supervisor to record the exit.
 pub fn stop<E: Engine>(engine: &E, wanted: &str, timeout: Duration) -> Result<(), RunError> {
+    stop_with(engine, wanted, Signal::SIGTERM, timeout)
+}
+
+/// [`stop`], with the first signal chosen (an image's `StopSignal`).
+pub fn stop_with<E: Engine>(
+    engine: &E,
+    wanted: &str,
+    signal: Signal,
+    timeout: Duration,
+) -> Result<(), RunError> {
     let record = engine.containers().find::<E::Spec>(wanted)?;
     if !record.is_running() {
         return Ok(()); // docker stop of a stopped container succeeds
     }
-    kill_container(engine, wanted, Signal::SIGTERM)?;
+    kill_container(engine, wanted, signal)?;
     if !wait_until_gone(record.state.pid, timeout) {
         explain!(
             "stop timeout of {}s expired: sending SIGKILL",

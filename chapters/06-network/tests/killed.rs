@@ -45,7 +45,10 @@ fn transcript_a_killed_supervisor_leaves_nothing_after_prune() {
     let netns = std::fs::read_link(format!("/proc/{first}/ns/net")).unwrap();
     assert!(host_links().contains(&veth));
     assert!(nft_table().contains(&format!("container {id}")));
-    assert_eq!(setup.networks().attached(&app).unwrap(), std::slice::from_ref(&id));
+    assert_eq!(
+        setup.networks().attached(&app).unwrap(),
+        std::slice::from_ref(&id)
+    );
 
     kill(Pid::from_raw(web.supervisor()), Signal::SIGKILL).unwrap();
     let _ = web.child.wait();
