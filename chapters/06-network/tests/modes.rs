@@ -129,22 +129,46 @@ fn transcript_none_host_and_another_containers_network() {
 fn transcript_the_containers_files() {
     let setup = Setup::new();
     let mut t = Transcript::new();
-    let show = "cat /etc/hostname /etc/resolv.conf; tail -n 3 /etc/hosts; cat /sys/class/net/eth0/address";
+    let show =
+        "cat /etc/hostname /etc/resolv.conf; tail -n 3 /etc/hosts; cat /sys/class/net/eth0/address";
     let files = setup.run(
         &mut t,
         &[
-            "run", "--rm", "--hostname", "box", "--dns", "10.9.9.9", "--add-host", "db:10.0.0.5",
-            "--add-host", "host.docker.internal:host-gateway", "--mac-address", "02:42:0a:00:00:99",
-            "busybox", "sh", "-c", show,
+            "run",
+            "--rm",
+            "--hostname",
+            "box",
+            "--dns",
+            "10.9.9.9",
+            "--add-host",
+            "db:10.0.0.5",
+            "--add-host",
+            "host.docker.internal:host-gateway",
+            "--mac-address",
+            "02:42:0a:00:00:99",
+            "busybox",
+            "sh",
+            "-c",
+            show,
         ],
     );
     assert_eq!(files.code, 0, "{}", files.output);
-    assert!(files.output.contains("nameserver 10.9.9.9\n"), "{}", files.output);
+    assert!(
+        files.output.contains("nameserver 10.9.9.9\n"),
+        "{}",
+        files.output
+    );
     assert!(files.output.contains("10.0.0.5\tdb\n"), "{}", files.output);
-    assert!(files.output.ends_with("02:42:0a:00:00:99\n"), "{}", files.output);
+    assert!(
+        files.output.ends_with("02:42:0a:00:00:99\n"),
+        "{}",
+        files.output
+    );
     let gateway = setup.network("bridge").gateway;
     assert!(
-        files.output.contains(&format!("{gateway}\thost.docker.internal\n")),
+        files
+            .output
+            .contains(&format!("{gateway}\thost.docker.internal\n")),
         "{}",
         files.output
     );
@@ -162,7 +186,16 @@ fn an_images_resolv_conf_symlink_is_followed_inside_the_root() {
         std::os::unix::fs::symlink(&link, root.join("etc/resolv.conf")).unwrap();
     });
     let out = setup
-        .ch06(&["run", "--rm", "--dns", "10.9.9.9", "linked", "sh", "-c", "readlink /etc/resolv.conf; cat /etc/resolv.conf"])
+        .ch06(&[
+            "run",
+            "--rm",
+            "--dns",
+            "10.9.9.9",
+            "linked",
+            "sh",
+            "-c",
+            "readlink /etc/resolv.conf; cat /etc/resolv.conf",
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
@@ -170,8 +203,15 @@ fn an_images_resolv_conf_symlink_is_followed_inside_the_root() {
         String::from_utf8_lossy(&out.stdout),
         format!("{target}\nnameserver 10.9.9.9\n")
     );
-    let host_dir = std::path::Path::new(&target).parent().unwrap().to_path_buf();
-    assert!(!host_dir.exists(), "{} was made on the host", host_dir.display());
+    let host_dir = std::path::Path::new(&target)
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    assert!(
+        !host_dir.exists(),
+        "{} was made on the host",
+        host_dir.display()
+    );
 }
 
 #[test]
