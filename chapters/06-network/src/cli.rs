@@ -128,8 +128,51 @@ impl NetworkArgs {
     }
 }
 
+// ANCHOR: to_spec
+/// The network section of a container's spec: `network`'s flags checked
+/// against each other and against what exists, `--network container:NAME`
+/// resolved to that container's id. Chapter 2's flags in `args` are
+/// adjusted to match: its `--network` becomes `host` or `none` (a joined
+/// namespace is set by [`Spec::new`]), and a container that shares
+/// another's network takes its hostname, as docker does.
+pub fn network_request(
+    engine: &NetworkEngine,
+    network: &NetworkArgs,
+    args: &mut ContainerArgs,
+) -> Result<NetworkRequest, NetworkFlagError> {
+    let mut request = network.to_request(args.network.parse()?)?;
+    request.validate()?;
+    match &request.mode {
+        // Refused before anything is made.
+        NetworkMode::Network(name) => drop(engine.networks().get(name)?),
+        NetworkMode::Container(name) => {
+            let other = engine
+                .containers()
+                .find::<ch02_namespaces::Spec>(name)
+                .map_err(|source| NetworkFlagError::Container {
+                    name: name.clone(),
+                    source,
+                })?;
+            if !other.is_running() {
+                return Err(NetworkFlagError::NotRunning(name.clone()));
+            }
+            if args.hostname.is_some() {
+                return Err(NetworkFlagError::HostnameWithContainer);
+            }
+            args.hostname = Some(other.spec.hostname.clone());
+            request.mode = NetworkMode::Container(other.spec.id.clone());
+        }
+        _ => {}
+    }
+    let namespace = match namespace_of(&request.mode) {
+        ch02_namespaces::namespaces::NetworkMode::Host => "host",
+        _ => "none",
+    };
+    args.network = namespace.to_string();
+    Ok(request)
+}
+
 impl NetworkFlags {
-    // ANCHOR: to_spec
     /// The spec of `command` in a container of the image `reference`, on
     /// the network these flags ask for.
     pub fn to_spec(
@@ -139,44 +182,12 @@ impl NetworkFlags {
         command: &[String],
     ) -> Result<Spec, NetworkFlagError> {
         let mut below = self.below.clone();
-        let args = container_args(&mut below);
-        let mut request = self.network.to_request(args.network.parse()?)?;
-        request.validate()?;
-        match &request.mode {
-            // Refused before anything is made.
-            NetworkMode::Network(name) => drop(engine.networks().get(name)?),
-            NetworkMode::Container(name) => {
-                // Shared with a container that runs, by its id; with its
-                // hostname too, as docker does.
-                let other = engine
-                    .containers()
-                    .find::<ch02_namespaces::Spec>(name)
-                    .map_err(|source| NetworkFlagError::Container {
-                        name: name.clone(),
-                        source,
-                    })?;
-                if !other.is_running() {
-                    return Err(NetworkFlagError::NotRunning(name.clone()));
-                }
-                if args.hostname.is_some() {
-                    return Err(NetworkFlagError::HostnameWithContainer);
-                }
-                args.hostname = Some(other.spec.hostname.clone());
-                request.mode = NetworkMode::Container(other.spec.id.clone());
-            }
-            _ => {}
-        }
-        // Chapter 2 reads none or host; a joined namespace is set by Spec::new.
-        let namespace = match namespace_of(&request.mode) {
-            ch02_namespaces::namespaces::NetworkMode::Host => "host",
-            _ => "none",
-        };
-        args.network = namespace.to_string();
+        let request = network_request(engine, &self.network, container_args(&mut below))?;
         let storage = engine.images().spec(&below, reference, command)?;
         Ok(Spec::new(storage, request))
     }
-    // ANCHOR_END: to_spec
 }
+// ANCHOR_END: to_spec
 
 /// `ch06-network run IMAGE [COMMAND]`.
 #[derive(Debug, Clone, Args)]

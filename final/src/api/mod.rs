@@ -11,6 +11,7 @@ pub mod containers;
 pub mod create;
 pub mod exec;
 pub mod images;
+pub mod networks;
 pub mod system;
 
 use crate::daemon::Daemon;
@@ -157,6 +158,15 @@ pub fn router(daemon: Arc<Daemon>) -> App {
                 .delete(images::remove)
                 .post(images::tag_or_push),
         )
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(networks::remove),
+        )
+        .route("/networks/{id}/connect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
         .route("/auth", post(images::auth))
         .with_state(daemon);
     tower::util::MapRequestLayer::new(strip_version as fn(Request) -> Request).layer(routes)

@@ -5,6 +5,7 @@
 
 pub mod containers;
 pub mod images;
+pub mod networks;
 pub mod run;
 pub mod stream;
 
@@ -187,6 +188,15 @@ pub enum Verbs {
     /// Manage images
     #[command(subcommand)]
     Image(ImageVerbs),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(networks::NetworkVerbs),
+    /// Show a container's published ports
+    Port {
+        container: String,
+        /// One port: PORT or PORT/tcp or PORT/udp
+        port: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -371,6 +381,8 @@ impl Verbs {
                 &username,
                 password.as_deref().filter(|_| !password_stdin),
             ),
+            Verbs::Network(verb) => verb.execute(&client),
+            Verbs::Port { container, port } => networks::port(&client, &container, port.as_deref()),
             Verbs::Info => images::info(&client),
             Verbs::Version => images::version(&client),
             Verbs::Container(ContainerVerbs::Prune { force: _ }) => {
