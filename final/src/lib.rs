@@ -17,10 +17,14 @@
 //! - [`logs`], [`frames`]: docker's json-file logs, and its multiplexed stream.
 //! - [`client`], [`cli`]: the `skiff` CLI, a client of the API.
 //! - [`template`]: `--format`'s Go templates.
+//! - [`copy`]: `cp` and `export`: files in and out of a container's root.
+//! - [`base64`]: the encoding of docker's JSON headers.
 
 pub mod api;
+pub mod base64;
 pub mod cli;
 pub mod client;
+pub mod copy;
 pub mod daemon;
 pub mod engine;
 pub mod frames;
