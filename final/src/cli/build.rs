@@ -224,7 +224,7 @@ mod tests {
         let paths: Vec<&str> = names.iter().map(|n| n.0.as_str()).collect();
         assert_eq!(
             paths,
-            [".dockerignore", "Dockerfile", "link", "src", "src/main.c"]
+            [".dockerignore", "Dockerfile", "link", "src/", "src/main.c"]
         );
         assert!(names.iter().all(|n| n.2 == 0));
         assert_eq!(names[2].1, tar::EntryType::Symlink);
