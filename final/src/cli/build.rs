@@ -97,7 +97,9 @@ fn dockerfile(args: &BuildArgs, context: &Path) -> Result<(String, Option<PathBu
 
 // ANCHOR: context_tar
 /// The context as a tar: what `.dockerignore` keeps, plus the Dockerfile
-/// and `.dockerignore` themselves, owned by root.
+/// and `.dockerignore` themselves, owned by root. A Dockerfile from
+/// outside the context (`outside`) is added under the name `dockerfile`,
+/// which `.dockerignore` then names, as docker's client does it.
 pub fn context_tar(context: &Path, dockerfile: &str, outside: Option<&Path>) -> Result<Vec<u8>> {
     let ignore = DockerIgnore::read(context)?;
     let mut tar = tar::Builder::new(Vec::new());
@@ -113,6 +115,11 @@ pub fn context_tar(context: &Path, dockerfile: &str, outside: Option<&Path>) -> 
         }
     }
     for entry in &entries {
+        // A Dockerfile from outside goes in with the context's
+        // .dockerignore telling COPY to leave it out.
+        if entry.path == ".dockerignore" && outside.is_some() {
+            continue;
+        }
         append_entry(
             &mut tar,
             &context.join(&entry.path),
@@ -121,13 +128,17 @@ pub fn context_tar(context: &Path, dockerfile: &str, outside: Option<&Path>) -> 
         )?;
     }
     if let Some(outside) = outside {
-        let text = std::fs::read(outside)
-            .with_context(|| format!("reading the Dockerfile {}", outside.display()))?;
+        append_entry(&mut tar, outside, dockerfile, Owners::Root)?;
+        let mut text = std::fs::read(context.join(".dockerignore")).unwrap_or_default();
+        text.extend_from_slice(format!("\n{dockerfile}\n").as_bytes());
         let mut header = tar::Header::new_gnu();
         header.set_entry_type(tar::EntryType::Regular);
         header.set_mode(0o644);
+        header.set_uid(0);
+        header.set_gid(0);
+        header.set_mtime(0);
         header.set_size(text.len() as u64);
-        tar.append_data(&mut header, dockerfile, &text[..])?;
+        tar.append_data(&mut header, ".dockerignore", &text[..])?;
     }
     Ok(tar.into_inner()?)
 }

@@ -205,6 +205,9 @@ pub fn settings() -> insta::Settings {
         (r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]"),
         (r"\b[0-9a-f]{12}\b", "[SHORT]"),
         (r"\.dockerfile\.[0-9a-f]+", ".dockerfile.[RANDOM]"),
+        (r"\(\d+ bytes\)", "([N] bytes)"),
+        // The docker CLI's progress lines end with a carriage return.
+        (r"\r", ""),
         (r"\d+(\.\d+)?(B|kB|MB|GB)\b", "[SIZE]"),
         (
             r"(\d+|About an?|Less than a) (second|minute|hour)s? ago",
