@@ -206,6 +206,10 @@ pub fn settings() -> insta::Settings {
         (r"\b[0-9a-f]{12}\b", "[SHORT]"),
         (r"\.dockerfile\.[0-9a-f]+", ".dockerfile.[RANDOM]"),
         (r"\(\d+ bytes\)", "([N] bytes)"),
+        (r"size: \d+", "size: [N]"),
+        // A table's columns are as wide as the times were.
+        (r"ago +", "ago   "),
+        (r"CREATED +CREATED BY", "CREATED   CREATED BY"),
         // The docker CLI's progress lines end with a carriage return.
         (r"\r", ""),
         (r"\d+(\.\d+)?(B|kB|MB|GB)\b", "[SIZE]"),
