@@ -61,11 +61,10 @@ fn transcript_push_save_load_history() {
         record(&mut t, &image, daemon.docker(&["load", "-i", "skiff.tar"])),
         0
     );
-    record(
-        &mut t,
-        &image,
-        daemon.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]),
-    );
+    let listed = daemon.ok(daemon.docker(&["images", "--format", "{{.Repository}}:{{.Tag}}"]));
+    let mut names: Vec<&str> = listed.lines().collect();
+    names.sort();
+    assert_eq!(names, [image.name.as_str(), pushed.as_str()]);
 
     t.comment("history: one row per step, the layer's size on the step that made it");
     record(&mut t, &image, daemon.docker(&["history", &pushed]));

@@ -207,9 +207,6 @@ pub fn settings() -> insta::Settings {
         (r"\.dockerfile\.[0-9a-f]+", ".dockerfile.[RANDOM]"),
         (r"\(\d+ bytes\)", "([N] bytes)"),
         (r"size: \d+", "size: [N]"),
-        // A table's columns are as wide as the times were.
-        (r"ago +", "ago   "),
-        (r"CREATED +CREATED BY", "CREATED   CREATED BY"),
         // The docker CLI's progress lines end with a carriage return.
         (r"\r", ""),
         (r"\d+(\.\d+)?(B|kB|MB|GB)\b", "[SIZE]"),
@@ -217,6 +214,10 @@ pub fn settings() -> insta::Settings {
             r"(\d+|About an?|Less than a) (second|minute|hour)s? ago",
             "[TIME] ago",
         ),
+        // A table's columns are as wide as the sizes and times were.
+        (r"ago +", "ago   "),
+        (r"\[SIZE\] {2,}", "[SIZE]   "),
+        (r"CREATED +CREATED BY", "CREATED   CREATED BY"),
     ] {
         settings.add_filter(pattern, replacement);
     }
