@@ -105,16 +105,18 @@ pub async fn update(
         }
         if record.is_running() {
             let cgroups = daemon.engine.images().overlay().cgroups();
-            // The container may have stopped since the record was read:
-            // its next start takes the limits from the record.
-            if let Ok(cgroup) = ch03_cgroups::cli::cgroup_of(&daemon.engine, cgroups, record.id()) {
-                cgroup.set_limits(&limits).map_err(|e| {
+            match ch03_cgroups::cli::cgroup_of(&daemon.engine, cgroups, record.id()) {
+                Ok(cgroup) => cgroup.set_limits(&limits).map_err(|e| {
                     ApiError::bad_request(format!(
                         "Cannot update container {}: {}",
                         record.id(),
                         ch01_process::exit::report(&e)
                     ))
-                })?;
+                })?,
+                // Stopped since the record was read: its next start takes
+                // the limits from the record.
+                Err(_) if !record_of(&daemon, record.id())?.is_running() => {}
+                Err(e) => return Err(ApiError::internal(ch01_process::exit::report(&e))),
             }
         }
         daemon
