@@ -156,6 +156,7 @@ impl Helper {
         let request = serde_json::to_string(config).expect("plain data");
         let mut command = tokio::process::Command::new("/proc/self/exe");
         command
+            .arg0("skiff")
             .arg("--root")
             .arg(&daemon.root)
             .args(["exec-helper", container, "--request", &request])

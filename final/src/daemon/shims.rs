@@ -74,8 +74,11 @@ pub async fn start(daemon: &Arc<Daemon>, id: &str) -> Result<(), StartError> {
     let dir = daemon.engine.dir(id);
     let shim_log = std::fs::File::create(dir.join("shim.log"))
         .map_err(|e| StartError::engine(format!("the shim's log: {e}")))?;
+    // Our own binary, sealed by `daemon::run`; named `skiff` in `ps`, as
+    // a user would look for it, rather than by the path we ran it from.
     let mut command = tokio::process::Command::new("/proc/self/exe");
     command
+        .arg0("skiff")
         .arg("--root")
         .arg(&daemon.root)
         .args(["shim", id, "--status-fd", "3", "--attached"])
