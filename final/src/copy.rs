@@ -540,3 +540,101 @@ pub fn extract(
         .map_err(|e| CopyError::Extract(wanted.given.clone(), e))
 }
 // ANCHOR_END: extract
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::symlink;
+
+    /// A container root: `/etc/passwd`, links out of `/srv`, and a host
+    /// file next to the root that nothing may reach.
+    fn root() -> (tempfile::TempDir, File) {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("root");
+        std::fs::create_dir_all(root.join("etc")).unwrap();
+        std::fs::create_dir_all(root.join("srv")).unwrap();
+        std::fs::write(root.join("etc/passwd"), "container\n").unwrap();
+        std::fs::write(dir.path().join("host-secret"), "host\n").unwrap();
+        symlink("/etc", root.join("srv/escape")).unwrap();
+        symlink("../../../../..", root.join("srv/up")).unwrap();
+        symlink("escape", root.join("srv/chain")).unwrap();
+        let fd = File::open(&root).unwrap();
+        (dir, fd)
+    }
+
+    #[test]
+    fn links_resolve_inside_the_root() {
+        let (_dir, root) = root();
+        let target = |path: &str| link_target(root.as_fd(), Path::new(path));
+        assert_eq!(target("srv/escape"), "/etc");
+        assert_eq!(target("srv/up"), "/");
+        assert_eq!(target("srv/chain"), "/etc");
+        assert_eq!(target("srv/up/host-secret"), "/host-secret");
+        let stat = stat(root.as_fd(), &Wanted::parse("/srv/chain"), "c").unwrap();
+        assert_eq!(stat.mode & go_mode::SYMLINK, go_mode::SYMLINK);
+        assert_eq!(stat.link_target, "/etc");
+    }
+
+    #[test]
+    fn an_archive_reads_through_links_only_inside_the_root() {
+        let (_dir, root) = root();
+        let mut tar = Vec::new();
+        archive(
+            root.as_fd(),
+            &Wanted::parse("/srv/up/etc/passwd"),
+            "c",
+            &mut tar,
+        )
+        .unwrap();
+        let mut entries = tar::Archive::new(&tar[..]);
+        let mut entry = entries.entries().unwrap().next().unwrap().unwrap();
+        let mut text = String::new();
+        entry.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "container\n");
+        // The host's file is not found through the link: it is outside.
+        let missing = stat(root.as_fd(), &Wanted::parse("/srv/up/host-secret"), "c");
+        assert!(matches!(missing, Err(CopyError::NotFound(..))));
+        // A link inside the tree is archived as a link.
+        let mut tar = Vec::new();
+        archive(root.as_fd(), &Wanted::parse("/srv"), "c", &mut tar).unwrap();
+        let mut entries = tar::Archive::new(&tar[..]);
+        let kinds: Vec<(String, tar::EntryType)> = entries
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                (
+                    e.path().unwrap().display().to_string(),
+                    e.header().entry_type(),
+                )
+            })
+            .collect();
+        assert!(kinds.contains(&("srv/escape".into(), tar::EntryType::Symlink)));
+        assert!(!kinds.iter().any(|(name, _)| name.contains("passwd")));
+    }
+
+    #[test]
+    fn an_extraction_writes_only_inside_the_root() {
+        let (dir, root) = root();
+        let mut tar = tar::Builder::new(Vec::new());
+        for name in ["new", "srv/escape/through-link"] {
+            let mut header = tar::Header::new_gnu();
+            header.set_entry_type(tar::EntryType::Regular);
+            header.set_mode(0o644);
+            header.set_uid(0);
+            header.set_gid(0);
+            header.set_mtime(0);
+            header.set_size(3);
+            tar.append_data(&mut header, name, &b"hi\n"[..]).unwrap();
+        }
+        let tar = tar.into_inner().unwrap();
+        // Into /srv/up/, which is the root: never the directory above it.
+        extract(root.as_fd(), &Wanted::parse("/srv/up/"), "c", &tar[..]).unwrap();
+        assert!(dir.path().join("root/new").exists());
+        assert!(!dir.path().join("new").exists());
+        // `/srv/escape` is the root's /etc, not the host's.
+        assert!(dir.path().join("root/etc/through-link").exists());
+        let not_a_dir = extract(root.as_fd(), &Wanted::parse("/etc/passwd"), "c", &tar[..]);
+        assert!(matches!(not_a_dir, Err(CopyError::NotADirectory(_))));
+    }
+}
