@@ -160,3 +160,34 @@ fn transcript_build_errors() {
     // Failed builds leave no container behind.
     assert_eq!(daemon.ok(daemon.skiff(&["ps", "-aq"])), "");
 }
+
+#[test]
+fn output_without_line_breaks_arrives_whole() {
+    let daemon = TestDaemon::start();
+    let image = TestImage::push();
+    let dir = daemon.work().join("long");
+    std::fs::create_dir(&dir).unwrap();
+    // 200000 bytes and no line break: the daemon sends it in pieces.
+    std::fs::write(
+        dir.join("Dockerfile"),
+        format!(
+            "FROM {}\nRUN head -c 200000 /dev/zero | tr '\\0' a; echo; echo end\n",
+            image.name
+        ),
+    )
+    .unwrap();
+    for client in ["docker", "skiff"] {
+        let command = match client {
+            "docker" => daemon.docker(&["build", "--no-cache", "long"]),
+            _ => daemon.skiff(&["build", "--no-cache", "long"]),
+        };
+        let out = daemon.ok(command);
+        let line = out
+            .lines()
+            .find(|l| l.starts_with('a'))
+            .unwrap_or_else(|| panic!("{client}: no long line in {out}"));
+        assert_eq!(line.len(), 200_000, "{client}");
+        assert!(line.bytes().all(|b| b == b'a'), "{client}");
+        assert!(out.contains("\nend\n"), "{client}");
+    }
+}

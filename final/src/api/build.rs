@@ -38,6 +38,9 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use tokio::io::AsyncBufReadExt;
 
+/// The longest piece of output sent as one `{"stream"}` line.
+const MAX_LINE: u64 = 64 * 1024;
+
 /// The largest Dockerfile the daemon reads.
 const MAX_DOCKERFILE: u64 = 4 << 20;
 
@@ -312,10 +315,14 @@ async fn relay(
     work: WorkDir,
     tx: tokio::sync::mpsc::Sender<Event>,
 ) {
-    let mut lines = tokio::io::BufReader::new(output);
+    use tokio::io::AsyncReadExt;
+    // Line by line, as the output comes; a "line" that never ends (a
+    // command printing a binary) goes in pieces of at most MAX_LINE.
+    let mut lines = tokio::io::BufReader::new(output).take(u64::MAX);
     let mut line = Vec::new();
     loop {
         line.clear();
+        lines.set_limit(MAX_LINE);
         match lines.read_until(b'\n', &mut line).await {
             Ok(0) | Err(_) => break,
             Ok(_) => {
