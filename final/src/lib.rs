@@ -17,6 +17,7 @@
 //! - [`logs`], [`frames`]: docker's json-file logs, and its multiplexed stream.
 //! - [`client`], [`cli`]: the `skiff` CLI, a client of the API.
 //! - [`template`]: `--format`'s Go templates.
+//! - [`runc`]: `skiff-runc`, an OCI runtime with runc's command line.
 //! - [`copy`]: `cp` and `export`: files in and out of a container's root.
 //! - [`base64`]: the encoding of docker's JSON headers.
 
@@ -29,5 +30,6 @@ pub mod daemon;
 pub mod engine;
 pub mod frames;
 pub mod logs;
+pub mod runc;
 pub mod shim;
 pub mod template;

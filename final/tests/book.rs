@@ -80,8 +80,12 @@ fn transcript_api_by_hand() {
     );
     assert!(ping.output.contains("1.47"), "{}", ping.output);
     t.comment("create: the JSON body of `docker create`, the answer is an id");
-    let body =
-        format!(r#"{{"Image":"{image}","Cmd":["sh","-c","echo hello; echo oops >&2; exit 3"]}}"#);
+    // stdout and stderr are two pipes, read by two threads of the shim:
+    // nothing orders what arrives on one against the other, so the pause
+    // keeps the log's order the same from run to run.
+    let body = format!(
+        r#"{{"Image":"{image}","Cmd":["sh","-c","echo hello; sleep 0.1; echo oops >&2; exit 3"]}}"#
+    );
     let created = shell(
         &mut t,
         &daemon,

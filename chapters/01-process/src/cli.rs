@@ -72,6 +72,7 @@ impl ProcessFlags {
             cwd: self.workdir.clone().or(defaults.cwd),
             user: self.user.clone().or(defaults.user),
             terminal: defaults.terminal,
+            additional_gids: defaults.additional_gids,
         }
     }
 }

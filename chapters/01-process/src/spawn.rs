@@ -70,6 +70,11 @@ pub struct ProcessSpec {
     /// terminal reaches it.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub terminal: bool,
+    /// Supplementary groups beyond the user's own gid (docker's
+    /// `--group-add`, the OCI spec's `user.additionalGids`). Empty means
+    /// the user's gid alone: nothing is looked up in `/etc/group`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub additional_gids: Vec<u32>,
 }
 
 impl ProcessSpec {
@@ -441,6 +446,7 @@ struct ExecPlan {
     program: String,
     cwd: Option<PathBuf>,
     user: Option<String>,
+    additional_gids: Vec<u32>,
     path_var: String,
     argv_text: String,
     /// A pidfd of the parent, when the child must die with it.
@@ -468,6 +474,7 @@ impl ExecPlan {
             argv_text: argv_repr(&spec.argv),
             cwd: spec.cwd.clone(),
             user: spec.user.clone(),
+            additional_gids: spec.additional_gids.clone(),
             program,
             parent: None,
             terminal: spec.terminal,
@@ -513,7 +520,7 @@ fn prepare_and_exec(
         return ChildReport::Setup(error.0);
     }
     if let Some(user) = &exec.user
-        && let Err(error) = crate::user::switch_to(user)
+        && let Err(error) = crate::user::switch_to(user, &exec.additional_gids)
     {
         return ChildReport::Setup(format!("user {user:?}: {error}"));
     }

@@ -62,18 +62,22 @@ pub fn resolve(user: &str, passwd: &str, group: &str) -> Result<(u32, u32), Stri
 }
 
 // ANCHOR: switch
-/// Becomes `user`, looked up in this process's `/etc`.
-pub fn switch_to(user: &str) -> Result<(), String> {
+/// Becomes `user`, looked up in this process's `/etc`, with `extra_groups`
+/// as supplementary groups besides the user's own gid.
+pub fn switch_to(user: &str, extra_groups: &[u32]) -> Result<(), String> {
     let read = |path: &str| std::fs::read_to_string(path).unwrap_or_default();
     let (uid, gid) = resolve(user, &read("/etc/passwd"), &read("/etc/group"))?;
-    explain!("setgroups([{gid}]); setresgid({gid}); setresuid({uid})");
+    let mut groups = vec![Gid::from_raw(gid)];
+    groups.extend(extra_groups.iter().map(|g| Gid::from_raw(*g)));
+    groups.dedup();
+    explain!("setgroups({groups:?}); setresgid({gid}); setresuid({uid})");
     let gid = Gid::from_raw(gid);
     let uid = Uid::from_raw(uid);
     // SAFETY: prctl with integer arguments only.
     let kept = unsafe { libc::prctl(libc::PR_SET_KEEPCAPS, 1, 0, 0, 0) };
     nix::errno::Errno::result(kept)
         .map_err(|e| format!("prctl(PR_SET_KEEPCAPS): {}", e.desc().to_lowercase()))?;
-    nix::unistd::setgroups(&[gid])
+    nix::unistd::setgroups(&groups)
         .map_err(|e| format!("setgroups: {}", e.desc().to_lowercase()))?;
     nix::unistd::setresgid(gid, gid, gid)
         .map_err(|e| format!("setresgid: {}", e.desc().to_lowercase()))?;

@@ -243,19 +243,27 @@ const CAPABILITY_VERSION_3: u32 = 0x2008_0522;
 
 // ANCHOR: apply_caps
 /// Reduces the calling process to `keep`: bounding, permitted and effective
-/// become `keep`; inheritable and ambient become empty.
+/// become `keep`; inheritable and ambient become empty. Docker's way, and
+/// [`apply_sets`] with those five sets.
+pub fn apply(keep: &CapSet) -> Result<(), nix::Error> {
+    apply_sets(&CapSets::uniform(keep))
+}
+
+/// Sets the calling process's five capability sets to `sets`.
 ///
 /// The order matters: dropping from the bounding set needs `CAP_SETPCAP` in
-/// the effective set, so the bounding set goes first, `capset` last. And
-/// when the process has just switched to another user (chapter 1 keeps the
-/// permitted set across the switch with `PR_SET_KEEPCAPS`, but the kernel
-/// still empties the effective one), the effective set is raised back to
-/// the permitted one first, for that drop.
-pub fn apply(keep: &CapSet) -> Result<(), nix::Error> {
+/// the effective set, so the bounding set goes first, `capset` after, and
+/// the ambient set last (the kernel only lets a capability into it when it
+/// is both permitted and inheritable). And when the process has just
+/// switched to another user (chapter 1 keeps the permitted set across the
+/// switch with `PR_SET_KEEPCAPS`, but the kernel still empties the
+/// effective one), the effective set is raised back to the permitted one
+/// first, for that drop.
+pub fn apply_sets(sets: &CapSets) -> Result<(), nix::Error> {
     let permitted = permitted_mask()?;
-    capset(permitted, permitted)?;
+    capset(permitted, permitted, 0)?;
     for cap in 0..=last_cap() {
-        if !keep.contains(cap) {
+        if !sets.bounding.contains(cap) {
             // SAFETY: prctl with integer arguments only.
             let done = unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0, 0, 0) };
             nix::errno::Errno::result(done)?;
@@ -272,13 +280,64 @@ pub fn apply(keep: &CapSet) -> Result<(), nix::Error> {
         )
     };
     nix::errno::Errno::result(done)?;
-    let mask = keep.mask() & permitted;
-    capset(mask, mask)?;
-    explain!(
-        "capset(bounding = permitted = effective = {:#018x}, inheritable = ambient = 0)",
-        mask
-    );
+    let effective = sets.effective.mask() & permitted;
+    let kept = sets.permitted.mask() & permitted;
+    capset(effective, kept, sets.inheritable.mask())?;
+    for cap in sets.ambient.0.iter() {
+        // SAFETY: prctl with integer arguments only.
+        let done = unsafe {
+            libc::prctl(
+                libc::PR_CAP_AMBIENT,
+                libc::PR_CAP_AMBIENT_RAISE,
+                *cap as libc::c_ulong,
+                0,
+                0,
+            )
+        };
+        nix::errno::Errno::result(done)?;
+    }
+    if *sets == CapSets::uniform(&sets.bounding) {
+        explain!(
+            "capset(bounding = permitted = effective = {:#018x}, inheritable = ambient = 0)",
+            effective
+        );
+    } else {
+        explain!(
+            "capset(bounding = {:#018x}, permitted = {kept:#018x}, effective = {effective:#018x}, inheritable = {:#018x}, ambient = {:#018x})",
+            sets.bounding.mask(),
+            sets.inheritable.mask(),
+            sets.ambient.mask()
+        );
+    }
     Ok(())
+}
+// ANCHOR_END: apply_caps
+
+/// The five capability sets of a process, each given on its own (the OCI
+/// runtime spec's `process.capabilities`). Docker's flags give one set
+/// for bounding, permitted and effective, and empty inheritable and
+/// ambient sets: [`CapSets::uniform`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct CapSets {
+    pub bounding: CapSet,
+    pub effective: CapSet,
+    pub permitted: CapSet,
+    pub inheritable: CapSet,
+    pub ambient: CapSet,
+}
+
+impl CapSets {
+    /// `keep` as bounding, permitted and effective; nothing inheritable.
+    pub fn uniform(keep: &CapSet) -> CapSets {
+        CapSets {
+            bounding: keep.clone(),
+            effective: keep.clone(),
+            permitted: keep.clone(),
+            inheritable: CapSet::default(),
+            ambient: CapSet::default(),
+        }
+    }
 }
 // ANCHOR_END: apply_caps
 
@@ -295,12 +354,12 @@ fn permitted_mask() -> Result<u64, nix::Error> {
     Ok(u64::from(data[0].permitted) | (u64::from(data[1].permitted) << 32))
 }
 
-/// Sets the effective and permitted sets (inheritable empty) with `capset(2)`.
-fn capset(effective: u64, permitted: u64) -> Result<(), nix::Error> {
+/// Sets the effective, permitted and inheritable sets with `capset(2)`.
+fn capset(effective: u64, permitted: u64, inheritable: u64) -> Result<(), nix::Error> {
     let half = |shift: u32| CapData {
         effective: (effective >> shift) as u32,
         permitted: (permitted >> shift) as u32,
-        inheritable: 0,
+        inheritable: (inheritable >> shift) as u32,
     };
     let header = CapHeader {
         version: CAPABILITY_VERSION_3,

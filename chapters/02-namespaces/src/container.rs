@@ -16,7 +16,6 @@ use crate::step::Step;
 use crate::userns;
 use ch01_process::{HookError, SpawnError, SpawnHooks};
 use nix::unistd::Pid;
-use std::path::Path;
 
 /// Why a container could not be created, before or while it starts.
 #[derive(Debug, thiserror::Error)]
@@ -85,21 +84,36 @@ impl SpawnHooks for ContainerHooks<'_> {
 
     fn in_child(&mut self) -> Result<(), HookError> {
         let spec = self.spec;
+        if spec.isolation.network == NetworkMode::Joined {
+            let netns = self.steps.network_namespace().ok_or_else(|| {
+                HookError::new("joining a network namespace", "no step opened one")
+            })?;
+            namespaces::join_network(netns)
+                .map_err(|e| HookError::new("setns(CLONE_NEWNET)", e))?;
+        }
         if spec.isolation.userns {
             userns::become_root()
                 .map_err(|e| HookError::new("becoming root in the user namespace", e))?;
         }
-        namespaces::unshare_cgroup().map_err(|e| HookError::new("unshare(CLONE_NEWCGROUP)", e))?;
-        namespaces::set_hostname(&spec.hostname).map_err(|e| HookError::new("sethostname", e))?;
+        if !spec.isolation.inherit.cgroup {
+            namespaces::unshare_cgroup()
+                .map_err(|e| HookError::new("unshare(CLONE_NEWCGROUP)", e))?;
+        }
+        if !spec.isolation.inherit.uts {
+            namespaces::set_hostname(&spec.hostname)
+                .map_err(|e| HookError::new("sethostname", e))?;
+        }
         if spec.isolation.network == NetworkMode::None {
             namespaces::bring_up_loopback().map_err(|e| HookError::new("bringing up lo", e))?;
         }
-        enter_rootfs(&spec.rootfs, &mut *self.steps)?;
+        enter_rootfs(spec, &mut *self.steps)?;
         filter_while_privileged(spec, self.filter)
     }
 
-    /// After the user switch: what the process may do from now on.
+    /// After the user switch: the steps' last word (an OCI runtime waits
+    /// there for its `start`), then what the process may do from now on.
     fn before_exec(&mut self) -> Result<(), HookError> {
+        self.steps.before_exec()?;
         restrict(self.spec, self.filter)
     }
 }
@@ -125,7 +139,11 @@ pub fn filter_while_privileged(spec: &Spec, filter: Option<&Filter>) -> Result<(
 /// every process `exec` starts in it: capabilities, then `no_new_privs`
 /// and, with it, the syscall filter.
 pub fn restrict(spec: &Spec, filter: Option<&Filter>) -> Result<(), HookError> {
-    caps::apply(&spec.caps).map_err(|e| HookError::new("dropping capabilities", e))?;
+    let dropped = match &spec.cap_sets {
+        Some(sets) => caps::apply_sets(sets),
+        None => caps::apply(&spec.caps),
+    };
+    dropped.map_err(|e| HookError::new("dropping capabilities", e))?;
     if spec.no_new_privileges {
         caps::set_no_new_privs().map_err(|e| HookError::new("no-new-privileges", e))?;
         if let Some(filter) = filter {
@@ -149,15 +167,20 @@ fn install(filter: &Filter) -> Result<(), HookError> {
 // ANCHOR: enter_rootfs
 /// The mount steps, in order; see [`mounts`]. `steps` are the later
 /// chapters' additions (an overlay root, volumes).
-pub fn enter_rootfs(rootfs: &Path, steps: &mut dyn Step) -> Result<(), HookError> {
+pub fn enter_rootfs(spec: &Spec, steps: &mut dyn Step) -> Result<(), HookError> {
+    let rootfs = spec.rootfs.as_path();
     let failed = |e: mounts::MountError| HookError::new("setting up the root filesystem", e);
     mounts::make_private().map_err(failed)?;
     steps.before_bind(rootfs)?;
     mounts::bind_root(rootfs).map_err(failed)?;
     mounts::mount_kernel_filesystems(rootfs).map_err(failed)?;
     steps.before_pivot(rootfs)?;
+    if spec.filesystem.read_only {
+        mounts::make_root_readonly(rootfs).map_err(failed)?;
+    }
     mounts::pivot_into(rootfs).map_err(failed)?;
-    mounts::mask_paths().map_err(failed)?;
-    mounts::make_readonly_paths().map_err(failed)
+    mounts::mask_paths(&spec.filesystem.masked_paths).map_err(failed)?;
+    mounts::make_readonly_paths(&spec.filesystem.readonly_paths).map_err(failed)
 }
+// ANCHOR_END: enter_rootfs
 // ANCHOR_END: enter_rootfs

@@ -79,6 +79,9 @@ pub struct ExecRequest {
     pub user: Option<String>,
     /// A terminal on stdin (`exec -t`).
     pub terminal: bool,
+    /// Supplementary groups of the user given in `user` (without a user,
+    /// the container's configured ones are kept).
+    pub additional_gids: Vec<u32>,
 }
 
 impl ExecRequest {
@@ -94,6 +97,10 @@ impl ExecRequest {
             cwd: self.cwd.clone().or_else(|| configured.cwd.clone()),
             user: self.user.clone().or_else(|| configured.user.clone()),
             terminal: self.terminal,
+            additional_gids: match self.user {
+                Some(_) => self.additional_gids.clone(),
+                None => configured.additional_gids.clone(),
+            },
         }
     }
 }
@@ -102,6 +109,17 @@ impl ExecRequest {
 /// `docker exec`: runs `request` in the running container `wanted`, waits
 /// for it, and returns its exit code.
 pub fn exec<E: Engine>(engine: &E, wanted: &str, request: &ExecRequest) -> Result<i32, ExecError> {
+    start(engine, wanted, request)?.wait()
+}
+
+/// Starts `request` in the running container `wanted` and returns once
+/// its command runs: the caller may tell someone its pid before it waits
+/// (an OCI runtime's `exec --detach` writes it to a pid file).
+pub fn start<E: Engine>(
+    engine: &E,
+    wanted: &str,
+    request: &ExecRequest,
+) -> Result<ExecRunning, ExecError> {
     ensure_single_threaded()?;
     let record = engine
         .containers()
@@ -115,8 +133,11 @@ pub fn exec<E: Engine>(engine: &E, wanted: &str, request: &ExecRequest) -> Resul
     let process = request.process(&spec.process);
     let mut steps = engine.steps(&record.spec);
     steps.exec_prepare().map_err(RunError::from)?;
+    // Compiled before entering: a profile is a file of the host, which
+    // the container's root would hide.
+    let filter = crate::seccomp::compile(&spec.seccomp, &spec.caps).map_err(RunError::from)?;
     let userns = enter(Pid::from_raw(first.pid))?;
-    let mut supervisor = Supervisor::new(SuperviseOptions {
+    let supervisor = Supervisor::new(SuperviseOptions {
         subreaper: true,
         stop_timeout: None,
     })
@@ -126,7 +147,6 @@ pub fn exec<E: Engine>(engine: &E, wanted: &str, request: &ExecRequest) -> Resul
         die_with_parent: true,
         ..Default::default()
     };
-    let filter = crate::seccomp::compile(&spec.seccomp, &spec.caps).map_err(RunError::from)?;
     let mut hooks = ExecHooks {
         spec,
         userns,
@@ -134,8 +154,32 @@ pub fn exec<E: Engine>(engine: &E, wanted: &str, request: &ExecRequest) -> Resul
     }
     .then(JoinSteps(&mut steps));
     let child = spawn(&process, &options, &mut hooks).map_err(ContainerError::from)?;
-    let status = supervisor.wait(child).map_err(RunError::from)?;
-    Ok(status.code())
+    Ok(ExecRunning { child, supervisor })
+}
+// ANCHOR_END: exec
+
+/// A process that [`start`] started in a container, watched by us.
+pub struct ExecRunning {
+    child: ch01_process::Child,
+    supervisor: Supervisor,
+}
+
+impl ExecRunning {
+    /// The process, as the host sees it.
+    pub fn pid(&self) -> Pid {
+        self.child.pid()
+    }
+
+    /// Waits for the process to end (forwarding signals meanwhile) and
+    /// returns its exit code.
+    pub fn wait(self) -> Result<i32, ExecError> {
+        let ExecRunning {
+            child,
+            mut supervisor,
+        } = self;
+        let status = supervisor.wait(child).map_err(RunError::from)?;
+        Ok(status.code())
+    }
 }
 // ANCHOR_END: exec
 

@@ -241,11 +241,11 @@ pub const READONLY_PATHS: [&str; 5] = [
     "/proc/sysrq-trigger",
 ];
 
-/// Hides each masked path: a file under /dev/null, a directory under an
-/// empty read-only tmpfs. Runs after `pivot_root`, so the paths are the
-/// container's.
-pub fn mask_paths() -> Result<()> {
-    for path in MASKED_PATHS.map(Path::new) {
+/// Hides each masked path (docker's are [`MASKED_PATHS`]): a file under
+/// /dev/null, a directory under an empty read-only tmpfs. Runs after
+/// `pivot_root`, so the paths are the container's.
+pub fn mask_paths(paths: &[PathBuf]) -> Result<()> {
+    for path in paths.iter().map(PathBuf::as_path) {
         match std::fs::metadata(path) {
             Err(_) => continue, // this kernel has no such file
             Ok(meta) if meta.is_dir() => {
@@ -263,12 +263,13 @@ pub fn mask_paths() -> Result<()> {
     Ok(())
 }
 
-/// Makes each read-only path so: bind it onto itself, then remount the bind
-/// read-only. The remount must repeat the flags the mount already has
-/// (nosuid, nodev, noexec on /proc): in a user namespace the kernel refuses
-/// to clear them, as that would lift a restriction the host set.
-pub fn make_readonly_paths() -> Result<()> {
-    for path in READONLY_PATHS.map(Path::new) {
+/// Makes each read-only path (docker's are [`READONLY_PATHS`]) so: bind it
+/// onto itself, then remount the bind read-only. The remount must repeat
+/// the flags the mount already has (nosuid, nodev, noexec on /proc): in a
+/// user namespace the kernel refuses to clear them, as that would lift a
+/// restriction the host set.
+pub fn make_readonly_paths(paths: &[PathBuf]) -> Result<()> {
+    for path in paths.iter().map(PathBuf::as_path) {
         if !path.exists() {
             continue;
         }
@@ -291,6 +292,23 @@ pub fn make_readonly_paths() -> Result<()> {
     Ok(())
 }
 // ANCHOR_END: masked_paths
+
+/// Makes the container's root read-only (docker's `--read-only`, the OCI
+/// spec's `root.readonly`): a read-only remount of the bind made by
+/// [`bind_root`]. Only that mount changes: /proc, /dev, /sys and the
+/// volumes mounted below it keep their own flags, so `/tmp` can still be a
+/// writable tmpfs. Runs before `pivot_root`, after the volumes, whose
+/// mount points may have had to be created in the root.
+pub fn make_root_readonly(root: &Path) -> Result<()> {
+    let kept = existing_flags(root);
+    mount_fs(
+        "none",
+        root,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | kept,
+        None,
+    )
+}
 
 /// The nosuid, nodev, noexec flags of the mount holding `path`.
 fn existing_flags(path: &Path) -> MsFlags {

@@ -17,7 +17,8 @@
 //! `#[serde(flatten)]`) and dereferences to it, so `spec.process` works at
 //! every level. [`RunSpec`] is what the run path needs of any of them.
 
-use crate::caps::CapSet;
+use crate::caps::{CapSet, CapSets};
+use crate::mounts::{MASKED_PATHS, READONLY_PATHS};
 use crate::namespaces::{Isolation, NetworkMode, PidMode};
 use crate::seccomp::SeccompMode;
 use crate::userns::IdMap;
@@ -42,6 +43,10 @@ pub struct Spec {
     pub isolation: Isolation,
     /// The capabilities the container's processes keep.
     pub caps: CapSet,
+    /// The five capability sets, when they are not docker's (`caps` as
+    /// bounding, permitted and effective, nothing inheritable or ambient).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cap_sets: Option<CapSets>,
     /// `--security-opt no-new-privileges`.
     #[serde(default)]
     pub no_new_privileges: bool,
@@ -56,8 +61,35 @@ pub struct Spec {
     /// `--rm`: remove the container when it exits.
     #[serde(default)]
     pub auto_remove: bool,
+    /// A read-only root, and the paths hidden or read-only in it.
+    #[serde(default)]
+    pub filesystem: Filesystem,
 }
 // ANCHOR_END: spec
+
+/// What the container may see and change of its files: docker's masked
+/// and read-only paths (unless an OCI configuration lists others), and
+/// `--read-only`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Filesystem {
+    /// The root is mounted read-only (volumes stay as they are).
+    pub read_only: bool,
+    /// Hidden: a file under /dev/null, a directory under an empty tmpfs.
+    pub masked_paths: Vec<PathBuf>,
+    /// Bound read-only onto themselves.
+    pub readonly_paths: Vec<PathBuf>,
+}
+
+impl Default for Filesystem {
+    fn default() -> Self {
+        Filesystem {
+            read_only: false,
+            masked_paths: MASKED_PATHS.iter().map(PathBuf::from).collect(),
+            readonly_paths: READONLY_PATHS.iter().map(PathBuf::from).collect(),
+        }
+    }
+}
 
 /// What the run path needs of any chapter's spec: the chapter 2 section
 /// it starts from, and serde to keep it in the container's record.
@@ -89,6 +121,10 @@ pub enum SpecError {
         "the host's {0} namespace cannot be combined with a user namespace: a user namespace cannot use the host's {0} namespace's kernel filesystems"
     )]
     HostWithUserns(&'static str),
+    #[error(
+        "another container's network namespace cannot be joined from a user namespace of its own: it belongs to another user namespace, where this one has no privilege; drop --userns"
+    )]
+    JoinedWithUserns,
     #[error("no command to run")]
     NoCommand,
 }
@@ -111,6 +147,9 @@ impl Spec {
             }
             if self.isolation.pid == PidMode::Host {
                 return Err(SpecError::HostWithUserns("pid"));
+            }
+            if self.isolation.network == NetworkMode::Joined {
+                return Err(SpecError::JoinedWithUserns);
             }
         }
         Ok(())
@@ -158,11 +197,13 @@ mod tests {
             },
             isolation: Isolation::default(),
             caps: CapSet::docker_default(),
+            cap_sets: None,
             no_new_privileges: false,
             seccomp: SeccompMode::Default,
             id_map: DEFAULT_MAP,
             stop_timeout: None,
             auto_remove: false,
+            filesystem: Filesystem::default(),
         }
     }
 

@@ -36,7 +36,7 @@
 //! outlives the handle (the daemon may restart and [`Cgroup::open`] it
 //! again). Call [`Cgroup::remove`], or hold a [`CgroupGuard`], which does.
 
-use crate::devices::{DEFAULT_RULES, DeviceError};
+use crate::devices::{DEFAULT_RULES, DeviceError, DeviceRule};
 use crate::layout::{Controller, Layout, Version};
 use crate::limits::Limits;
 use ch01_process::explain;
@@ -69,6 +69,11 @@ pub enum CgroupError {
          not starting with '.', at most 128 characters"
     )]
     InvalidName(String),
+    /// A cgroup path that would leave the hierarchies or name a kernel file.
+    #[error(
+        "invalid cgroup path {0:?}: give directories below the cgroup roots, such as docker/web, without '..'"
+    )]
+    InvalidPath(PathBuf),
     /// The limits contradict each other or the kernel's bounds.
     #[error("invalid limits: {0}")]
     InvalidLimits(String),
@@ -310,11 +315,14 @@ pub struct Stats {
     pub pids_limit: Option<u64>,
 }
 
-/// A container's cgroup: `skiff/<id>` under each hierarchy.
+/// A container's cgroup: `skiff/<id>` under each hierarchy (or another
+/// path below the hierarchies' roots, when the caller chooses it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cgroup {
     layout: Layout,
     name: String,
+    /// Where it is, relative to each hierarchy's root: `skiff/<name>`.
+    path: PathBuf,
 }
 
 impl Cgroup {
@@ -326,22 +334,51 @@ impl Cgroup {
     /// it fails part way.
     pub fn create(layout: &Layout, name: &str, limits: &Limits) -> Result<Cgroup> {
         validate_name(name)?;
-        let settings = settings(layout.version(), limits)?;
-        let cgroup = Cgroup {
+        Cgroup::at(layout, &Path::new(PARENT).join(name))?.make(limits, DEFAULT_RULES)
+    }
+
+    /// Creates the cgroup at `path` (relative to each hierarchy's root, as
+    /// `docker/<id>`) with `limits` and the device allow-list `devices`:
+    /// the placement an OCI runtime's caller chooses (`linux.cgroupsPath`).
+    /// The directories above it are made when missing and left in place
+    /// afterwards (others may use them, as runc leaves them).
+    pub fn create_at(
+        layout: &Layout,
+        path: &Path,
+        limits: &Limits,
+        devices: &[DeviceRule],
+    ) -> Result<Cgroup> {
+        Cgroup::at(layout, path)?.make(limits, devices)
+    }
+
+    /// The handle of the cgroup at `path`, checked to stay below the roots.
+    fn at(layout: &Layout, path: &Path) -> Result<Cgroup> {
+        validate_path(path)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(Cgroup {
             layout: layout.clone(),
-            name: name.to_string(),
-        };
+            name,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn make(self, limits: &Limits, devices: &[DeviceRule]) -> Result<Cgroup> {
+        let layout = &self.layout;
+        let settings = settings(layout.version(), limits)?;
         for s in &settings {
-            if cgroup.dir_of(s.controller).is_none() {
+            if self.dir_of(s.controller).is_none() {
                 return Err(unavailable(s.controller, s.file));
             }
         }
         let mut created = Vec::new();
         let made = match layout {
-            Layout::Unified { root } => create_v2(root, name, &settings, &mut created),
+            Layout::Unified { root } => create_v2(root, &self.path, &settings, &mut created),
             Layout::Legacy { .. } => layout.roots().into_iter().try_for_each(|root| {
                 let is_cpuset = layout.root_of(Controller::Cpuset) == Some(root);
-                create_v1(root, name, is_cpuset, &mut created)
+                create_v1(root, &self.path, is_cpuset, &mut created)
             }),
         };
         if let Err(e) = made {
@@ -349,18 +386,18 @@ impl Cgroup {
             for dir in created.iter().rev() {
                 let _ = rmdir(dir);
             }
-            cgroup.remove_parents();
+            self.remove_parents();
             return Err(e);
         }
-        // Docker's device allow-list (devices.rs), before any process joins.
-        let configured = cgroup
+        // The device allow-list (devices.rs), before any process joins.
+        let configured = self
             .apply(&settings)
-            .and_then(|()| cgroup.restrict_devices(DEFAULT_RULES));
+            .and_then(|()| self.restrict_devices(devices));
         if let Err(e) = configured {
-            let _ = cgroup.remove();
+            let _ = self.remove();
             return Err(e);
         }
-        Ok(cgroup)
+        Ok(self)
     }
     // ANCHOR_END: create
 
@@ -368,19 +405,27 @@ impl Cgroup {
     /// perhaps by another process).
     pub fn open(layout: &Layout, name: &str) -> Result<Cgroup> {
         validate_name(name)?;
-        let cgroup = Cgroup {
-            layout: layout.clone(),
-            name: name.to_string(),
-        };
+        Cgroup::open_at(layout, &Path::new(PARENT).join(name))
+    }
+
+    /// A handle on the existing cgroup at `path` (see [`Cgroup::create_at`]).
+    pub fn open_at(layout: &Layout, path: &Path) -> Result<Cgroup> {
+        let cgroup = Cgroup::at(layout, path)?;
         match cgroup.dirs().into_iter().find(|d| !d.is_dir()) {
             Some(missing) => Err(CgroupError::NotFound(missing)),
             None => Ok(cgroup),
         }
     }
 
-    /// The cgroup's name under `skiff/`: the container's id.
+    /// The cgroup's name: the last component of its path (under `skiff/`,
+    /// the container's id).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Where the cgroup is, relative to each hierarchy's root.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 
     /// The hierarchies this cgroup lives in.
@@ -391,7 +436,7 @@ impl Cgroup {
     /// The cgroup's directory in the hierarchy of `controller`, if mounted.
     pub fn dir_of(&self, controller: Controller) -> Option<PathBuf> {
         let root = self.layout.root_of(controller)?;
-        Some(root.join(PARENT).join(&self.name))
+        Some(root.join(&self.path))
     }
 
     /// The cgroup's directories: one on v2, one per hierarchy on v1.
@@ -399,7 +444,7 @@ impl Cgroup {
         self.layout
             .roots()
             .into_iter()
-            .map(|root| root.join(PARENT).join(&self.name))
+            .map(|root| root.join(&self.path))
             .collect()
     }
 
@@ -667,8 +712,12 @@ impl Cgroup {
 
     /// Removes the `skiff` parents that are empty. Another container's
     /// cgroup in a parent makes `rmdir` fail with `EBUSY` (or `ENOTEMPTY`):
-    /// that parent stays, which is what we want.
+    /// that parent stays, which is what we want. The parents of a cgroup
+    /// placed elsewhere ([`Cgroup::create_at`]) are not ours to remove.
     fn remove_parents(&self) {
+        if self.path.parent() != Some(Path::new(PARENT)) {
+            return;
+        }
         for root in self.layout.roots() {
             let parent = root.join(PARENT);
             if !parent.is_dir() {
@@ -692,7 +741,7 @@ impl Cgroup {
 
     fn v2_dir(&self) -> PathBuf {
         match &self.layout {
-            Layout::Unified { root } => root.join(PARENT).join(&self.name),
+            Layout::Unified { root } => root.join(&self.path),
             Layout::Legacy { .. } => unreachable!("v2_dir on a v1 layout"),
         }
     }
@@ -739,10 +788,10 @@ impl Drop for CgroupGuard {
 
 // ANCHOR: create_v2
 /// v2: enable the controllers the limits need (and those `stats` reads) in
-/// the root and in `skiff`, then make `skiff/<id>`.
+/// the root and in each cgroup above ours (`skiff`), then make ours.
 fn create_v2(
     root: &Path,
-    name: &str,
+    path: &Path,
     settings: &[Setting],
     created: &mut Vec<PathBuf>,
 ) -> Result<()> {
@@ -765,14 +814,27 @@ fn create_v2(
     .map(|c| c.name())
     .filter(|c| available.contains(c))
     .collect();
-    let parent = root.join(PARENT);
-    let leaf = parent.join(name);
+    let leaf = root.join(path);
     retry_enoent(|| {
         enable_controllers(root, &wanted)?;
-        mkdir_parent(&parent, created)?;
-        enable_controllers(&parent, &wanted)?;
+        for parent in parents(root, path) {
+            mkdir_parent(&parent, created)?;
+            enable_controllers(&parent, &wanted)?;
+        }
         mkdir_leaf(&leaf, created)
     })
+}
+
+/// The directories between `root` and the cgroup at `path`, top first.
+fn parents(root: &Path, path: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = path
+        .ancestors()
+        .skip(1)
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(|p| root.join(p))
+        .collect();
+    dirs.reverse();
+    dirs
 }
 
 /// Adds `+controller` to a cgroup's `cgroup.subtree_control`, for those
@@ -794,19 +856,23 @@ fn enable_controllers(dir: &Path, wanted: &[&str]) -> Result<()> {
 // ANCHOR_END: create_v2
 
 // ANCHOR: create_v1
-/// v1: make `skiff/<id>` in one hierarchy; in the cpuset hierarchy, give
-/// each new cgroup its parent's CPUs and memory nodes.
-fn create_v1(root: &Path, name: &str, is_cpuset: bool, created: &mut Vec<PathBuf>) -> Result<()> {
-    let parent = root.join(PARENT);
-    let leaf = parent.join(name);
+/// v1: make the cgroup at `path` in one hierarchy (with `skiff` above it);
+/// in the cpuset hierarchy, give each new cgroup its parent's CPUs and
+/// memory nodes.
+fn create_v1(root: &Path, path: &Path, is_cpuset: bool, created: &mut Vec<PathBuf>) -> Result<()> {
+    let leaf = root.join(path);
     retry_enoent(|| {
-        mkdir_parent(&parent, created)?;
-        if is_cpuset {
-            inherit_cpuset(&parent, root)?;
+        let mut above = root.to_path_buf();
+        for parent in parents(root, path) {
+            mkdir_parent(&parent, created)?;
+            if is_cpuset {
+                inherit_cpuset(&parent, &above)?;
+            }
+            above = parent;
         }
         mkdir_leaf(&leaf, created)?;
         if is_cpuset {
-            inherit_cpuset(&leaf, &parent)?;
+            inherit_cpuset(&leaf, &above)?;
         }
         Ok(())
     })
@@ -871,6 +937,27 @@ fn validate_name(name: &str) -> Result<()> {
     } else {
         Err(CgroupError::InvalidName(name.to_string()))
     }
+}
+
+/// A cgroup path must stay below the hierarchies' roots: relative, each
+/// component a plain name (no `..`), none of them the kernel's own files.
+fn validate_path(path: &Path) -> Result<()> {
+    use std::path::Component;
+    let mut count = 0;
+    for component in path.components() {
+        let Component::Normal(name) = component else {
+            return Err(CgroupError::InvalidPath(path.to_path_buf()));
+        };
+        let name = name.to_string_lossy();
+        if name.starts_with("cgroup.") || name.contains('\n') {
+            return Err(CgroupError::InvalidPath(path.to_path_buf()));
+        }
+        count += 1;
+    }
+    if count == 0 {
+        return Err(CgroupError::InvalidPath(path.to_path_buf()));
+    }
+    Ok(())
 }
 
 fn unavailable(controller: Controller, needed_for: &str) -> CgroupError {

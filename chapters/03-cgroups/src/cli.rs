@@ -140,6 +140,7 @@ impl LimitedFlags {
         Ok(Spec {
             container: self.below.to_spec(rootfs, command, defaults)?,
             limits: self.limits.to_limits()?,
+            cgroup: Default::default(),
         })
     }
 }

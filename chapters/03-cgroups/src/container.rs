@@ -14,7 +14,8 @@
 //! but the spec to find it again: `release` removes it after the run, or
 //! from another process after a supervisor was killed.
 
-use crate::cgroup::{Cgroup, CgroupError};
+use crate::cgroup::{Cgroup, CgroupError, PARENT};
+use crate::devices::{DEFAULT_RULES, DeviceRule};
 use crate::layout::{Layout, LayoutError};
 use crate::limits::Limits;
 use crate::spec::Spec;
@@ -23,14 +24,16 @@ use ch02_namespaces::records::Containers;
 use ch02_namespaces::step::StepError;
 use ch02_namespaces::{Engine, ExitReport, RunError, Step};
 use nix::unistd::Pid;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 // ANCHOR: step
 /// The cgroup of a container, as a step of the run path.
 pub struct CgroupStep {
     layout: Layout,
-    id: String,
+    /// Relative to each hierarchy's root: `skiff/<id>`, or the spec's path.
+    path: PathBuf,
     limits: Limits,
+    devices: Vec<DeviceRule>,
     /// For `exec`: the cgroup's `cgroup.procs` files, opened before the
     /// process enters the container (where the host's paths are gone).
     procs: Vec<std::fs::File>,
@@ -40,14 +43,24 @@ impl CgroupStep {
     pub fn new(layout: &Layout, spec: &Spec) -> CgroupStep {
         CgroupStep {
             layout: layout.clone(),
-            id: spec.id.clone(),
+            path: spec
+                .cgroup
+                .path
+                .clone()
+                .unwrap_or_else(|| Path::new(PARENT).join(&spec.id)),
             limits: spec.limits.clone(),
+            devices: spec
+                .cgroup
+                .devices
+                .clone()
+                .unwrap_or_else(|| DEFAULT_RULES.to_vec()),
             procs: Vec::new(),
         }
     }
 
-    fn open(&self) -> Result<Cgroup, CgroupError> {
-        Cgroup::open(&self.layout, &self.id)
+    /// The container's cgroup, if it exists.
+    pub fn open(&self) -> Result<Cgroup, CgroupError> {
+        Cgroup::open_at(&self.layout, &self.path)
     }
 
     fn join(&self, child: Pid) -> Result<(), HookError> {
@@ -60,14 +73,17 @@ impl CgroupStep {
 impl Step for CgroupStep {
     fn prepare(&mut self) -> Result<(), StepError> {
         // One left by a run whose supervisor was killed: its processes died
-        // with the supervisor, the cgroup stayed.
-        if let Ok(stale) = self.open() {
+        // with the supervisor, the cgroup stayed. Only under `skiff/`: a
+        // cgroup at a path the caller chose may be someone else's, and
+        // creating ours there fails instead.
+        let ours = self.path.parent() == Some(Path::new(PARENT));
+        if ours && let Ok(stale) = self.open() {
             explain!("remove the stale cgroup of a previous run");
             stale
                 .remove()
                 .map_err(|e| StepError::new("removing a stale cgroup", e))?;
         }
-        Cgroup::create(&self.layout, &self.id, &self.limits)
+        Cgroup::create_at(&self.layout, &self.path, &self.limits, &self.devices)
             .map(drop)
             .map_err(|e| StepError::new("creating the cgroup", e))
     }

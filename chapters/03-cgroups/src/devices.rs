@@ -368,6 +368,20 @@ impl FromStr for DeviceRule {
     }
 }
 
+/// In a run spec, a rule is its text: `"c 1:3 rwm"`.
+impl serde::Serialize for DeviceRule {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for DeviceRule {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
 impl Cgroup {
     // ANCHOR: restrict_devices
     /// Denies every device to the cgroup's processes except `rules`.

@@ -43,6 +43,7 @@
 //! - [`container`]: the cgroup as a step of chapter 2's run path, and this
 //!   chapter's engine.
 //! - [`stats`]: the `docker stats` table.
+//! - [`view`]: the container's own cgroups at `/sys/fs/cgroup` inside it.
 //! - [`cli`]: this chapter's flags, reused by the next.
 //!
 //! Every write to a cgroup file is narrated by `--explain` (see
@@ -58,6 +59,7 @@ pub mod limits;
 pub mod size;
 pub mod spec;
 pub mod stats;
+pub mod view;
 
 pub use cgroup::{
     CPU_PERIOD_US, Cgroup, CgroupError, CgroupGuard, PARENT, Setting, Stats, WAIT_TIMEOUT, settings,

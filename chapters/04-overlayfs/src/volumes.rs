@@ -93,6 +93,10 @@ pub enum VolumeError {
     DirOnFile(PathBuf),
     #[error("cannot mount a file on {}: it is a directory in the container", .0.display())]
     FileOnDir(PathBuf),
+    #[error(
+        "bind option {0:?} is not supported: a bind may be ro, nosuid, nodev or noexec, with private propagation"
+    )]
+    UnknownBindOption(String),
     #[error("{} changed while it was being mounted", .0.display())]
     TargetMoved(PathBuf),
     #[error("{step}: {}{}", .errno.desc().to_lowercase(), sys_hint(*.errno, .step))]
@@ -145,7 +149,9 @@ pub struct Mount {
     pub target: PathBuf,
     #[serde(default)]
     pub read_only: bool,
-    /// tmpfs options given after `:` (`size=64m,mode=700,noexec`), as typed.
+    /// tmpfs options given after `:` (`size=64m,mode=700,noexec`), as typed;
+    /// for a bind, the restrictions it gets beyond `read_only` (`nosuid`,
+    /// `nodev`, `noexec`: what an OCI configuration may ask of a bind).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub options: Option<String>,
 }
@@ -607,11 +613,12 @@ fn mount_one(root_fd: BorrowedFd<'_>, root: &Path, mount: &Mount, source: &Path)
         None,
     )?;
     drop(target);
-    if !mount.read_only {
+    let restricted = bind_restrictions(mount.options.as_deref())?;
+    if !mount.read_only && restricted.is_empty() {
         return Ok(());
     }
     // Read-only is a second step: MS_RDONLY is ignored when creating a
-    // bind mount. The remount must name the new mount, and the old fd
+    // bind mount (and so are nosuid, nodev and noexec). The remount must name the new mount, and the old fd
     // still names the directory under it, so the target is opened again;
     // it must now be the root of the bind mount: the source's inode.
     let mounted =
@@ -620,16 +627,31 @@ fn mount_one(root_fd: BorrowedFd<'_>, root: &Path, mount: &Mount, source: &Path)
     if now.st_dev != source_meta.dev() || now.st_ino != source_meta.ino() {
         return Err(VolumeError::TargetMoved(mount.target.clone()));
     }
-    let kept = existing_flags(&mounted);
-    // Only this mount becomes read-only: mounts below the source stay
-    // writable (a recursive read-only needs mount_setattr(2)).
-    mount_fs(
-        "none",
-        &fd_path(&mounted),
-        None,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | kept,
-        None,
-    )?;
+    let mut flags = MsFlags::MS_BIND | MsFlags::MS_REMOUNT | existing_flags(&mounted) | restricted;
+    if mount.read_only {
+        flags |= MsFlags::MS_RDONLY;
+    }
+    // Only this mount changes: mounts below the source stay writable (a
+    // recursive read-only needs mount_setattr(2)).
+    mount_fs("none", &fd_path(&mounted), None, flags, None)?;
     Ok(())
+}
+
+/// The flags a bind's options ask for: `nosuid`, `nodev`, `noexec`. The
+/// options that name what a bind already is (`bind`, `rbind`, `rw`,
+/// `rprivate`, `private`: chapter 2 made every mount private) change
+/// nothing; any other is refused rather than ignored.
+pub fn bind_restrictions(options: Option<&str>) -> Result<MsFlags> {
+    let mut flags = MsFlags::empty();
+    for opt in options.unwrap_or("").split(',').filter(|o| !o.is_empty()) {
+        match opt {
+            "nosuid" => flags |= MsFlags::MS_NOSUID,
+            "nodev" => flags |= MsFlags::MS_NODEV,
+            "noexec" => flags |= MsFlags::MS_NOEXEC,
+            "bind" | "rbind" | "rw" | "ro" | "private" | "rprivate" | "suid" | "dev" | "exec" => {}
+            _ => return Err(VolumeError::UnknownBindOption(opt.to_string())),
+        }
+    }
+    Ok(flags)
 }
 // ANCHOR_END: mount_volumes

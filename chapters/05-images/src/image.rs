@@ -255,6 +255,7 @@ pub fn process_defaults(config: &RunConfig) -> ch01_process::ProcessSpec {
             .map(Into::into),
         user: config.user.clone().filter(|user| !user.is_empty()),
         terminal: false,
+        additional_gids: Vec::new(),
     }
 }
 // ANCHOR_END: defaults

@@ -388,6 +388,7 @@ pub fn helper_main(root: &std::path::Path, container: &str, request: &str) -> an
             .map(Into::into),
         user: Some(config.user).filter(|u| !u.is_empty()),
         terminal: config.tty,
+        additional_gids: Vec::new(),
     };
     Ok(ch02_namespaces::exec::exec(&engine, container, &request)?)
 }

@@ -64,7 +64,7 @@ fn build_flags(network: NetworkMode) -> StorageFlags {
                     cap_drop: Vec::new(),
                     userns: false,
                     pid: None,
-                    network,
+                    network: network.name().to_string(),
                     security_opt: Vec::new(),
                     rm: false,
                 },
@@ -105,6 +105,7 @@ pub fn run(
         user: request.config.user.clone().filter(|user| !user.is_empty()),
         // A build has no terminal to give its commands.
         terminal: false,
+        additional_gids: Vec::new(),
     };
     let spec: Spec =
         build_flags(request.network).to_spec(engine.overlay(), dirs, request.argv, &defaults)?;
