@@ -71,6 +71,15 @@ pub struct LogConfig {
     pub max_file: Option<u32>,
 }
 
+impl Spec {
+    /// Chapter 4's section: the layers and mounts. (Chapter 6 calls its
+    /// chapter 4 spec `storage`, and chapter 4 calls this section
+    /// `storage` too: one name for the whole path.)
+    pub fn storage(&self) -> &ch04_overlayfs::spec::Storage {
+        &self.base.storage.storage
+    }
+}
+
 impl Deref for Spec {
     type Target = NetworkSpec;
     fn deref(&self) -> &NetworkSpec {

@@ -37,6 +37,24 @@ enum Command {
         #[arg(long)]
         request: String,
     },
+    /// Run one build for the daemon (started by the daemon)
+    #[command(hide = true, name = "build-helper")]
+    BuildHelper {
+        #[arg(long)]
+        request: String,
+    },
+    /// Pull an image into the store, here (started by a build's helper)
+    #[command(hide = true, name = "image-pull")]
+    ImagePull { image: String },
+    /// Copy files in or out of a container for the daemon (started by the daemon)
+    #[command(hide = true, name = "cp-helper")]
+    CpHelper {
+        container: String,
+        #[arg(long)]
+        mode: String,
+        #[arg(long)]
+        path: String,
+    },
     #[command(flatten)]
     Client(skiff::cli::Verbs),
 }
@@ -66,6 +84,13 @@ fn run(root: &std::path::Path, host: &str, command: Command) -> Result<i32> {
         Command::ExecHelper { container, request } => {
             skiff::api::exec::helper_main(root, &container, &request)
         }
+        Command::BuildHelper { request } => skiff::api::build::helper_main(root, &request),
+        Command::ImagePull { image } => skiff::api::build::image_pull_main(root, &image),
+        Command::CpHelper {
+            container,
+            mode,
+            path,
+        } => skiff::api::archive::helper_main(root, &container, &mode, &path),
         Command::Shim(_) => unreachable!("handled before the shell"),
     }
 }

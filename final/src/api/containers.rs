@@ -195,13 +195,9 @@ fn to_legacy(record: &Record<Spec>) -> Record<ch02_namespaces::Spec> {
 
 fn mounts_of(record: &Record<Spec>) -> Vec<Value> {
     use ch04_overlayfs::volumes::VolumeSource;
-    // The engine's spec, chapter 6's `storage` (chapter 4's spec), and
-    // its `storage` section: the layers and mounts.
     record
         .spec
-        .base
-        .storage
-        .storage
+        .storage()
         .mounts
         .iter()
         .map(|mount| {
@@ -302,7 +298,7 @@ pub fn inspect_json(daemon: &Daemon, record: &Record<Spec>) -> Value {
         "ExecIDs": null,
         "HostConfig": host_config,
         "GraphDriver": {"Name": "overlay2", "Data": {
-            "LowerDir": spec.base.storage.storage.layers.iter().rev().map(|l| l.display().to_string()).collect::<Vec<_>>().join(":"),
+            "LowerDir": spec.storage().layers.iter().rev().map(|l| l.display().to_string()).collect::<Vec<_>>().join(":"),
             "UpperDir": dir.join("upper"), "WorkDir": dir.join("work"), "MergedDir": dir.join("merged")}},
         "Mounts": mounts_of(record),
         "Config": config,

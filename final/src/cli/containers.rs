@@ -199,6 +199,7 @@ pub fn inspect(client: &Client, names: &[String], format: Option<&str>) -> Resul
             Err(_) => match client
                 .get(&format!("/images/{name}/json"))
                 .or_else(|_| client.get(&format!("/networks/{name}")))
+                .or_else(|_| client.get(&format!("/volumes/{name}")))
             {
                 Ok(value) => value,
                 Err(_) => {

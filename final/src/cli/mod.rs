@@ -3,11 +3,17 @@
 //! itself: `skiff run` works exactly like `docker run` against the same
 //! daemon.
 
+pub mod build;
 pub mod containers;
+pub mod copy;
 pub mod images;
 pub mod networks;
 pub mod run;
 pub mod stream;
+pub mod system;
+pub mod tarball;
+pub mod transfer;
+pub mod volumes;
 
 use crate::client::{Client, query};
 use anyhow::Result;
@@ -182,6 +188,28 @@ pub enum Verbs {
     Info,
     /// Show the client's and the daemon's versions
     Version,
+    /// Build an image from a Dockerfile and a context
+    Build(Box<build::BuildArgs>),
+    /// Upload an image to its registry
+    Push { image: String },
+    /// Write images to a tar archive
+    Save(transfer::SaveArgs),
+    /// Read images from a tar archive
+    Load(transfer::LoadArgs),
+    /// Show how an image was made
+    History(transfer::HistoryArgs),
+    /// Make an image of a container's changes
+    Commit(transfer::CommitArgs),
+    /// Copy files between a container and this machine
+    Cp(copy::CpArgs),
+    /// Change a container's limits or restart policy
+    Update(system::UpdateArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volumes::VolumeVerbs),
+    /// The engine as a whole
+    #[command(subcommand)]
+    System(system::SystemVerbs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerVerbs),
@@ -229,6 +257,8 @@ pub enum ImageVerbs {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Show how an image was made
+    History(transfer::HistoryArgs),
 }
 
 impl Verbs {
@@ -383,6 +413,18 @@ impl Verbs {
             ),
             Verbs::Network(verb) => verb.execute(&client),
             Verbs::Port { container, port } => networks::port(&client, &container, port.as_deref()),
+            Verbs::Build(args) => build::build(&client, &args),
+            Verbs::Push { image } => transfer::push(&client, &image),
+            Verbs::Save(args) => transfer::save(&client, &args),
+            Verbs::Load(args) => transfer::load(&client, &args),
+            Verbs::History(args) | Verbs::Image(ImageVerbs::History(args)) => {
+                transfer::history(&client, &args)
+            }
+            Verbs::Commit(args) => transfer::commit(&client, &args),
+            Verbs::Cp(args) => copy::cp(&client, &args),
+            Verbs::Update(args) => system::update(&client, &args),
+            Verbs::Volume(verb) => verb.execute(&client),
+            Verbs::System(verb) => verb.execute(&client),
             Verbs::Info => images::info(&client),
             Verbs::Version => images::version(&client),
             Verbs::Container(ContainerVerbs::Prune { force: _ }) => {
