@@ -101,21 +101,31 @@ impl Drop for SkiffDaemon {
     }
 }
 
-/// `rm -f` of every container the daemon behind `cli` knows, fifty a command.
+/// `rm -f` of every container the daemon behind `cli` knows, fifty a
+/// command; what one pass leaves (an engine that failed a removal) gets
+/// two more tries.
 pub fn remove_all_containers(cli: &Cli) {
-    let ids = match cli.run(&["ps", "-aq"]) {
-        Ok(ids) => ids,
-        Err(error) => {
-            eprintln!("bench: could not list containers to remove them: {error:#}");
+    for pass in 0..3 {
+        let ids = match cli.run(&["ps", "-aq"]) {
+            Ok(ids) => ids,
+            Err(error) => {
+                eprintln!("bench: could not list containers to remove them: {error:#}");
+                return;
+            }
+        };
+        let ids: Vec<&str> = ids.split_whitespace().collect();
+        if ids.is_empty() {
             return;
         }
-    };
-    let ids: Vec<&str> = ids.split_whitespace().collect();
-    for chunk in ids.chunks(50) {
-        let mut args = vec!["rm", "-f"];
-        args.extend(chunk);
-        if let Err(error) = cli.run(&args) {
-            eprintln!("bench: could not remove containers: {error:#}");
+        if pass > 0 {
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        for chunk in ids.chunks(50) {
+            let mut args = vec!["rm", "-f"];
+            args.extend(chunk);
+            if let Err(error) = cli.run(&args) {
+                eprintln!("bench: could not remove containers (pass {pass}): {error:#}");
+            }
         }
     }
 }
