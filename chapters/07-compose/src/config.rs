@@ -7,6 +7,10 @@
 //! `published: "8080"`), paths absolute, and the defaults written down
 //! (the `default` network, `PROJECT_default` names, `condition:
 //! service_started`). If `config` shows it, the engine will do it.
+//!
+//! One difference with the model: a `$` that reaches the container (from
+//! `$$` in the file) is printed `$$` again, as docker compose prints it,
+//! so that the output is itself a compose file that means the same thing.
 
 use crate::model::{NetworkDef, Service, VolumeDef};
 use crate::resolve::Project;
@@ -38,7 +42,9 @@ pub fn to_yaml(project: &Project) -> String {
     options.compact_list_indent = false;
     // Long commands stay on one line instead of being folded.
     options.folded_wrap_chars = usize::MAX;
-    serde_saphyr::to_string_with_options(&output, options).expect("the model serializes to YAML")
+    let yaml = serde_saphyr::to_string_with_options(&output, options)
+        .expect("the model serializes to YAML");
+    yaml.replace('$', "$$")
 }
 // ANCHOR_END: to_yaml
 
@@ -135,6 +141,13 @@ networks:
         assert!(yaml.contains("B: \"1.10\""), "{yaml}");
         assert!(yaml.contains("C: \"no\""), "{yaml}");
         assert!(yaml.contains("- \"3\""), "{yaml}");
+    }
+
+    #[test]
+    fn dollars_are_escaped_again() {
+        // No substitution in this helper: the model holds one `$`, as after `$$`.
+        let yaml = config("services:\n  w:\n    image: x\n    command: [sh, -c, 'echo $HOME']\n");
+        assert!(yaml.contains("- echo $$HOME"), "{yaml}");
     }
 
     #[test]
