@@ -71,6 +71,7 @@ impl ProcessFlags {
             env,
             cwd: self.workdir.clone().or(defaults.cwd),
             user: self.user.clone().or(defaults.user),
+            terminal: defaults.terminal,
         }
     }
 }

@@ -64,6 +64,12 @@ pub struct ProcessSpec {
     /// The user to run as (`UID[:GID]` or `NAME[:GROUP]`); `None` keeps ours.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user: Option<String>,
+    /// Standard input is a terminal that becomes the process's controlling
+    /// terminal (the OCI spec's `process.terminal`; docker's `-t`): the
+    /// process starts a session of its own, so that Ctrl-C on that
+    /// terminal reaches it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub terminal: bool,
 }
 
 impl ProcessSpec {
@@ -287,7 +293,7 @@ pub fn spawn(
     drop(exec.parent.take());
 
     let mut terminal = None;
-    if options.own_process_group {
+    if options.own_process_group && !exec.terminal {
         // Both sides call setpgid, so the group exists whichever runs first.
         let _ = setpgid(pid, pid);
         terminal = crate::terminal::hand_to(pid);
@@ -371,6 +377,17 @@ pub fn clone_flags_repr(flags: CloneFlags) -> String {
     names.join("|")
 }
 
+/// Makes standard input, a terminal, our controlling terminal: a new
+/// session (`setsid`), then `TIOCSCTTY`. A session leader's first terminal
+/// is where its job control lives: Ctrl-C becomes SIGINT for its group.
+fn take_terminal() -> Result<(), Errno> {
+    nix::unistd::setsid()?;
+    explain!("setsid(); ioctl(0, TIOCSCTTY)");
+    // SAFETY: TIOCSCTTY takes an integer argument (0: do not steal it).
+    let done = unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) };
+    Errno::result(done).map(drop)
+}
+
 /// A pidfd of this process: it becomes readable when we exit, which the
 /// child checks after arming its parent-death signal (see [`die_with_parent`]).
 fn pidfd_of_self() -> Result<OwnedFd, SpawnError> {
@@ -428,6 +445,7 @@ struct ExecPlan {
     argv_text: String,
     /// A pidfd of the parent, when the child must die with it.
     parent: Option<OwnedFd>,
+    terminal: bool,
 }
 
 impl ExecPlan {
@@ -452,6 +470,7 @@ impl ExecPlan {
             user: spec.user.clone(),
             program,
             parent: None,
+            terminal: spec.terminal,
         })
     }
 }
@@ -483,7 +502,11 @@ fn prepare_and_exec(
     options: &SpawnOptions,
     hooks: &mut dyn SpawnHooks,
 ) -> ChildReport {
-    if options.own_process_group {
+    if exec.terminal {
+        if let Err(errno) = take_terminal() {
+            return ChildReport::Setup(format!("setting up the terminal: {errno}"));
+        }
+    } else if options.own_process_group {
         let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
     }
     if let Err(error) = hooks.in_child() {

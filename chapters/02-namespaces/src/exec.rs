@@ -77,6 +77,8 @@ pub struct ExecRequest {
     pub env: Vec<String>,
     pub cwd: Option<std::path::PathBuf>,
     pub user: Option<String>,
+    /// A terminal on stdin (`exec -t`).
+    pub terminal: bool,
 }
 
 impl ExecRequest {
@@ -91,6 +93,7 @@ impl ExecRequest {
             env,
             cwd: self.cwd.clone().or_else(|| configured.cwd.clone()),
             user: self.user.clone().or_else(|| configured.user.clone()),
+            terminal: self.terminal,
         }
     }
 }

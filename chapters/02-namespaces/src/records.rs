@@ -450,6 +450,28 @@ impl Containers {
     }
     // ANCHOR_END: find
 
+    /// Gives container `id` the name `name`, under the lock that keeps
+    /// names unique.
+    pub fn rename(&self, id: &str, name: &str) -> Result<()> {
+        if !names::is_valid(name) {
+            return Err(RecordError::InvalidName(name.into()));
+        }
+        {
+            let _lock = self.lock()?;
+            let taken = self
+                .list_unlocked::<crate::spec::Spec>()?
+                .into_iter()
+                .find(|r| r.spec.name == name && r.spec.id != id);
+            if let Some(other) = taken {
+                return Err(RecordError::NameInUse(
+                    name.into(),
+                    other.spec.id[..12].to_string(),
+                ));
+            }
+        }
+        self.update::<crate::spec::Spec>(id, |record| record.spec.name = name.to_string())
+    }
+
     /// Deletes the record and the directory of container `id`, with
     /// whatever else is in it.
     pub fn remove(&self, id: &str) -> Result<()> {

@@ -17,7 +17,7 @@
 use crate::container::{ContainerError, ContainerHooks, ensure_single_threaded};
 use crate::records::{Containers, ProcessId, Record, RecordError, Status, now};
 use crate::spec::{RunSpec, SpecError};
-use crate::step::{ExitReport, Step, StepError};
+use crate::step::{ExitReport, Step, StepError, WatchSteps};
 use ch01_process::supervise::SuperviseError;
 use ch01_process::{
     Child, HookError, SpawnHooks, SpawnOptions, SuperviseOptions, Supervisor, explain, spawn,
@@ -151,6 +151,16 @@ impl<'a, E: Engine> Container<'a, E> {
         Ok(prepared)
     }
     // ANCHOR_END: prepare
+
+    /// Releases what a run of a container that does not run any more still
+    /// holds: a supervisor that was killed could not do it (its cgroup, its
+    /// network). The container and its writable layer stay.
+    pub fn release(mut self) -> Result<(), RunError> {
+        if self.record.is_running() {
+            return Err(RunError::StillRunning(self.record.name().into()));
+        }
+        Ok(self.steps.release()?)
+    }
 
     /// Removes a container that does not run: what a run left (a dead
     /// supervisor's), what `create` made, and the record.
@@ -309,7 +319,9 @@ impl<E: Engine> Running<'_, E> {
             child,
             mut supervisor,
         } = self;
-        let status = supervisor.wait(child)?;
+        // The steps' descriptors (chapter 6's DNS responder) are served by
+        // this same loop while the container runs.
+        let status = supervisor.wait_with(child, &mut WatchSteps(&mut container.steps))?;
         let mut report = ExitReport {
             name: container.record.name().to_string(),
             status,

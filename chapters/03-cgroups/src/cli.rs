@@ -231,9 +231,38 @@ impl Verbs {
     }
 }
 
+/// `pause` (`freeze` true) or `unpause` the container `wanted`: its cgroup
+/// frozen or thawed, and the record saying so for `ps`.
+pub fn set_paused<E: Engine>(
+    engine: &E,
+    cgroups: &CgroupEngine,
+    wanted: &str,
+    freeze: bool,
+) -> Result<(), CgroupVerbError> {
+    let (id, cgroup) = running_cgroup(engine, cgroups, wanted)?;
+    if freeze {
+        cgroup.freeze()?;
+    } else {
+        cgroup.thaw()?;
+    }
+    engine
+        .containers()
+        .update::<E::Spec>(&id, |record| record.state.paused = freeze)
+        .map_err(RunError::from)?;
+    Ok(())
+}
+
+/// The cgroup of the running container `wanted`.
+pub fn cgroup_of<E: Engine>(
+    engine: &E,
+    cgroups: &CgroupEngine,
+    wanted: &str,
+) -> Result<Cgroup, CgroupVerbError> {
+    running_cgroup(engine, cgroups, wanted).map(|(_, cgroup)| cgroup)
+}
+
 // ANCHOR: pause
-/// `pause` (`freeze` true) or `unpause` each container: its cgroup frozen
-/// or thawed, and the record saying so for `ps`.
+/// `pause` (`freeze` true) or `unpause` each container, by name.
 fn each<E: Engine>(
     engine: &E,
     cgroups: &CgroupEngine,
@@ -241,16 +270,7 @@ fn each<E: Engine>(
     freeze: bool,
 ) -> Result<i32, CgroupVerbError> {
     for wanted in containers {
-        let (id, cgroup) = running_cgroup(engine, cgroups, wanted)?;
-        if freeze {
-            cgroup.freeze()?;
-        } else {
-            cgroup.thaw()?;
-        }
-        engine
-            .containers()
-            .update::<E::Spec>(&id, |record| record.state.paused = freeze)
-            .map_err(RunError::from)?;
+        set_paused(engine, cgroups, wanted, freeze)?;
         println!("{wanted}");
     }
     Ok(0)

@@ -346,6 +346,19 @@ pub fn walk(context: &Path, ignore: &DockerIgnore) -> Result<Vec<ContextEntry>, 
     Ok(entries)
 }
 
+/// [`walk`] of the directory `dir` of the tree at `root` (relative,
+/// `/`-separated, itself not listed; it must not cross a symbolic link):
+/// the entries below it, with paths relative to `root`.
+pub fn walk_below(
+    root: &Path,
+    dir: &str,
+    ignore: &DockerIgnore,
+) -> Result<Vec<ContextEntry>, IgnoreError> {
+    let mut entries = Vec::new();
+    walk_dir(root, dir, ignore, &mut entries)?;
+    Ok(entries)
+}
+
 fn walk_dir(
     root: &Path,
     dir: &str,

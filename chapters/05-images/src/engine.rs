@@ -94,13 +94,25 @@ impl ImageEngine {
         reference: &Reference,
         given: &[String],
     ) -> Result<Spec, ImageError> {
+        self.spec_with_entrypoint(flags, reference, None, given)
+    }
+
+    /// [`ImageEngine::spec`], with the image's entrypoint replaced
+    /// (`--entrypoint`, see [`image::command_with_entrypoint`]).
+    pub fn spec_with_entrypoint(
+        &self,
+        flags: &StorageFlags,
+        reference: &Reference,
+        entrypoint: Option<&[String]>,
+        given: &[String],
+    ) -> Result<Spec, ImageError> {
         let (record, config) = self.image(reference)?;
         let layers = record
             .layers
             .iter()
             .map(|chain| self.store.layer_path(chain))
             .collect();
-        let command = image::command(&config.config, given);
+        let command = image::command_with_entrypoint(&config.config, entrypoint, given);
         if command.is_empty() {
             return Err(ImageError::NoCommand(reference.to_string()));
         }

@@ -228,6 +228,17 @@ pub fn rfc3339(seconds: u64) -> String {
     )
 }
 
+/// Nanoseconds since the epoch as RFC 3339 with nanoseconds, in UTC
+/// (`2026-11-02T10:00:00.123456789Z`), the form docker's API and logs use.
+pub fn rfc3339_nanos(nanos: u64) -> String {
+    let seconds = rfc3339(nanos / 1_000_000_000);
+    format!(
+        "{}.{:09}Z",
+        seconds.trim_end_matches('Z'),
+        nanos % 1_000_000_000
+    )
+}
+
 /// Reads RFC 3339 (`2026-11-02T10:00:00.123456789Z`, or with `+01:00`)
 /// into seconds since the epoch.
 pub fn parse_rfc3339(text: &str) -> Option<i64> {
@@ -247,6 +258,37 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     let zone_at = time.find(['Z', 'z', '+', '-'])?;
     let (clock, zone) = time.split_at(zone_at);
     let clock = clock.split('.').next()?;
+    parse_clock(year, month, day, clock, zone, number)
+}
+
+/// The nanoseconds since the epoch of an RFC 3339 time, fraction included.
+pub fn parse_rfc3339_nanos(text: &str) -> Option<i128> {
+    let seconds = parse_rfc3339(text)?;
+    let fraction = text
+        .split_once('.')
+        .map(|(_, rest)| rest.trim_end_matches(|c: char| !c.is_ascii_digit()))
+        .map(|digits| {
+            digits
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .unwrap_or("")
+        })
+        .unwrap_or("");
+    let mut nanos: i128 = 0;
+    for (i, digit) in fraction.bytes().take(9).enumerate() {
+        nanos += i128::from(digit - b'0') * 10i128.pow(8 - i as u32);
+    }
+    Some(i128::from(seconds) * 1_000_000_000 + nanos)
+}
+
+fn parse_clock(
+    year: i64,
+    month: i64,
+    day: i64,
+    clock: &str,
+    zone: &str,
+    number: impl Fn(&str) -> Option<i64>,
+) -> Option<i64> {
     let mut clock_parts = clock.splitn(3, ':');
     let (hour, minute, second) = (
         number(clock_parts.next()?)?,

@@ -214,6 +214,32 @@ pub fn command(config: &RunConfig, given: &[String]) -> Vec<String> {
 }
 // ANCHOR_END: command
 
+/// The command with `--entrypoint` given: docker's rule is that a given
+/// entrypoint replaces the image's and drops the image's `Cmd` too (only a
+/// command given with it follows it); an empty one clears the image's.
+pub fn command_with_entrypoint(
+    config: &RunConfig,
+    entrypoint: Option<&[String]>,
+    given: &[String],
+) -> Vec<String> {
+    match entrypoint {
+        None => command(config, given),
+        Some(entrypoint) => {
+            let mut argv: Vec<String> = entrypoint
+                .iter()
+                .filter(|a| !a.is_empty())
+                .cloned()
+                .collect();
+            if !given.is_empty() {
+                argv.extend(given.iter().cloned());
+            } else if argv.is_empty() {
+                argv.extend(config.cmd.clone().unwrap_or_default());
+            }
+            argv
+        }
+    }
+}
+
 // ANCHOR: defaults
 /// What an image says about the process, before the user's flags: its
 /// `Env` (always `KEY=VALUE`; set as it is, never looked up in our own
@@ -228,6 +254,7 @@ pub fn process_defaults(config: &RunConfig) -> ch01_process::ProcessSpec {
             .filter(|dir| !dir.is_empty())
             .map(Into::into),
         user: config.user.clone().filter(|user| !user.is_empty()),
+        terminal: false,
     }
 }
 // ANCHOR_END: defaults

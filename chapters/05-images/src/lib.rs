@@ -19,11 +19,13 @@
 //! - [`history`]: how an image was made, as `docker history` shows it.
 //! - [`dockerfile`]: the recipe of an image, parsed, planned and applied.
 //! - [`dockerignore`]: which files of a build context a build sees.
+//! - [`build`]: a Dockerfile run, step by step, into an image, with a cache.
 //! - [`credentials`]: the credentials `login` stores.
 //! - [`engine`]: containers of an image: chapter 4's engine on the store.
 //! - [`verbs`], [`cli`]: `run IMAGE` and the verbs on images.
 
 pub mod archive;
+pub mod build;
 pub mod cli;
 pub mod credentials;
 pub mod digest;

@@ -1,4 +1,4 @@
-//! `ch05-images`: pull images from registries and run them.
+//! `ch05-images`: pull, build and push images, and run them.
 
 use anyhow::Result;
 use ch01_process::{sealed_exe, shell};
@@ -9,7 +9,7 @@ use ch05_images::cli::{RunArgs, Verbs};
 use ch05_images::engine::ImageEngine;
 use clap::{Parser, Subcommand};
 
-/// Chapter 5 of skiff: images from registries: pull, images, rmi, tag, inspect, login, run
+/// Chapter 5 of skiff: images: pull, build, push, save, load, history, images, rmi, tag, inspect, login, run
 #[derive(Debug, Parser)]
 #[command(name = "ch05-images", version)]
 struct Cli {

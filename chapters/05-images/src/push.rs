@@ -142,6 +142,24 @@ pub struct PushReport {
     pub blobs: Vec<(Digest, BlobOutcome)>,
 }
 
+impl PushReport {
+    /// Docker's line per layer, top layer first (the config is not shown):
+    /// `a1b2c3d4e5f6: Pushed`, `Layer already exists`, `Mounted from REPO`.
+    pub fn layer_lines(&self) -> String {
+        let layers = &self.blobs[..self.blobs.len().saturating_sub(1)];
+        let mut out = String::new();
+        for (digest, outcome) in layers.iter().rev() {
+            let what = match outcome {
+                BlobOutcome::Exists => "Layer already exists".to_string(),
+                BlobOutcome::Mounted { from } => format!("Mounted from {from}"),
+                BlobOutcome::Uploaded { .. } => "Pushed".to_string(),
+            };
+            out += &format!("{}: {what}\n", &digest.hex()[..12]);
+        }
+        out
+    }
+}
+
 impl std::fmt::Display for PushReport {
     /// Docker's last line of a push: `v1: digest: sha256:... size: 527`.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -326,7 +344,7 @@ fn push_blob(
         None => blob_exists(session, &digest)?,
     };
     if exists {
-        finish(bar, &digest, "Layer already exists".into());
+        finish(bar, "Layer already exists".into());
         return Ok(BlobOutcome::Exists);
     }
     let uploads = session.url("blobs", "uploads/");
@@ -340,7 +358,7 @@ fn push_blob(
         let response = session.send(Method::POST, &url, &[], &Payload::Empty)?;
         match response.status() {
             StatusCode::CREATED => {
-                finish(bar, &digest, format!("Mounted from {from}"));
+                finish(bar, format!("Mounted from {from}"));
                 return Ok(BlobOutcome::Mounted { from });
             }
             // Not mounted (the registry may not have it there after all):
@@ -414,7 +432,7 @@ fn push_blob(
     )?;
     check_digest(&response, &digest, &digest.to_string())?;
     requests += 1;
-    finish(bar, &digest, "Pushed".into());
+    finish(bar, "Pushed".into());
     Ok(BlobOutcome::Uploaded {
         bytes: blob.size,
         requests,
@@ -490,9 +508,9 @@ fn blob_bar(blob: &Descriptor) -> ProgressBar {
     bar
 }
 
-fn finish(bar: &ProgressBar, digest: &Digest, message: String) {
-    if bar.is_hidden() {
-        eprintln!("{}: {message}", digest.short());
-    }
+fn finish(bar: &ProgressBar, message: String) {
+    // Off a terminal the bars are hidden, and the caller prints the
+    // report's lines in docker's order once every blob is done (the
+    // threads finish in any order).
     bar.finish_with_message(message);
 }

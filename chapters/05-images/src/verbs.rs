@@ -1,9 +1,13 @@
-//! The verbs on images: `pull`, `images`, `rmi`, `tag`, `login`, and `run`
-//! of an image.
+//! The verbs on images: `pull`, `images`, `rmi`, `tag`, `login`, `push`,
+//! `save`, `load`, `history`, and `run` of an image. (`build` is
+//! [`crate::build`].)
 
+use crate::archive::{self, ArchiveError, LoadReport};
 use crate::credentials::{self, CredentialsError};
 use crate::engine::{ImageEngine, ImageError};
+use crate::history::{self, HistoryError};
 use crate::pull::PullError;
+use crate::push::{PushError, PushReport};
 use crate::reference::{self, Reference};
 use crate::store::ImageRecord;
 use ch01_process::explain;
@@ -27,6 +31,16 @@ pub enum ImageVerbError {
     PullChild(String, std::io::Error),
     #[error("pulling {0} failed (see above)")]
     PullFailed(String),
+    #[error("{0}")]
+    Push(#[from] PushError),
+    #[error("{0}")]
+    Archive(#[from] ArchiveError),
+    #[error("{0}")]
+    History(#[from] HistoryError),
+    #[error(
+        "refusing to write an archive to a terminal: give a file with -o FILE, or redirect stdout"
+    )]
+    SaveToTerminal,
 }
 
 fn parse(image: &str) -> Result<Reference, ImageVerbError> {
@@ -78,6 +92,66 @@ pub fn tag(engine: &ImageEngine, source: &str, target: &str) -> Result<(), Image
     Ok(())
 }
 
+/// `docker push NAME[:TAG]`, with the credentials `login` stored: prints
+/// docker's first line, then one line per blob (on stderr, or progress bars
+/// on a terminal); returns the report, whose `Display` is docker's last line.
+pub fn push(engine: &ImageEngine, image: &str) -> Result<PushReport, ImageVerbError> {
+    let reference = parse(image)?;
+    let credentials = credentials::load(engine.root(), &reference.registry)?;
+    println!("The push refers to repository [{}]", reference.name());
+    Ok(crate::push::push(engine.store(), &reference, credentials)?)
+}
+
+/// `docker save [-o FILE] IMAGE...`: to the file, or to stdout (never a terminal).
+pub fn save(
+    engine: &ImageEngine,
+    images: &[String],
+    output: Option<&std::path::Path>,
+) -> Result<(), ImageVerbError> {
+    let references = images
+        .iter()
+        .map(|image| parse(image))
+        .collect::<Result<Vec<_>, _>>()?;
+    match output {
+        Some(path) => archive::save_to_file(engine.store(), &references, path)?,
+        None => {
+            use std::io::IsTerminal;
+            let stdout = std::io::stdout();
+            if stdout.is_terminal() {
+                return Err(ImageVerbError::SaveToTerminal);
+            }
+            let mut out = std::io::BufWriter::new(stdout.lock());
+            archive::save(engine.store(), &references, &mut out)?;
+            std::io::Write::flush(&mut out).map_err(|source| ArchiveError::Io {
+                action: "write",
+                path: "stdout".into(),
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// `docker load [-i FILE]`: from the file, or from stdin.
+pub fn load(
+    engine: &ImageEngine,
+    input: Option<&std::path::Path>,
+) -> Result<LoadReport, ImageVerbError> {
+    Ok(match input {
+        Some(path) => archive::load_file(engine.store(), path)?,
+        None => archive::load(engine.store(), std::io::stdin().lock(), "stdin")?,
+    })
+}
+
+/// `docker history [--no-trunc] IMAGE`.
+pub fn history(
+    engine: &ImageEngine,
+    image: &str,
+    truncate: bool,
+) -> Result<String, ImageVerbError> {
+    Ok(history::table(engine.store(), &parse(image)?, truncate)?)
+}
+
 /// `docker login REGISTRY -u USER`, the password on stdin.
 pub fn login(
     engine: &ImageEngine,
@@ -107,6 +181,16 @@ pub fn run(
     image: &str,
     command: &[String],
 ) -> Result<ExitReport, ImageVerbError> {
+    let reference = ensure_image(engine, image)?;
+    let spec = engine.spec(flags, &reference, command)?;
+    let exit = ch02_namespaces::run::run(engine, spec, Some(reference.to_string()))
+        .map_err(ImageError::from)?;
+    Ok(exit)
+}
+
+/// The reference `image` names, pulled (by another process) when it is not
+/// here yet.
+pub fn ensure_image(engine: &ImageEngine, image: &str) -> Result<Reference, ImageVerbError> {
     let reference = parse(image)?;
     if engine
         .store()
@@ -115,30 +199,40 @@ pub fn run(
         .is_none()
     {
         eprintln!("Unable to find image '{reference}' locally");
-        pull_in_child(engine, image)?;
+        pull_in_child(engine, image, false)?;
     }
-    let spec = engine.spec(flags, &reference, command)?;
-    let exit = ch02_namespaces::run::run(engine, spec, Some(reference.to_string()))
-        .map_err(ImageError::from)?;
-    Ok(exit)
+    Ok(reference)
 }
 // ANCHOR_END: run
 
-/// Runs `pull IMAGE` in a child process of this same binary.
-fn pull_in_child(engine: &ImageEngine, image: &str) -> Result<(), ImageVerbError> {
+/// Runs `pull IMAGE` in a child process of this same binary (the build
+/// pulls its base images this way too, for the same reason as `run`). Its
+/// report goes to stderr (stdout is the container's); `quiet` keeps it,
+/// and shows it only when the pull fails (`build -q`).
+pub fn pull_in_child(engine: &ImageEngine, image: &str, quiet: bool) -> Result<(), ImageVerbError> {
     let mut pull = std::process::Command::new("/proc/self/exe");
     if explain::enabled() {
         pull.arg("--explain");
     }
-    let status = pull
-        .arg("--root")
+    pull.arg("--root")
         .arg(engine.root())
         .args(["pull", image])
-        // Like docker run, report the pull on stderr: stdout is the container's.
-        .stdout(std::io::stderr())
-        .status()
-        .map_err(|e| ImageVerbError::PullChild(image.to_string(), e))?;
-    if status.success() {
+        .stdout(std::io::stderr());
+    let failed = |e| ImageVerbError::PullChild(image.to_string(), e);
+    let success = if quiet {
+        let out = pull
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .output()
+            .map_err(failed)?;
+        if !out.status.success() {
+            eprint!("{}", String::from_utf8_lossy(&out.stderr));
+        }
+        out.status.success()
+    } else {
+        pull.status().map_err(failed)?.success()
+    };
+    if success {
         Ok(())
     } else {
         Err(ImageVerbError::PullFailed(image.to_string()))

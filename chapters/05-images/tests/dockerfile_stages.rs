@@ -237,6 +237,40 @@ fn entrypoint_resets_an_inherited_cmd() {
     assert_eq!(state.config.config.cmd, Some(strings(&["serve"])));
 }
 
+// ANCHOR: entrypoint_cmd_table
+/// Docker's table of ENTRYPOINT and CMD ("Understand how CMD and ENTRYPOINT
+/// interact"): each cell is the command a container of the image runs.
+#[test]
+fn entrypoint_and_cmd_combine_as_docker_s_table_says() {
+    let entrypoints = [
+        "",
+        "ENTRYPOINT exec_entry p1_entry",
+        "ENTRYPOINT [\"exec_entry\", \"p1_entry\"]",
+    ];
+    let cmds = ["", "CMD [\"exec_cmd\", \"p1_cmd\"]", "CMD exec_cmd p1_cmd"];
+    let mut table = String::new();
+    for cmd in cmds {
+        let row: Vec<String> = entrypoints
+            .iter()
+            .map(|entrypoint| {
+                let text = format!("FROM x\n{entrypoint}\n{cmd}");
+                let state = build(&text);
+                let argv = ch05_images::image::command(&state.config.config, &[]);
+                format!("{argv:?}")
+            })
+            .collect();
+        table += &format!("{}\n", row.join(" | "));
+    }
+    assert_eq!(
+        table,
+        r#"[] | ["/bin/sh", "-c", "exec_entry p1_entry"] | ["exec_entry", "p1_entry"]
+["exec_cmd", "p1_cmd"] | ["/bin/sh", "-c", "exec_entry p1_entry", "exec_cmd", "p1_cmd"] | ["exec_entry", "p1_entry", "exec_cmd", "p1_cmd"]
+["/bin/sh", "-c", "exec_cmd p1_cmd"] | ["/bin/sh", "-c", "exec_entry p1_entry", "/bin/sh", "-c", "exec_cmd p1_cmd"] | ["exec_entry", "p1_entry", "/bin/sh", "-c", "exec_cmd p1_cmd"]
+"#
+    );
+}
+// ANCHOR_END: entrypoint_cmd_table
+
 #[test]
 fn shell_forms_use_the_stage_shell() {
     let state = build("FROM x\nCMD echo hi\nSHELL [\"/bin/bash\", \"-c\"]\nENTRYPOINT exec app");

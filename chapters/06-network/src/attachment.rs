@@ -24,8 +24,10 @@
 //!    whose supervisor died without releasing.
 
 use crate::dns::{DnsConfig, DnsServer};
-pub use crate::endpoint::{Endpoint, endpoints, find_endpoint, release, release_stale, veth_name};
-use crate::endpoint::{endpoint_dir, endpoint_file, release_endpoint};
+pub use crate::endpoint::{
+    Endpoint, endpoints, find_endpoint, release, release_orphans, release_stale, veth_name,
+};
+use crate::endpoint::{create_endpoint, endpoint_dir, endpoint_file, release_endpoint};
 use crate::files::{ContainerFiles, HostsContent, ResolvConf, render_hosts};
 use crate::nat;
 use crate::netlink::{Netlink, NetlinkError};
@@ -35,6 +37,7 @@ use crate::records::Record;
 use crate::request::{NetworkMode, NetworkRequest};
 use crate::state::{self, StateError};
 use crate::store::{Network, NetworkError, NetworkStore};
+use ch02_namespaces::records::ProcessId;
 use nix::unistd::Pid;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -128,7 +131,7 @@ impl Attachment {
         if who.id.is_empty() || who.id.contains('/') || who.id.starts_with('.') {
             return Err(AttachError::InvalidId(who.id.clone()));
         }
-        if endpoint_file(store, &who.id).exists() {
+        if endpoint_dir(store, &who.id).exists() {
             return Err(AttachError::AlreadyAttached(who.id.clone()));
         }
         let own_files = ContainerFiles::in_dir(&endpoint_dir(store, &who.id));
@@ -174,9 +177,10 @@ impl Attachment {
             dns_upstreams,
             files,
             owns_files,
+            owner: ProcessId::of(std::process::id() as i32),
         };
         // The intent first: from here on, `release` knows what to undo.
-        state::write_json_atomic(&endpoint_file(store, &who.id), &endpoint)?;
+        create_endpoint(store, &endpoint)?;
         let done = (|| {
             if let Some(network) = &endpoint.network {
                 let record = Record::new(

@@ -6,6 +6,13 @@
 //! each of those things is made, and removed **after** all of them are
 //! undone, so whoever reads it (the supervisor itself, or a later command
 //! after the supervisor was killed) knows what to release.
+//!
+//! It also names its **owner**, the process that prepared it: the
+//! container's supervisor. While the owner lives, the attachment is in use;
+//! once it is gone, whatever it left is stale ([`release_orphans`]). The
+//! directory appears with its record already in it (written in a hidden
+//! directory, then renamed into place), so a directory without a record is
+//! never one being made right now.
 
 use crate::attachment::{AttachError, Result};
 use crate::files::ContainerFiles;
@@ -15,6 +22,7 @@ use crate::ports::PortMapping;
 use crate::request::{MacAddress, NetworkMode};
 use crate::state;
 use crate::store::{Network, NetworkStore};
+use ch02_namespaces::records::ProcessId;
 use serde::{Deserialize, Serialize};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -49,6 +57,16 @@ pub struct Endpoint {
     pub files: ContainerFiles,
     /// Whether the files are its own (not another container's, shared).
     pub owns_files: bool,
+    /// The process that prepared it, the container's supervisor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<ProcessId>,
+}
+
+impl Endpoint {
+    /// Whether the process that prepared it still runs.
+    pub fn owner_alive(&self) -> bool {
+        self.owner.is_some_and(|owner| owner.is_alive())
+    }
 }
 
 pub(crate) fn endpoint_dir(store: &NetworkStore, container: &str) -> PathBuf {
@@ -57,6 +75,34 @@ pub(crate) fn endpoint_dir(store: &NetworkStore, container: &str) -> PathBuf {
 
 pub(crate) fn endpoint_file(store: &NetworkStore, container: &str) -> PathBuf {
     endpoint_dir(store, container).join("endpoint.json")
+}
+
+/// The hidden directory where an endpoint is written before it appears.
+fn staging_dir(store: &NetworkStore, container: &str) -> PathBuf {
+    store
+        .endpoints_dir()
+        .join(format!(".new-{}-{container}", std::process::id()))
+}
+
+/// Makes the directory of a new endpoint, its record already inside:
+/// written in a hidden directory, then renamed into place. The rename
+/// fails when the directory exists: the container is attached already.
+pub(crate) fn create_endpoint(store: &NetworkStore, endpoint: &Endpoint) -> Result<()> {
+    let staging = staging_dir(store, &endpoint.container);
+    state::remove_dir_all(&staging)?;
+    state::write_json_atomic(&staging.join("endpoint.json"), endpoint)?;
+    let dir = endpoint_dir(store, &endpoint.container);
+    match std::fs::rename(&staging, &dir) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = state::remove_dir_all(&staging);
+            if matches!(e.raw_os_error(), Some(libc::EEXIST | libc::ENOTEMPTY)) {
+                Err(AttachError::AlreadyAttached(endpoint.container.clone()))
+            } else {
+                Err(state::io_err("rename", &staging)(e).into())
+            }
+        }
+    }
 }
 
 /// The host end of a container's veth pair: `veth` and 11 hex digits of the
@@ -183,3 +229,38 @@ pub fn release_stale(store: &NetworkStore, is_alive: impl Fn(&str) -> bool) -> R
     Ok(released)
 }
 // ANCHOR_END: release_stale
+
+/// Releases the attachments whose owner (the supervisor that prepared
+/// them) is gone: what a killed supervisor could not release. Commands
+/// call it before they look at the network. The ids released.
+pub fn release_orphans(store: &NetworkStore) -> Result<Vec<String>> {
+    remove_abandoned_staging(store)?;
+    release_stale(store, |id| {
+        state::read_json::<Endpoint>(&endpoint_file(store, id))
+            .ok()
+            .flatten()
+            .is_some_and(|endpoint| endpoint.owner_alive())
+    })
+}
+
+/// Removes the hidden directories of endpoints whose writer died before it
+/// renamed them into place.
+fn remove_abandoned_staging(store: &NetworkStore) -> Result<()> {
+    let dir = store.endpoints_dir();
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let writer = name
+            .strip_prefix(".new-")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|pid| pid.parse::<i32>().ok());
+        if let Some(pid) = writer
+            && !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        {
+            state::remove_dir_all(&entry.path())?;
+        }
+    }
+    Ok(())
+}

@@ -40,6 +40,11 @@
 //!   prepare before it exists, join once it exists, release after it ends
 //!   (or after its supervisor was killed).
 //! - [`state`]: files written atomically, under a lock.
+//! - [`spec`], [`step`], [`engine`]: the network section of the run spec,
+//!   the network as a step of chapter 2's run path, and the engine that
+//!   adds it to chapter 5's.
+//! - [`cli`], [`verbs`]: the binary's flags and verbs (`network`, `port`,
+//!   `ps` with PORTS).
 //!
 //! Everything here runs in the container's supervisor, a single-threaded
 //! process: no thread, no async runtime. The DNS responder is polled by the
@@ -47,8 +52,10 @@
 
 pub mod attachment;
 pub mod bridge;
+pub mod cli;
 pub mod dns;
 pub mod endpoint;
+pub mod engine;
 pub mod files;
 pub mod inspect;
 pub mod ipam;
@@ -58,14 +65,20 @@ pub mod netns;
 pub mod ports;
 pub mod records;
 pub mod request;
+pub mod spec;
 pub mod state;
+pub mod step;
 pub mod store;
 pub mod subnet;
 pub mod sysctl;
+pub mod verbs;
 
-pub use attachment::{AttachError, Attachment, Identity, release, release_stale};
+pub use attachment::{AttachError, Attachment, Identity, release, release_orphans, release_stale};
 pub use endpoint::Endpoint;
+pub use engine::NetworkEngine;
 pub use files::ContainerFiles;
 pub use ports::{PortMapping, PortRequest, parse_publish};
 pub use request::{NetworkMode, NetworkRequest};
+pub use spec::Spec;
+pub use step::NetworkStep;
 pub use store::{Network, NetworkError, NetworkSpec, NetworkStore, StoreConfig};

@@ -56,7 +56,7 @@ pub enum NetworkError {
     InUse {
         /// The network.
         name: String,
-        /// The containers attached to it.
+        /// The names of the containers attached to it.
         containers: Vec<String>,
     },
     /// The default network cannot be removed.
@@ -121,6 +121,39 @@ pub struct StoreConfig {
     pub pool: Subnet,
     /// The prefix length of the subnets taken from the pool.
     pub pool_prefix: u8,
+}
+
+/// The engine's default root directory, whose default network's bridge is
+/// `skiff0`.
+pub const DEFAULT_ROOT: &str = "/var/lib/skiff";
+
+impl StoreConfig {
+    /// The configuration of the engine whose state is under `root`: the
+    /// default one, except the default network's bridge, which is `skiff0`
+    /// for [`DEFAULT_ROOT`] and `skiff0-` with 8 hex digits of the sha256 of
+    /// the root's path for any other. Two engines on one machine (a
+    /// learner's second root, the tests' temporary ones) each have their own
+    /// default network, and must never share its bridge.
+    ///
+    /// ```
+    /// use ch06_network::store::StoreConfig;
+    /// use std::path::Path;
+    /// assert_eq!(StoreConfig::for_root(Path::new("/var/lib/skiff")).default_bridge, "skiff0");
+    /// assert_eq!(StoreConfig::for_root(Path::new("/tmp/x")).default_bridge.len(), 15);
+    /// ```
+    pub fn for_root(root: &Path) -> StoreConfig {
+        let root = std::path::absolute(root).unwrap_or_else(|_| root.to_path_buf());
+        let default_bridge = if root == Path::new(DEFAULT_ROOT) {
+            "skiff0".to_string()
+        } else {
+            let digest = ch05_images::digest::sha256_of(root.as_os_str().as_encoded_bytes());
+            format!("skiff0-{}", &digest.hex()[..8])
+        };
+        StoreConfig {
+            default_bridge,
+            ..StoreConfig::default()
+        }
+    }
 }
 
 impl Default for StoreConfig {
@@ -194,9 +227,10 @@ pub struct NetworkStore {
 }
 
 impl NetworkStore {
-    /// The store under `<root>/networks`, with the default configuration.
+    /// The store under `<root>/networks`, configured for that root
+    /// ([`StoreConfig::for_root`]).
     pub fn open(root: &Path) -> NetworkStore {
-        NetworkStore::with_config(root, StoreConfig::default())
+        NetworkStore::with_config(root, StoreConfig::for_root(root))
     }
 
     /// The store under `<root>/networks`, with `config`.
@@ -384,6 +418,9 @@ impl NetworkStore {
 
     /// Removes a user network; refused while containers are attached.
     pub fn remove(&self, name: &str) -> Result<Network> {
+        if name == DEFAULT_NETWORK {
+            return Err(NetworkError::Predefined(name.to_string()));
+        }
         let _store = self.lock()?;
         let network = self.get(name)?;
         if network.is_default() {
@@ -396,9 +433,22 @@ impl NetworkStore {
     fn remove_locked(&self, network: &Network) -> Result<()> {
         let attached = self.attached(network)?;
         if !attached.is_empty() {
+            // By name, as the records know them (the id when they do not).
+            let records = self.records(network)?;
+            let containers = attached
+                .iter()
+                .map(|id| {
+                    records
+                        .records
+                        .iter()
+                        .find(|r| r.container == *id)
+                        .and_then(|r| r.names.first().cloned())
+                        .unwrap_or_else(|| id.chars().take(12).collect())
+                })
+                .collect();
             return Err(NetworkError::InUse {
                 name: network.name.clone(),
-                containers: attached,
+                containers,
             });
         }
         {

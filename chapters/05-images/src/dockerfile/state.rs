@@ -181,6 +181,22 @@ impl StageState {
         });
     }
 
+    /// `docker build --label K=V`: the labels join the config as if a
+    /// `LABEL` instruction ended the stage (docker's classic builder adds
+    /// exactly that instruction); the values are taken as given, never
+    /// substituted. Returns the history text it recorded.
+    pub fn add_labels(&mut self, labels: &BTreeMap<String, String>) -> String {
+        let text: Vec<String> = labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        self.config
+            .config
+            .labels
+            .get_or_insert_default()
+            .extend(labels.clone());
+        let created_by = nop(&self.shell(), &format!("LABEL {}", text.join(" ")));
+        self.record(created_by.clone(), true);
+        created_by
+    }
+
     /// The ARGs with values, as RUN's environment adds them (ENV wins, so
     /// names the config's Env has are left out), proxies included.
     fn run_args(&self) -> Vec<(String, String)> {

@@ -8,7 +8,7 @@ use super::healthcheck::{self, Healthcheck};
 use super::instruction::Word;
 
 /// Docker's comment line for a config-only step: `/bin/sh -c #(nop)  ENV a=b`.
-pub(super) fn nop(shell: &[String], comment: &str) -> String {
+pub fn nop(shell: &[String], comment: &str) -> String {
     format!("{} #(nop)  {comment}", shell.join(" "))
 }
 

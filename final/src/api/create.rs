@@ -1,0 +1,379 @@
+//! `POST /containers/create`: docker's container configuration, turned
+//! into the chapters' flags and from them into a spec.
+//!
+//! The body is what `docker run` sends: `Config` at the top level (image,
+//! command, environment, terminal...) and `HostConfig` (limits, volumes,
+//! capabilities, restart policy...). Each field becomes the flag a chapter
+//! binary would take (`Memory` is `--memory`, `Binds` are `-v`), so that
+//! the checks and defaults are the chapters' own: one implementation.
+
+use super::{ApiError, ApiResult, blocking};
+use crate::daemon::{Daemon, shims};
+use crate::engine::{EngineSection, LogConfig, RestartPolicy, Spec};
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ch01_process::cli::{ProcessArgs, ProcessFlags};
+use ch02_namespaces::cli::{ContainerArgs, ContainerFlags};
+use ch02_namespaces::namespaces::{NetworkMode, PidMode};
+use ch02_namespaces::{Container, RunSpec};
+use ch03_cgroups::cli::{CgroupArgs, LimitedFlags};
+use ch04_overlayfs::cli::{StorageArgs, StorageFlags};
+use ch05_images::reference::{self, Reference};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A list that docker also accepts as one string (`Cmd`, `Entrypoint`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum StrSlice {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl StrSlice {
+    fn into_vec(self) -> Vec<String> {
+        match self {
+            StrSlice::One(one) => vec![one],
+            StrSlice::Many(many) => many,
+        }
+    }
+}
+
+/// The parts of `Config` the engine acts on.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreateBody {
+    pub hostname: String,
+    pub user: String,
+    pub tty: bool,
+    pub open_stdin: bool,
+    pub stdin_once: bool,
+    pub env: Option<Vec<String>>,
+    pub cmd: Option<StrSlice>,
+    pub entrypoint: Option<StrSlice>,
+    pub image: String,
+    pub labels: Option<BTreeMap<String, String>>,
+    pub working_dir: String,
+    pub stop_signal: Option<String>,
+    pub stop_timeout: Option<i64>,
+    pub host_config: HostConfig,
+}
+
+/// The parts of `HostConfig` the engine acts on.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HostConfig {
+    pub binds: Option<Vec<String>>,
+    pub mounts: Option<Vec<MountSpec>>,
+    pub tmpfs: Option<BTreeMap<String, String>>,
+    pub memory: i64,
+    pub memory_swap: i64,
+    pub nano_cpus: i64,
+    pub cpu_shares: i64,
+    pub cpuset_cpus: String,
+    pub pids_limit: Option<i64>,
+    pub pid_mode: String,
+    pub network_mode: String,
+    pub restart_policy: Option<RestartBody>,
+    pub auto_remove: bool,
+    pub cap_add: Option<Vec<String>>,
+    pub cap_drop: Option<Vec<String>>,
+    pub security_opt: Option<Vec<String>>,
+    pub privileged: bool,
+    pub log_config: Option<LogBody>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RestartBody {
+    pub name: String,
+    pub maximum_retry_count: u32,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct LogBody {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub config: BTreeMap<String, String>,
+}
+
+/// `--mount type=bind|volume|tmpfs,source=...,target=...,readonly`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct MountSpec {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    pub source: String,
+    pub target: String,
+    pub read_only: bool,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct CreateQuery {
+    name: Option<String>,
+}
+
+// ANCHOR: create
+/// `POST /containers/create?name=NAME`.
+pub async fn create(
+    State(daemon): State<Arc<Daemon>>,
+    Query(query): Query<CreateQuery>,
+    body: axum::body::Bytes,
+) -> ApiResult<Response> {
+    let raw: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
+    let parsed: CreateBody = serde_json::from_value(raw.clone())
+        .map_err(|e| ApiError::bad_request(format!("invalid container configuration: {e}")))?;
+    let name = query
+        .name
+        .filter(|n| !n.is_empty())
+        .map(|n| n.trim_start_matches('/').to_string());
+    let worker = daemon.clone();
+    let (id, warnings) = blocking(move || {
+        let (spec, image, warnings) = spec_of(&worker, name, parsed, raw)?;
+        let container = Container::create(&worker.engine, spec, Some(image))?;
+        Ok((container.record().id().to_string(), warnings))
+    })
+    .await?;
+    shims::publish(&daemon, "create", &id);
+    Ok((
+        StatusCode::CREATED,
+        Json(serde_json::json!({ "Id": id, "Warnings": warnings })),
+    )
+        .into_response())
+}
+// ANCHOR_END: create
+
+/// Finds an image by reference, or by (a prefix of) its id.
+pub fn find_image(daemon: &Daemon, name: &str) -> ApiResult<Reference> {
+    let store = daemon.engine.images().store();
+    let hex = name.strip_prefix("sha256:").unwrap_or(name);
+    if hex.len() >= 4 && hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let images = store
+            .images()
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        if let Some(record) = images.iter().find(|r| r.config.hex().starts_with(hex)) {
+            return reference::parse(&record.reference)
+                .map_err(|e| ApiError::internal(e.to_string()));
+        }
+    }
+    let reference = reference::parse(name).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    match store.image(&reference) {
+        Ok(Some(_)) => Ok(reference),
+        Ok(None) => Err(ApiError::not_found(format!("No such image: {reference}"))),
+        Err(e) => Err(ApiError::internal(e.to_string())),
+    }
+}
+
+/// The spec of the container `body` describes, the image as named, and
+/// warnings about what was ignored.
+fn spec_of(
+    daemon: &Daemon,
+    name: Option<String>,
+    body: CreateBody,
+    raw: serde_json::Value,
+) -> ApiResult<(Spec, String, Vec<String>)> {
+    if body.image.is_empty() {
+        return Err(ApiError::bad_request(
+            "no image given: Config.Image is empty",
+        ));
+    }
+    let host = body.host_config;
+    if host.privileged {
+        return Err(ApiError::bad_request(
+            "privileged containers are not supported: add the capabilities they need instead",
+        ));
+    }
+    let reference = find_image(daemon, &body.image)?;
+    let mut warnings = Vec::new();
+    let (security_opt, ignored): (Vec<String>, Vec<String>) = host
+        .security_opt
+        .unwrap_or_default()
+        .into_iter()
+        .map(|opt| seccomp_profile_inline(daemon, opt))
+        .collect::<ApiResult<Vec<_>>>()?
+        .into_iter()
+        .partition(|opt| opt.starts_with("no-new-privileges") || opt.starts_with("seccomp"));
+    warnings.extend(
+        ignored
+            .into_iter()
+            .map(|o| format!("ignored security option {o:?}")),
+    );
+
+    let flags = StorageFlags {
+        below: LimitedFlags {
+            below: ContainerFlags {
+                container: ContainerArgs {
+                    name,
+                    hostname: Some(body.hostname).filter(|h| !h.is_empty()),
+                    cap_add: host.cap_add.unwrap_or_default(),
+                    cap_drop: host.cap_drop.unwrap_or_default(),
+                    userns: false,
+                    pid: (host.pid_mode == "host").then_some(PidMode::Host),
+                    network: if host.network_mode == "host" {
+                        NetworkMode::Host
+                    } else {
+                        NetworkMode::None
+                    }
+                    .name()
+                    .to_string(),
+                    security_opt,
+                    rm: host.auto_remove,
+                },
+                process: ProcessArgs {
+                    flags: ProcessFlags {
+                        env: body.env.unwrap_or_default(),
+                        workdir: Some(body.working_dir)
+                            .filter(|d| !d.is_empty())
+                            .map(Into::into),
+                        user: Some(body.user).filter(|u| !u.is_empty()),
+                    },
+                    stop_timeout: body.stop_timeout.and_then(|t| u64::try_from(t).ok()),
+                },
+            },
+            limits: CgroupArgs {
+                memory: (host.memory > 0).then(|| host.memory.to_string()),
+                memory_swap: (host.memory_swap != 0).then(|| host.memory_swap.to_string()),
+                cpus: (host.nano_cpus > 0).then(|| format!("{}", host.nano_cpus as f64 / 1e9)),
+                cpu_shares: u64::try_from(host.cpu_shares).ok().filter(|s| *s > 0),
+                cpuset_cpus: Some(host.cpuset_cpus).filter(|c| !c.is_empty()),
+                pids_limit: host.pids_limit.filter(|p| *p != 0),
+            },
+        },
+        storage: storage_args(host.binds, host.mounts, host.tmpfs)?,
+    };
+    let entrypoint = body.entrypoint.map(StrSlice::into_vec);
+    let cmd = body.cmd.map(StrSlice::into_vec).unwrap_or_default();
+    let base = daemon
+        .engine
+        .images()
+        .spec_with_entrypoint(&flags, &reference, entrypoint.as_deref(), &cmd)
+        .map_err(image_error)?;
+    let (record, _) = daemon
+        .engine
+        .images()
+        .image(&reference)
+        .map_err(image_error)?;
+    let log = host.log_config.unwrap_or_default();
+    let mut spec = Spec {
+        base,
+        engine: EngineSection {
+            image_id: record.config.to_string(),
+            labels: body.labels.unwrap_or_default(),
+            tty: body.tty,
+            open_stdin: body.open_stdin,
+            stdin_once: body.stdin_once,
+            restart: host
+                .restart_policy
+                .map(|r| RestartPolicy {
+                    name: r.name,
+                    maximum_retry_count: r.maximum_retry_count,
+                })
+                .unwrap_or_default(),
+            log: LogConfig {
+                max_size: log
+                    .config
+                    .get("max-size")
+                    .map(|s| ch03_cgroups::parse_size(s))
+                    .transpose()
+                    .map_err(|e| ApiError::bad_request(format!("--log-opt max-size: {e}")))?,
+                max_file: log
+                    .config
+                    .get("max-file")
+                    .map(|n| n.parse())
+                    .transpose()
+                    .map_err(|_| ApiError::bad_request("--log-opt max-file: not a number"))?,
+            },
+            stop_signal: body.stop_signal,
+            auto_remove: false,
+            config: raw.clone(),
+            host_config: raw.get("HostConfig").cloned().unwrap_or_default(),
+        },
+    };
+    if !matches!(
+        spec.engine.restart.name.as_str(),
+        "" | "no" | "always" | "unless-stopped" | "on-failure"
+    ) {
+        return Err(ApiError::bad_request(format!(
+            "invalid restart policy {:?}: use no, always, unless-stopped or on-failure[:N]",
+            spec.engine.restart.name
+        )));
+    }
+    if !spec.engine.restart.name.is_empty() && spec.engine.restart.name != "no" && spec.auto_remove
+    {
+        return Err(ApiError::bad_request(
+            "conflicting options: cannot specify both --restart and --rm",
+        ));
+    }
+    spec.container_mut().process.terminal = body.tty;
+    spec.engine.auto_remove = spec.auto_remove;
+    spec.container_mut().auto_remove = false;
+    Ok((spec, reference.to_string(), warnings))
+}
+
+/// `-v`, `--mount` and `--tmpfs` as chapter 4's flags.
+fn storage_args(
+    binds: Option<Vec<String>>,
+    mounts: Option<Vec<MountSpec>>,
+    tmpfs: Option<BTreeMap<String, String>>,
+) -> ApiResult<StorageArgs> {
+    let mut volumes = binds.unwrap_or_default();
+    let mut tmpfs: Vec<String> = tmpfs
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(path, options)| {
+            if options.is_empty() {
+                path
+            } else {
+                format!("{path}:{options}")
+            }
+        })
+        .collect();
+    for mount in mounts.unwrap_or_default() {
+        let ro = if mount.read_only { ":ro" } else { "" };
+        match mount.kind.as_str() {
+            "bind" | "volume" => volumes.push(format!("{}:{}{ro}", mount.source, mount.target)),
+            "tmpfs" => tmpfs.push(mount.target),
+            other => {
+                return Err(ApiError::bad_request(format!(
+                    "mount type {other:?} is not supported: use bind, volume or tmpfs"
+                )));
+            }
+        }
+    }
+    Ok(StorageArgs { volumes, tmpfs })
+}
+
+/// The docker CLI sends a seccomp profile's JSON itself, not its path:
+/// such a profile is kept in `<root>/seccomp/`, named by its digest.
+fn seccomp_profile_inline(daemon: &Daemon, opt: String) -> ApiResult<String> {
+    let Some(json) = opt
+        .strip_prefix("seccomp=")
+        .or_else(|| opt.strip_prefix("seccomp:"))
+        .filter(|v| v.trim_start().starts_with('{'))
+    else {
+        return Ok(opt);
+    };
+    let digest = ch05_images::digest::sha256_of(json.as_bytes());
+    let dir = daemon.root.join("seccomp");
+    ch02_namespaces::records::private_dir(&dir).map_err(|e| ApiError::internal(e.to_string()))?;
+    let path = dir.join(format!("{}.json", digest.hex()));
+    std::fs::write(&path, json).map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok(format!("seccomp={}", path.display()))
+}
+
+/// An image error as docker words it.
+pub fn image_error(error: ch05_images::engine::ImageError) -> ApiError {
+    use ch05_images::engine::ImageError;
+    match &error {
+        ImageError::NotHere(name) => ApiError::not_found(format!("No such image: {name}")),
+        ImageError::Reference(_) | ImageError::NoCommand(_) | ImageError::Flags(_) => {
+            ApiError::bad_request(ch01_process::exit::report(&error))
+        }
+        _ => ApiError::internal(ch01_process::exit::report(&error)),
+    }
+}

@@ -1,0 +1,392 @@
+//! `docker exec`: `POST /containers/{id}/exec` creates an exec session,
+//! `POST /exec/{id}/start` runs it (on a hijacked stream, as attach), and
+//! `GET /exec/{id}/json` tells its exit code.
+//!
+//! Entering a container's namespaces takes a single-threaded process
+//! (chapter 2), so the daemon runs each exec in a helper process of its
+//! own, `skiff exec-helper`, which calls chapter 2's `exec` (with chapter
+//! 3's cgroup join), and plays go-between for its stdio.
+
+use super::containers::record_of;
+use super::{ApiError, ApiResult, blocking};
+use crate::daemon::Daemon;
+use crate::daemon::shims::publish_with;
+use crate::frames;
+use axum::Json;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::TokioIo;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::os::fd::{AsFd, OwnedFd};
+use std::sync::Arc;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// What `POST /containers/{id}/exec` asks for.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ExecConfig {
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    pub tty: bool,
+    pub env: Option<Vec<String>>,
+    pub cmd: Vec<String>,
+    pub working_dir: String,
+    pub user: String,
+    pub privileged: bool,
+}
+
+/// An exec session, for the daemon's life.
+pub struct ExecInstance {
+    pub container_id: String,
+    pub config: ExecConfig,
+    pub running: bool,
+    pub exit_code: Option<i32>,
+    pub pid: u32,
+    /// The terminal's master side, to resize it.
+    pub terminal: Option<Arc<OwnedFd>>,
+}
+
+/// `POST /containers/{id}/exec`.
+pub async fn create(
+    State(daemon): State<Arc<Daemon>>,
+    Path(id): Path<String>,
+    Json(config): Json<ExecConfig>,
+) -> ApiResult<Response> {
+    if config.cmd.is_empty() {
+        return Err(ApiError::bad_request("no command given: Cmd is empty"));
+    }
+    if config.privileged {
+        return Err(ApiError::bad_request("privileged exec is not supported"));
+    }
+    let worker = daemon.clone();
+    let record = blocking(move || record_of(&worker, &id)).await?;
+    if !record.is_running() {
+        return Err(ApiError::conflict(format!(
+            "container {} is not running",
+            record.id()
+        )));
+    }
+    let exec_id = ch02_namespaces::records::new_id();
+    daemon.execs.lock().expect("execs lock").insert(
+        exec_id.clone(),
+        ExecInstance {
+            container_id: record.id().to_string(),
+            config,
+            running: false,
+            exit_code: None,
+            pid: 0,
+            terminal: None,
+        },
+    );
+    Ok((StatusCode::CREATED, Json(json!({ "Id": exec_id }))).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct StartBody {
+    detach: bool,
+}
+
+// ANCHOR: start
+/// `POST /exec/{id}/start`: runs the session's command in a helper, on the
+/// hijacked stream unless detached.
+pub async fn start(
+    State(daemon): State<Arc<Daemon>>,
+    Path(exec_id): Path<String>,
+    mut request: Request,
+) -> ApiResult<Response> {
+    let body = axum::body::to_bytes(std::mem::take(request.body_mut()), 1 << 20)
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let start: StartBody = if body.is_empty() {
+        StartBody::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(e.to_string()))?
+    };
+    let (container_id, config) = {
+        let execs = daemon.execs.lock().expect("execs lock");
+        let exec = execs
+            .get(&exec_id)
+            .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {exec_id}")))?;
+        if exec.running || exec.exit_code.is_some() {
+            return Err(ApiError::conflict(format!(
+                "exec {exec_id} has already run"
+            )));
+        }
+        (exec.container_id.clone(), exec.config.clone())
+    };
+    let helper = Helper::spawn(&daemon, &container_id, &config)?;
+    if let Some(exec) = daemon.execs.lock().expect("execs lock").get_mut(&exec_id) {
+        exec.running = true;
+        exec.pid = helper.child.id().unwrap_or(0);
+        exec.terminal = helper.terminal.clone();
+    }
+    publish_with(&daemon, "exec_start", &container_id, BTreeMap::new());
+    if start.detach {
+        tokio::spawn(helper.finish(daemon, exec_id, container_id));
+        return Ok(StatusCode::OK.into_response());
+    }
+    let on_upgrade = hyper::upgrade::on(&mut request);
+    let tty = config.tty;
+    tokio::spawn(async move {
+        if let Ok(upgraded) = on_upgrade.await {
+            helper
+                .relay(TokioIo::new(upgraded), daemon, exec_id, container_id)
+                .await;
+        }
+    });
+    Ok(super::attach::switching(tty))
+}
+// ANCHOR_END: start
+
+/// The helper process of one exec, and our ends of its stdio.
+struct Helper {
+    child: tokio::process::Child,
+    /// With a terminal: its master side (output and input).
+    terminal: Option<Arc<OwnedFd>>,
+    tty: bool,
+}
+
+impl Helper {
+    fn spawn(daemon: &Daemon, container: &str, config: &ExecConfig) -> ApiResult<Helper> {
+        let request = serde_json::to_string(config).expect("plain data");
+        let mut command = tokio::process::Command::new("/proc/self/exe");
+        command
+            .arg("--root")
+            .arg(&daemon.root)
+            .args(["exec-helper", container, "--request", &request])
+            .kill_on_drop(false);
+        let mut terminal = None;
+        if config.tty {
+            let pty =
+                nix::pty::openpty(None, None).map_err(|e| ApiError::internal(e.to_string()))?;
+            let slave = std::fs::File::from(pty.slave);
+            command
+                .stdin(slave.try_clone().map_err(internal)?)
+                .stdout(slave.try_clone().map_err(internal)?)
+                .stderr(slave);
+            terminal = Some(Arc::new(pty.master));
+        } else {
+            let piped = |wanted: bool| {
+                if wanted {
+                    std::process::Stdio::piped()
+                } else {
+                    std::process::Stdio::null()
+                }
+            };
+            command
+                .stdin(piped(config.attach_stdin))
+                .stdout(piped(config.attach_stdout))
+                .stderr(piped(config.attach_stderr));
+        }
+        let child = command.spawn().map_err(internal)?;
+        Ok(Helper {
+            child,
+            terminal,
+            tty: config.tty,
+        })
+    }
+
+    /// Waits for the helper and records the exit code.
+    async fn finish(mut self, daemon: Arc<Daemon>, exec_id: String, container: String) {
+        let code = self
+            .child
+            .wait()
+            .await
+            .ok()
+            .and_then(|s| s.code())
+            .unwrap_or(-1);
+        if let Some(exec) = daemon.execs.lock().expect("execs lock").get_mut(&exec_id) {
+            exec.running = false;
+            exec.exit_code = Some(code);
+        }
+        let mut attributes = BTreeMap::new();
+        attributes.insert("exitCode".to_string(), code.to_string());
+        attributes.insert("execID".to_string(), exec_id);
+        publish_with(&daemon, "exec_die", &container, attributes);
+    }
+
+    // ANCHOR: relay
+    /// Copies the client's input to the helper and its output back (framed
+    /// without a terminal), then records the exit.
+    async fn relay<C>(mut self, client: C, daemon: Arc<Daemon>, exec_id: String, container: String)
+    where
+        C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let (mut client_read, mut client_write) = tokio::io::split(client);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(u8, Vec<u8>)>(16);
+        let mut outputs = Vec::new();
+        let mut input: Option<Box<dyn tokio::io::AsyncWrite + Unpin + Send>> = None;
+        if let Some(master) = self.terminal.clone() {
+            let reader = tokio_file(&master);
+            let writer = tokio_file(&master);
+            if let (Ok(reader), Ok(writer)) = (reader, writer) {
+                outputs.push(pump(frames::STDOUT, reader, tx.clone()));
+                input = Some(Box::new(writer));
+            }
+        } else {
+            if let Some(out) = self.child.stdout.take() {
+                outputs.push(pump(frames::STDOUT, out, tx.clone()));
+            }
+            if let Some(err) = self.child.stderr.take() {
+                outputs.push(pump(frames::STDERR, err, tx.clone()));
+            }
+            if let Some(stdin) = self.child.stdin.take() {
+                input = Some(Box::new(stdin));
+            }
+        }
+        drop(tx);
+        let tty = self.tty;
+        let writer = tokio::spawn(async move {
+            while let Some((stream, data)) = rx.recv().await {
+                let result = if tty {
+                    client_write.write_all(&data).await
+                } else {
+                    let mut frame = frames::header(stream, data.len()).to_vec();
+                    frame.extend_from_slice(&data);
+                    client_write.write_all(&frame).await
+                };
+                if result.is_err() {
+                    break;
+                }
+            }
+            client_write
+        });
+        let feeder = tokio::spawn(async move {
+            let Some(mut input) = input else {
+                return;
+            };
+            let mut buffer = vec![0u8; 32 * 1024];
+            while let Ok(n) = client_read.read(&mut buffer).await {
+                if n == 0 || input.write_all(&buffer[..n]).await.is_err() {
+                    break;
+                }
+            }
+            let _ = input.shutdown().await;
+        });
+        // A terminal's master never reads end-of-file while we hold it:
+        // the helper's exit ends the output instead.
+        let terminal = self.terminal.take();
+        self.finish(daemon, exec_id, container).await;
+        drop(terminal);
+        if tty {
+            for output in &outputs {
+                output.abort();
+            }
+        }
+        for output in outputs {
+            let _ = output.await;
+        }
+        // The end of the stream only once the exit code is known: the
+        // docker CLI asks for it as soon as the stream ends.
+        if let Ok(mut client_write) = writer.await {
+            let _ = client_write.shutdown().await;
+        }
+        feeder.abort();
+    }
+    // ANCHOR_END: relay
+}
+
+fn internal(e: std::io::Error) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+/// A tokio handle on a copy of `fd` (a terminal's master side).
+fn tokio_file(fd: &OwnedFd) -> std::io::Result<tokio::fs::File> {
+    let copy = fd.as_fd().try_clone_to_owned()?;
+    Ok(tokio::fs::File::from_std(std::fs::File::from(copy)))
+}
+
+/// Reads `source` into the channel as (stream, bytes) until its end.
+fn pump<R>(
+    stream: u8,
+    mut source: R,
+    tx: tokio::sync::mpsc::Sender<(u8, Vec<u8>)>,
+) -> tokio::task::JoinHandle<()>
+where
+    R: tokio::io::AsyncRead + Unpin + Send + 'static,
+{
+    tokio::spawn(async move {
+        let mut buffer = vec![0u8; 32 * 1024];
+        while let Ok(n) = source.read(&mut buffer).await {
+            if n == 0 || tx.send((stream, buffer[..n].to_vec())).await.is_err() {
+                break;
+            }
+        }
+    })
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct ResizeQuery {
+    h: Option<u16>,
+    w: Option<u16>,
+}
+
+/// `POST /exec/{id}/resize`.
+pub async fn resize(
+    State(daemon): State<Arc<Daemon>>,
+    Path(exec_id): Path<String>,
+    Query(query): Query<ResizeQuery>,
+) -> ApiResult<StatusCode> {
+    let execs = daemon.execs.lock().expect("execs lock");
+    let exec = execs
+        .get(&exec_id)
+        .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {exec_id}")))?;
+    if let Some(master) = &exec.terminal {
+        crate::shim::io::resize(master, query.h.unwrap_or(24), query.w.unwrap_or(80));
+    }
+    Ok(StatusCode::OK)
+}
+
+/// `GET /exec/{id}/json`.
+pub async fn inspect(
+    State(daemon): State<Arc<Daemon>>,
+    Path(exec_id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let execs = daemon.execs.lock().expect("execs lock");
+    let exec = execs
+        .get(&exec_id)
+        .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {exec_id}")))?;
+    let (entrypoint, arguments) = exec
+        .config
+        .cmd
+        .split_first()
+        .map(|(first, rest)| (first.clone(), rest.to_vec()))
+        .unwrap_or_default();
+    Ok(Json(json!({
+        "ID": exec_id,
+        "Running": exec.running,
+        "ExitCode": exec.exit_code,
+        "ProcessConfig": {"tty": exec.config.tty, "entrypoint": entrypoint, "arguments": arguments,
+                          "privileged": false, "user": exec.config.user},
+        "OpenStdin": exec.config.attach_stdin,
+        "OpenStderr": exec.config.attach_stderr,
+        "OpenStdout": exec.config.attach_stdout,
+        "CanRemove": false,
+        "ContainerID": exec.container_id,
+        "DetachKeys": "",
+        "Pid": exec.pid,
+    })))
+}
+
+/// `skiff exec-helper CONTAINER --request JSON`: runs one exec session,
+/// with this process's stdio; exits with the command's code.
+pub fn helper_main(root: &std::path::Path, container: &str, request: &str) -> anyhow::Result<i32> {
+    ch01_process::sealed_exe::ensure_sealed()?;
+    let config: ExecConfig = serde_json::from_str(request)?;
+    let engine = crate::engine::SkiffEngine::open(root)?;
+    let request = ch02_namespaces::exec::ExecRequest {
+        argv: config.cmd,
+        env: config.env.unwrap_or_default(),
+        cwd: Some(config.working_dir)
+            .filter(|d| !d.is_empty())
+            .map(Into::into),
+        user: Some(config.user).filter(|u| !u.is_empty()),
+        terminal: config.tty,
+    };
+    Ok(ch02_namespaces::exec::exec(&engine, container, &request)?)
+}

@@ -1,0 +1,492 @@
+//! The image endpoints: pull, list, inspect, remove, tag, history, login.
+
+use super::create::{find_image, image_error};
+use super::{ApiError, ApiResult, blocking};
+use crate::daemon::Daemon;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use ch05_images::history::{directory_size, parse_rfc3339};
+use ch05_images::reference::{self, Reference};
+use ch05_images::registry::Credentials;
+use ch05_images::store::ImageRecord;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+#[derive(Debug, Deserialize, Default)]
+pub struct PullQuery {
+    #[serde(rename = "fromImage")]
+    from_image: Option<String>,
+    tag: Option<String>,
+}
+
+/// Credentials sent with a request (`X-Registry-Auth`, base64 JSON), or
+/// those stored by `login` for the reference's registry.
+fn credentials(daemon: &Daemon, headers: &HeaderMap, reference: &Reference) -> Option<Credentials> {
+    let sent = headers
+        .get("X-Registry-Auth")
+        .and_then(|v| v.to_str().ok())
+        .and_then(decode_base64_url)
+        .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+        .and_then(|auth| {
+            let user = auth["username"].as_str()?.to_string();
+            let password = auth["password"].as_str()?.to_string();
+            (!user.is_empty()).then_some(Credentials { user, password })
+        });
+    sent.or_else(|| {
+        ch05_images::credentials::load(&daemon.root, &reference.registry)
+            .ok()
+            .flatten()
+    })
+}
+
+/// Base64 as docker encodes `X-Registry-Auth` (URL-safe, maybe unpadded).
+fn decode_base64_url(text: &str) -> Option<Vec<u8>> {
+    let mut value = 0u32;
+    let mut bits = 0;
+    let mut out = Vec::new();
+    for byte in text.trim().bytes() {
+        let digit = match byte {
+            b'A'..=b'Z' => byte - b'A',
+            b'a'..=b'z' => byte - b'a' + 26,
+            b'0'..=b'9' => byte - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => break,
+            _ => return None,
+        };
+        value = (value << 6) | u32::from(digit);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((value >> bits) as u8);
+            value &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+fn progress(status: impl Into<String>, id: Option<&str>) -> bytes::Bytes {
+    let mut line = json!({ "status": status.into() });
+    if let Some(id) = id {
+        line["id"] = json!(id);
+    }
+    let mut bytes = serde_json::to_vec(&line).expect("plain data");
+    bytes.push(b'\n');
+    bytes.into()
+}
+
+fn failure(message: &str) -> bytes::Bytes {
+    let mut bytes = serde_json::to_vec(&json!({
+        "errorDetail": {"message": message}, "error": message
+    }))
+    .expect("plain data");
+    bytes.push(b'\n');
+    bytes.into()
+}
+
+// ANCHOR: pull
+/// `POST /images/create?fromImage=NAME&tag=TAG`: `docker pull`, its
+/// progress as a stream of JSON lines.
+pub async fn pull(
+    State(daemon): State<Arc<Daemon>>,
+    Query(query): Query<PullQuery>,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let name = query
+        .from_image
+        .ok_or_else(|| ApiError::bad_request("fromImage is required"))?;
+    let full = match query.tag.filter(|t| !t.is_empty()) {
+        Some(tag) if tag.starts_with("sha256:") => format!("{name}@{tag}"),
+        Some(tag) => format!("{name}:{tag}"),
+        None => name,
+    };
+    let reference = reference::parse(&full).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let credentials = credentials(&daemon, &headers, &reference);
+    let before = daemon
+        .engine
+        .images()
+        .store()
+        .image(&reference)
+        .ok()
+        .flatten()
+        .map(|r| r.manifest);
+    let (tx, rx) = tokio::sync::mpsc::channel::<bytes::Bytes>(8);
+    let _ = tx
+        .send(progress(
+            format!("Pulling from {}", reference.name()),
+            Some(&reference.reference()),
+        ))
+        .await;
+    tokio::task::spawn_blocking(move || {
+        let result =
+            ch05_images::pull::pull(daemon.engine.images().store(), &reference, credentials);
+        let lines = match result {
+            Ok(record) => {
+                let status = if before.as_ref() == Some(&record.manifest) {
+                    format!("Status: Image is up to date for {reference}")
+                } else {
+                    format!("Status: Downloaded newer image for {reference}")
+                };
+                daemon
+                    .events
+                    .publish("image", "pull", &reference.to_string(), BTreeMap::new());
+                vec![
+                    progress(format!("Digest: {}", record.manifest), None),
+                    progress(status, None),
+                ]
+            }
+            Err(error) => vec![failure(&ch01_process::exit::report(&error))],
+        };
+        for line in lines {
+            let _ = tx.blocking_send(line);
+        }
+    });
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|line| (Ok::<_, std::convert::Infallible>(line), rx))
+    });
+    Ok(Response::builder()
+        .header("Content-Type", "application/json")
+        .body(Body::from_stream(stream))
+        .expect("a valid response"))
+}
+// ANCHOR_END: pull
+
+/// The images of the store, grouped by image (config) id: one image may
+/// have several names.
+fn grouped(daemon: &Daemon) -> ApiResult<Vec<(String, Vec<ImageRecord>)>> {
+    let records = daemon
+        .engine
+        .images()
+        .store()
+        .images()
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    let mut groups: BTreeMap<String, Vec<ImageRecord>> = BTreeMap::new();
+    for record in records {
+        groups
+            .entry(record.config.to_string())
+            .or_default()
+            .push(record);
+    }
+    Ok(groups.into_iter().collect())
+}
+
+fn image_size(daemon: &Daemon, record: &ImageRecord) -> u64 {
+    record
+        .layers
+        .iter()
+        .map(|chain| directory_size(&daemon.engine.images().store().layer_path(chain)).unwrap_or(0))
+        .sum()
+}
+
+fn repo_digest(record: &ImageRecord) -> String {
+    let name = record
+        .reference
+        .rsplit_once('@')
+        .map(|(n, _)| n)
+        .unwrap_or(&record.reference);
+    let name = match name.rsplit_once(':') {
+        Some((repo, tag)) if !tag.contains('/') => repo,
+        _ => name,
+    };
+    format!("{name}@{}", record.manifest)
+}
+
+/// `GET /images/json`: `docker images`.
+pub async fn list(State(daemon): State<Arc<Daemon>>) -> ApiResult<Json<Vec<Value>>> {
+    blocking(move || {
+        let mut out = Vec::new();
+        for (id, records) in grouped(&daemon)? {
+            let first = &records[0];
+            let config = daemon
+                .engine
+                .images()
+                .image(
+                    &reference::parse(&first.reference)
+                        .map_err(|e| ApiError::internal(e.to_string()))?,
+                )
+                .ok()
+                .map(|(_, c)| c);
+            let created = config
+                .as_ref()
+                .and_then(|c| c.created.as_deref())
+                .and_then(parse_rfc3339)
+                .unwrap_or(first.created as i64);
+            let size = image_size(&daemon, first);
+            out.push(json!({
+                "Id": id,
+                "ParentId": "",
+                "RepoTags": records.iter().map(|r| r.reference.clone()).collect::<Vec<_>>(),
+                "RepoDigests": records.iter().map(repo_digest).collect::<Vec<_>>(),
+                "Created": created,
+                "Size": size,
+                "SharedSize": -1,
+                "VirtualSize": size,
+                "Labels": config.and_then(|c| c.config.labels.clone()).unwrap_or_default(),
+                "Containers": -1,
+            }));
+        }
+        Ok(Json(out))
+    })
+    .await
+}
+
+/// `GET /images/{name}/json` and `GET /images/{name}/history` (the name
+/// may hold slashes, so the route takes the rest of the path).
+pub async fn by_name(
+    State(daemon): State<Arc<Daemon>>,
+    Path(path): Path<String>,
+) -> ApiResult<Response> {
+    if let Some(name) = path.strip_suffix("/json") {
+        let name = name.to_string();
+        return blocking(move || inspect(&daemon, &name).map(|v| Json(v).into_response())).await;
+    }
+    if let Some(name) = path.strip_suffix("/history") {
+        let name = name.to_string();
+        return blocking(move || history(&daemon, &name).map(|v| Json(v).into_response())).await;
+    }
+    Err(ApiError::not_found(format!(
+        "page not found: /images/{path}"
+    )))
+}
+
+/// `docker image inspect`.
+pub fn inspect(daemon: &Daemon, name: &str) -> ApiResult<Value> {
+    let reference = find_image(daemon, name)?;
+    let (record, config) = daemon
+        .engine
+        .images()
+        .image(&reference)
+        .map_err(image_error)?;
+    let id = record.config.to_string();
+    let names: Vec<ImageRecord> = grouped(daemon)?
+        .into_iter()
+        .find(|(group, _)| *group == id)
+        .map(|(_, records)| records)
+        .unwrap_or_default();
+    let run = serde_json::to_value(&config.config).unwrap_or_default();
+    let size = image_size(daemon, &record);
+    Ok(json!({
+        "Id": id,
+        "RepoTags": names.iter().map(|r| r.reference.clone()).collect::<Vec<_>>(),
+        "RepoDigests": names.iter().map(repo_digest).collect::<Vec<_>>(),
+        "Parent": "",
+        "Comment": "",
+        "Created": config.created.clone().unwrap_or_default(),
+        "DockerVersion": "",
+        "Author": config.author.clone().unwrap_or_default(),
+        "Config": run,
+        "Architecture": config.architecture,
+        "Os": config.os,
+        "Size": size,
+        "VirtualSize": size,
+        "GraphDriver": {"Name": "overlay2", "Data": {}},
+        "RootFS": {"Type": "layers", "Layers": config.rootfs.diff_ids},
+        "Metadata": {"LastTagTime": "0001-01-01T00:00:00Z"},
+    }))
+}
+
+/// `docker history`: newest step first, as docker gives it.
+fn history(daemon: &Daemon, name: &str) -> ApiResult<Value> {
+    let reference = find_image(daemon, name)?;
+    let (record, config) = daemon
+        .engine
+        .images()
+        .image(&reference)
+        .map_err(image_error)?;
+    let mut entries: Vec<Value> = config
+        .history
+        .iter()
+        .map(|h| {
+            json!({
+                "Id": "<missing>",
+                "Created": h.created.as_deref().and_then(parse_rfc3339).unwrap_or(0),
+                "CreatedBy": h.created_by.clone().unwrap_or_default(),
+                "Tags": null,
+                "Size": 0,
+                "Comment": h.comment.clone().unwrap_or_default(),
+            })
+        })
+        .collect();
+    entries.reverse();
+    if let Some(first) = entries.first_mut() {
+        first["Id"] = json!(record.config.to_string());
+        first["Tags"] = json!([record.reference]);
+    }
+    Ok(json!(entries))
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct RemoveQuery {
+    force: Option<String>,
+}
+
+/// `DELETE /images/{name}`: `docker rmi`.
+pub async fn remove(
+    State(daemon): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+    Query(query): Query<RemoveQuery>,
+) -> ApiResult<Json<Value>> {
+    blocking(move || {
+        let reference = find_image(&daemon, &name)?;
+        let force = matches!(query.force.as_deref(), Some("1" | "true"));
+        if !force {
+            use ch02_namespaces::Engine;
+            let user = daemon
+                .engine
+                .containers()
+                .list::<crate::engine::Spec>()?
+                .into_iter()
+                .find(|r| r.image.as_deref() == Some(&reference.to_string()));
+            if let Some(user) = user {
+                return Err(ApiError::conflict(format!(
+                    "conflict: unable to remove repository reference \"{reference}\" (must force) - container {} is using its referenced image",
+                    &user.id()[..12]
+                )));
+            }
+        }
+        let deleted = daemon
+            .engine
+            .images()
+            .store()
+            .remove_image(&reference)
+            .map_err(|e| ApiError::conflict(e.to_string()))?;
+        daemon.events.publish("image", "untag", &reference.to_string(), BTreeMap::new());
+        let mut out = vec![json!({"Untagged": reference.to_string()})];
+        out.extend(deleted.iter().map(|d| json!({"Deleted": d.to_string()})));
+        Ok(Json(json!(out)))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct TagQuery {
+    repo: Option<String>,
+    tag: Option<String>,
+}
+
+/// `POST /images/{name}/tag?repo=R&tag=T`.
+pub async fn tag_or_push(
+    State(daemon): State<Arc<Daemon>>,
+    Path(path): Path<String>,
+    Query(query): Query<TagQuery>,
+) -> ApiResult<Response> {
+    let Some(name) = path.strip_suffix("/tag").map(String::from) else {
+        return Err(ApiError::not_found(format!(
+            "page not found: /images/{path}"
+        )));
+    };
+    blocking(move || {
+        let source = find_image(&daemon, &name)?;
+        let repo = query
+            .repo
+            .ok_or_else(|| ApiError::bad_request("repo is required"))?;
+        let target = match query.tag.filter(|t| !t.is_empty()) {
+            Some(tag) => format!("{repo}:{tag}"),
+            None => repo,
+        };
+        let target = reference::parse(&target).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        daemon
+            .engine
+            .images()
+            .store()
+            .tag(&source, &target)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        daemon
+            .events
+            .publish("image", "tag", &target.to_string(), BTreeMap::new());
+        Ok(StatusCode::CREATED.into_response())
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct PruneQuery {
+    filters: Option<String>,
+}
+
+/// `POST /images/prune`: dangling images (without a name: the store keeps
+/// none, every image it holds has one), or with `dangling=false`
+/// (`docker image prune -a`) every image no container uses.
+pub async fn prune(
+    State(daemon): State<Arc<Daemon>>,
+    Query(query): Query<PruneQuery>,
+) -> ApiResult<Json<Value>> {
+    let filters = super::containers::Filters::parse(query.filters.as_deref());
+    let all = filters
+        .get("dangling")
+        .is_some_and(|v| v.iter().any(|d| d == "false" || d == "0"));
+    blocking(move || {
+        let mut deleted = Vec::new();
+        if all {
+            use ch02_namespaces::Engine;
+            let used: Vec<String> = daemon
+                .engine
+                .containers()
+                .list::<crate::engine::Spec>()?
+                .into_iter()
+                .map(|r| r.spec.engine.image_id.clone())
+                .collect();
+            for (id, records) in grouped(&daemon)? {
+                if used.contains(&id) {
+                    continue;
+                }
+                for record in records {
+                    let reference = reference::parse(&record.reference)
+                        .map_err(|e| ApiError::internal(e.to_string()))?;
+                    let layers = daemon
+                        .engine
+                        .images()
+                        .store()
+                        .remove_image(&reference)
+                        .map_err(|e| ApiError::internal(e.to_string()))?;
+                    deleted.push(json!({"Untagged": record.reference}));
+                    deleted.extend(layers.iter().map(|d| json!({"Deleted": d.to_string()})));
+                }
+            }
+        }
+        Ok(Json(json!({"ImagesDeleted": deleted, "SpaceReclaimed": 0})))
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize, Default)]
+pub struct AuthBody {
+    username: String,
+    password: String,
+    serveraddress: String,
+}
+
+/// `POST /auth`: `docker login`: the credentials are stored for the
+/// registry (checked when they are used).
+pub async fn auth(
+    State(daemon): State<Arc<Daemon>>,
+    Json(body): Json<AuthBody>,
+) -> ApiResult<Json<Value>> {
+    let registry = body
+        .serveraddress
+        .trim_start_matches("https://")
+        .trim_start_matches("http://")
+        .trim_end_matches('/')
+        .trim_end_matches("/v1")
+        .to_string();
+    let registry = if registry.is_empty() || registry.contains("index.docker.io") {
+        "docker.io".to_string()
+    } else {
+        registry
+    };
+    blocking(move || {
+        ch05_images::credentials::store(&daemon.root, &registry, &body.username, &body.password)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(Json(
+            json!({"Status": "Login Succeeded", "IdentityToken": ""}),
+        ))
+    })
+    .await
+}

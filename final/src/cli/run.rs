@@ -1,0 +1,404 @@
+//! `skiff run`, `create`, `start -a`, `attach`, `exec`: the verbs that
+//! stream a container's stdio through the daemon.
+
+use super::stream::{RawTerminal, pump, stdin_is_terminal, terminal_size};
+use crate::client::{Client, ClientError, query};
+use anyhow::{Context, Result};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+
+/// `docker run`'s flags (and `create`'s).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunArgs {
+    /// Run in the background and print the container's id
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Keep stdin open
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Give the container a terminal
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Remove the container when it exits
+    #[arg(long)]
+    pub rm: bool,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set an environment variable (KEY=VALUE, or KEY to pass ours on)
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Read environment variables from a file (KEY=VALUE lines)
+    #[arg(long = "env-file")]
+    pub env_file: Vec<std::path::PathBuf>,
+    /// Publish a port (HOST:CONTAINER)
+    #[arg(short = 'p', long = "publish")]
+    pub publish: Vec<String>,
+    /// Mount a volume: SOURCE:TARGET[:ro]
+    #[arg(short = 'v', long = "volume")]
+    pub volumes: Vec<String>,
+    /// Mount: type=bind|volume|tmpfs,source=...,target=...[,readonly]
+    #[arg(long = "mount")]
+    pub mounts: Vec<String>,
+    /// Mount a tmpfs: PATH[:OPTIONS]
+    #[arg(long)]
+    pub tmpfs: Vec<String>,
+    /// host or none (networks come with chapter 6)
+    #[arg(long)]
+    pub network: Option<String>,
+    /// no, always, unless-stopped, on-failure[:N]
+    #[arg(long)]
+    pub restart: Option<String>,
+    #[arg(short = 'm', long)]
+    pub memory: Option<String>,
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    #[arg(long)]
+    pub cpus: Option<f64>,
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<i64>,
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    #[arg(long)]
+    pub pid: Option<String>,
+    #[arg(short, long)]
+    pub user: Option<String>,
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    #[arg(long)]
+    pub hostname: Option<String>,
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    #[arg(long = "cap-add")]
+    pub cap_add: Vec<String>,
+    #[arg(long = "cap-drop")]
+    pub cap_drop: Vec<String>,
+    #[arg(long = "security-opt")]
+    pub security_opt: Vec<String>,
+    /// Set a label (KEY=VALUE)
+    #[arg(short, long)]
+    pub label: Vec<String>,
+    /// Log options: max-size=SIZE, max-file=N
+    #[arg(long = "log-opt")]
+    pub log_opt: Vec<String>,
+    #[arg(long = "stop-timeout")]
+    pub stop_timeout: Option<i64>,
+    #[arg(long = "stop-signal")]
+    pub stop_signal: Option<String>,
+    /// The image
+    pub image: String,
+    /// The command and its arguments
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+fn size(text: &str) -> Result<i64> {
+    if text == "-1" {
+        return Ok(-1);
+    }
+    Ok(ch03_cgroups::parse_size(text)? as i64)
+}
+
+fn key_values(pairs: &[String]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|p| match p.split_once('=') {
+            Some((k, v)) => (k.to_string(), v.to_string()),
+            None => (p.to_string(), String::new()),
+        })
+        .collect()
+}
+
+/// `-e KEY` copies our KEY; `--env-file` lines come first.
+fn environment(args: &RunArgs) -> Result<Vec<String>> {
+    let mut env = Vec::new();
+    for file in &args.env_file {
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("--env-file {}", file.display()))?;
+        for line in text.lines().map(str::trim) {
+            if !line.is_empty() && !line.starts_with('#') {
+                ch01_process::cli::apply_env_flag(&mut env, line);
+            }
+        }
+    }
+    for flag in &args.env {
+        ch01_process::cli::apply_env_flag(&mut env, flag);
+    }
+    Ok(env)
+}
+
+fn mounts(args: &RunArgs) -> Result<Vec<Value>> {
+    args.mounts
+        .iter()
+        .map(|spec| {
+            let mut mount = json!({"Type": "volume", "ReadOnly": false});
+            for part in spec.split(',') {
+                let (key, value) = part.split_once('=').unwrap_or((part, "true"));
+                match key {
+                    "type" => mount["Type"] = json!(value),
+                    "source" | "src" => mount["Source"] = json!(value),
+                    "target" | "destination" | "dst" => mount["Target"] = json!(value),
+                    "readonly" | "ro" => mount["ReadOnly"] = json!(value != "false"),
+                    other => anyhow::bail!("--mount {spec}: unknown key {other:?}"),
+                }
+            }
+            Ok(mount)
+        })
+        .collect()
+}
+
+// ANCHOR: body
+/// The create request `docker run` sends for these flags.
+pub fn create_body(args: &RunArgs) -> Result<Value> {
+    let restart = args.restart.as_deref().map(|r| {
+        let (name, count) = r.split_once(':').unwrap_or((r, "0"));
+        json!({"Name": name, "MaximumRetryCount": count.parse::<u32>().unwrap_or(0)})
+    });
+    let tmpfs: BTreeMap<String, String> = args
+        .tmpfs
+        .iter()
+        .map(|t| match t.split_once(':') {
+            Some((p, o)) => (p.to_string(), o.to_string()),
+            None => (t.to_string(), String::new()),
+        })
+        .collect();
+    let attach = !args.detach;
+    Ok(json!({
+        "Hostname": args.hostname.clone().unwrap_or_default(),
+        "User": args.user.clone().unwrap_or_default(),
+        "AttachStdin": attach && args.interactive,
+        "AttachStdout": attach,
+        "AttachStderr": attach,
+        "Tty": args.tty,
+        "OpenStdin": args.interactive,
+        "StdinOnce": args.interactive && attach,
+        "Env": environment(args)?,
+        "Cmd": if args.command.is_empty() { Value::Null } else { json!(args.command) },
+        "Entrypoint": args.entrypoint.as_ref().map(|e| json!([e])).unwrap_or(Value::Null),
+        "Image": args.image,
+        "Labels": key_values(&args.label),
+        "WorkingDir": args.workdir.clone().unwrap_or_default(),
+        "StopSignal": args.stop_signal,
+        "StopTimeout": args.stop_timeout,
+        "HostConfig": {
+            "Binds": args.volumes,
+            "Mounts": mounts(args)?,
+            "Tmpfs": tmpfs,
+            "Memory": args.memory.as_deref().map(size).transpose()?.unwrap_or(0),
+            "MemorySwap": args.memory_swap.as_deref().map(size).transpose()?.unwrap_or(0),
+            "NanoCpus": args.cpus.map_or(0, |c| (c * 1e9) as i64),
+            "CpuShares": args.cpu_shares.unwrap_or(0),
+            "CpusetCpus": args.cpuset_cpus.clone().unwrap_or_default(),
+            "PidsLimit": args.pids_limit,
+            "PidMode": args.pid.clone().unwrap_or_default(),
+            "NetworkMode": args.network.clone().unwrap_or_default(),
+            "RestartPolicy": restart,
+            "AutoRemove": args.rm,
+            "CapAdd": args.cap_add,
+            "CapDrop": args.cap_drop,
+            "SecurityOpt": args.security_opt,
+            "LogConfig": {"Type": "json-file", "Config": key_values(&args.log_opt)},
+        },
+    }))
+}
+// ANCHOR_END: body
+
+/// Creates the container, pulling its image first when the daemon does
+/// not have it (as the docker CLI does on a 404 "No such image").
+pub fn create(client: &Client, args: &RunArgs) -> Result<String> {
+    let body = create_body(args)?;
+    let path = format!(
+        "/containers/create{}",
+        query(&[("name", args.name.clone().unwrap_or_default())])
+    );
+    let created = match client.post(&path, Some(&body)) {
+        Err(ClientError::Daemon { status: 404, .. }) => {
+            eprintln!("Unable to find image '{}' locally", args.image);
+            super::images::pull(client, &args.image, true)?;
+            client.post(&path, Some(&body))?
+        }
+        other => other?,
+    };
+    for warning in created["Warnings"].as_array().into_iter().flatten() {
+        eprintln!("WARNING: {}", warning.as_str().unwrap_or_default());
+    }
+    Ok(created["Id"].as_str().unwrap_or_default().to_string())
+}
+
+/// The exit code the docker CLI gives a container that failed to start.
+pub fn start_failure_code(error: &ClientError) -> i32 {
+    let message = error.to_string();
+    if message.contains("executable file not found")
+        || message.contains("no such file or directory")
+    {
+        127
+    } else if message.contains("permission denied") {
+        126
+    } else {
+        125
+    }
+}
+
+// ANCHOR: run
+/// `skiff run`: create, then (unless detached) attach and wait before the
+/// start, so that nothing the container prints is missed, then start.
+pub fn run(client: &Client, args: &RunArgs) -> Result<i32> {
+    let id = create(client, args)?;
+    if args.detach {
+        start(client, &id).map_err(|e| exit_error(&e))?;
+        println!("{id}");
+        return Ok(0);
+    }
+    let condition = if args.rm { "removed" } else { "next-exit" };
+    let waiter = {
+        let client = client.clone();
+        let path = format!("/containers/{id}/wait?condition={condition}");
+        // The answer's headers come at once; its body when the container exits.
+        let response = client.send("POST", &path, None, &[])?;
+        std::thread::spawn(move || response.json())
+    };
+    let attached = attach_stream(client, &id, args.interactive)?;
+    let _raw = (args.tty && stdin_is_terminal()).then(RawTerminal::enter);
+    if let Err(error) = start(client, &id) {
+        drop(_raw);
+        eprintln!("skiff: {error}");
+        return Ok(start_failure_code(&error));
+    }
+    if args.tty {
+        resize(client, &format!("/containers/{id}/resize"));
+    }
+    pump(attached, args.tty, args.interactive)?;
+    let status = waiter
+        .join()
+        .map_err(|_| anyhow::anyhow!("the wait failed"))??;
+    Ok(status["StatusCode"].as_i64().unwrap_or(125) as i32)
+}
+// ANCHOR_END: run
+
+fn exit_error(error: &ClientError) -> anyhow::Error {
+    anyhow::anyhow!("{error}")
+}
+
+pub fn start(client: &Client, id: &str) -> crate::client::Result<()> {
+    client.send("POST", &format!("/containers/{id}/start"), None, &[])?;
+    Ok(())
+}
+
+fn attach_stream(client: &Client, id: &str, stdin: bool) -> Result<crate::client::http::Response> {
+    let path = format!(
+        "/containers/{id}/attach?stream=1&stdout=1&stderr=1{}",
+        if stdin { "&stdin=1" } else { "" }
+    );
+    Ok(client.upgrade(&path, None)?)
+}
+
+/// Tells the daemon our terminal's size.
+fn resize(client: &Client, path: &str) {
+    if let Some((rows, cols)) = terminal_size() {
+        let _ = client.send("POST", &format!("{path}?h={rows}&w={cols}"), None, &[]);
+    }
+}
+
+/// `skiff start [-a] [-i] CONTAINER`.
+pub fn start_attached(
+    client: &Client,
+    container: &str,
+    attach: bool,
+    interactive: bool,
+) -> Result<i32> {
+    if !attach {
+        start(client, container)?;
+        println!("{container}");
+        return Ok(0);
+    }
+    let inspect = client.get(&format!("/containers/{container}/json"))?;
+    let tty = inspect["Config"]["Tty"].as_bool().unwrap_or(false);
+    let waiter = {
+        let response = client.send(
+            "POST",
+            &format!("/containers/{container}/wait?condition=next-exit"),
+            None,
+            &[],
+        )?;
+        std::thread::spawn(move || response.json())
+    };
+    let attached = attach_stream(client, container, interactive)?;
+    let _raw = (tty && stdin_is_terminal()).then(RawTerminal::enter);
+    start(client, container)?;
+    pump(attached, tty, interactive)?;
+    let status = waiter
+        .join()
+        .map_err(|_| anyhow::anyhow!("the wait failed"))??;
+    Ok(status["StatusCode"].as_i64().unwrap_or(125) as i32)
+}
+
+/// `skiff attach CONTAINER` (ctrl-p ctrl-q detaches from a terminal).
+pub fn attach(client: &Client, container: &str, no_stdin: bool) -> Result<i32> {
+    let inspect = client.get(&format!("/containers/{container}/json"))?;
+    let tty = inspect["Config"]["Tty"].as_bool().unwrap_or(false);
+    let stdin = !no_stdin && inspect["Config"]["OpenStdin"].as_bool().unwrap_or(false);
+    let attached = attach_stream(client, container, stdin)?;
+    let _raw = (tty && stdin_is_terminal()).then(RawTerminal::enter);
+    pump(attached, tty, stdin)?;
+    drop(_raw);
+    let after = client.get(&format!("/containers/{container}/json"))?;
+    Ok(after["State"]["ExitCode"].as_i64().unwrap_or(0) as i32)
+}
+
+/// `docker exec`'s flags.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ExecArgs {
+    #[arg(short, long)]
+    pub interactive: bool,
+    #[arg(short, long)]
+    pub tty: bool,
+    #[arg(short, long)]
+    pub detach: bool,
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    #[arg(short, long)]
+    pub user: Option<String>,
+    pub container: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+    pub command: Vec<String>,
+}
+
+// ANCHOR: exec
+/// `skiff exec`: create the session, start it on a hijacked stream, then
+/// ask for its exit code.
+pub fn exec(client: &Client, args: &ExecArgs) -> Result<i32> {
+    let mut env = Vec::new();
+    for flag in &args.env {
+        ch01_process::cli::apply_env_flag(&mut env, flag);
+    }
+    let body = json!({
+        "AttachStdin": args.interactive && !args.detach,
+        "AttachStdout": !args.detach,
+        "AttachStderr": !args.detach,
+        "Tty": args.tty,
+        "Env": env,
+        "Cmd": args.command,
+        "WorkingDir": args.workdir.clone().unwrap_or_default(),
+        "User": args.user.clone().unwrap_or_default(),
+    });
+    let created = client.post(&format!("/containers/{}/exec", args.container), Some(&body))?;
+    let exec_id = created["Id"].as_str().unwrap_or_default().to_string();
+    let start = json!({"Detach": args.detach, "Tty": args.tty});
+    if args.detach {
+        client.post(&format!("/exec/{exec_id}/start"), Some(&start))?;
+        return Ok(0);
+    }
+    let stream = client.upgrade(&format!("/exec/{exec_id}/start"), Some(&start))?;
+    let _raw = (args.tty && stdin_is_terminal()).then(RawTerminal::enter);
+    if args.tty {
+        resize(client, &format!("/exec/{exec_id}/resize"));
+    }
+    pump(stream, args.tty, args.interactive)?;
+    drop(_raw);
+    let inspect = client.get(&format!("/exec/{exec_id}/json"))?;
+    Ok(inspect["ExitCode"].as_i64().unwrap_or(126) as i32)
+}
+// ANCHOR_END: exec
