@@ -205,18 +205,34 @@ pub fn ensure_image(engine: &ImageEngine, image: &str) -> Result<Reference, Imag
 }
 // ANCHOR_END: run
 
+/// The words that make this binary pull one image, after `--root ROOT`.
+static PULL_COMMAND: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Names the verb of this binary that pulls one image, for
+/// [`pull_in_child`] (`pull`, unless a binary says otherwise: chapter 7's
+/// `pull` pulls a whole project's images, and gives another verb here).
+/// The first call wins.
+pub fn set_pull_command(words: &[&str]) {
+    let _ = PULL_COMMAND.set(words.iter().map(|w| w.to_string()).collect());
+}
+
 /// Runs `pull IMAGE` in a child process of this same binary (the build
 /// pulls its base images this way too, for the same reason as `run`). Its
 /// report goes to stderr (stdout is the container's); `quiet` keeps it,
 /// and shows it only when the pull fails (`build -q`).
 pub fn pull_in_child(engine: &ImageEngine, image: &str, quiet: bool) -> Result<(), ImageVerbError> {
+    let verb = PULL_COMMAND
+        .get()
+        .cloned()
+        .unwrap_or_else(|| vec!["pull".to_string()]);
     let mut pull = std::process::Command::new("/proc/self/exe");
     if explain::enabled() {
         pull.arg("--explain");
     }
     pull.arg("--root")
         .arg(engine.root())
-        .args(["pull", image])
+        .args(verb)
+        .arg(image)
         .stdout(std::io::stderr());
     let failed = |e| ImageVerbError::PullChild(image.to_string(), e);
     let success = if quiet {

@@ -38,9 +38,11 @@
 //! Nothing here touches the kernel: loading is pure, so every rule is
 //! tested on its own with small files.
 
+pub mod cli;
 pub mod config;
 pub mod de;
 pub mod dotenv;
+pub mod engine;
 pub mod error;
 pub mod interpolate;
 pub mod load;
@@ -49,6 +51,9 @@ pub mod model;
 pub mod node;
 pub mod plan;
 pub mod resolve;
+pub mod runner;
+pub mod spec;
+pub mod translate;
 pub mod validate;
 pub mod words;
 

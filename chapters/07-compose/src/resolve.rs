@@ -209,7 +209,7 @@ fn resolve_service(
 }
 
 /// A build context that is not a directory: a git URL.
-fn is_remote(context: &str) -> bool {
+pub fn is_remote(context: &str) -> bool {
     context.contains("://") || context.starts_with("git@")
 }
 

@@ -1,0 +1,876 @@
+//! `up` in the foreground: the application runs as long as this process.
+//!
+//! ```text
+//! images      build (up --build, or missing) or pull, each service's
+//! resources   the project's networks and volumes
+//! containers  made (or kept from the last up), all of them, in start order
+//! the loop    one supervisor process per container, started in dependency
+//!             order; their output printed behind their names; healthchecks
+//!             run; exited containers restarted by their policy
+//! stop        Ctrl-C or SIGTERM (or `down`, from another terminal): every
+//!             container stopped, dependents before what they depend on,
+//!             each with its stop_signal, SIGKILL after its
+//!             stop_grace_period; a second Ctrl-C kills them all at once
+//! ```
+//!
+//! The loop is a single thread sleeping in one `poll`: on a `signalfd`
+//! (SIGINT, SIGTERM, SIGCHLD), on the pipes of every supervisor and
+//! healthcheck, with a timeout at the next thing due (a healthcheck, a
+//! restart, a SIGKILL). Nothing else runs meanwhile, so there is no lock
+//! and no race between deciding and doing.
+
+use crate::engine::ComposeEngine;
+use crate::error::Invalid;
+use crate::model::{Condition, Restart};
+use crate::plan::{self, Plan};
+use crate::resolve::Project;
+use crate::runner::attended::{self, Attended};
+use crate::runner::child::{Probe, SelfCommand, Supervisor};
+use crate::runner::console::Console;
+use crate::runner::create::{self, CreateError};
+use crate::runner::health::{Health, HealthStatus, Timings};
+use crate::runner::images::{self, ImagesError};
+use crate::runner::resources::{self, ResourceError};
+use crate::runner::restart::{Restarts, next_restart};
+use crate::spec::Spec;
+use crate::translate::health_command;
+use ch02_namespaces::Engine;
+use ch02_namespaces::records::{ProcessId, Status};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, sigprocmask};
+use nix::sys::signalfd::{SfdFlags, SignalFd};
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::fd::AsFd;
+use std::time::{Duration, Instant};
+
+/// What `up` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// `--build`: build images even when they exist.
+    pub build: bool,
+    /// `--scale SERVICE=N`.
+    pub scale: BTreeMap<String, u32>,
+    /// `--abort-on-container-exit`.
+    pub abort_on_container_exit: bool,
+    /// `--exit-code-from SERVICE` (implies the above).
+    pub exit_code_from: Option<String>,
+    /// The services named (with their dependencies); all when empty.
+    pub services: Vec<String>,
+    /// Colours (on a terminal).
+    pub colour: bool,
+}
+
+/// Why `up` failed.
+#[derive(Debug, thiserror::Error)]
+pub enum UpError {
+    #[error("{0}")]
+    Invalid(#[from] Invalid),
+    #[error("{0}")]
+    Images(#[from] ImagesError),
+    #[error("{0}")]
+    Resources(#[from] ResourceError),
+    #[error("{0}")]
+    Create(#[from] CreateError),
+    #[error("{call}: {errno}")]
+    Sys {
+        call: &'static str,
+        errno: nix::errno::Errno,
+    },
+    #[error("cannot start the supervisor of {name}: {source}")]
+    Spawn {
+        name: String,
+        source: std::io::Error,
+    },
+    /// The application could not come up (the containers were stopped).
+    #[error("{0}")]
+    Failed(String),
+}
+
+fn sys(call: &'static str) -> impl FnOnce(nix::errno::Errno) -> UpError {
+    move |errno| UpError::Sys { call, errno }
+}
+
+// ANCHOR: up
+/// Runs the project in the foreground; the exit code of `up`.
+pub fn up(
+    engine: &ComposeEngine,
+    project: &Project,
+    options: &UpOptions,
+    me: &SelfCommand,
+) -> Result<i32, UpError> {
+    let services = if options.services.is_empty() {
+        plan::start_order(project)
+    } else {
+        plan::with_dependencies(project, &options.services)?
+    };
+    if let Some(service) = &options.exit_code_from
+        && !services.contains(service)
+    {
+        return Err(UpError::Failed(format!(
+            "--exit-code-from {service}: no such service among those started"
+        )));
+    }
+    let plan = plan::plan(project, &options.scale)?;
+    let planned: Vec<_> = plan
+        .containers
+        .iter()
+        .filter(|c| services.contains(&c.service))
+        .collect();
+    let names: Vec<(String, String)> = planned
+        .iter()
+        .map(|c| (c.name.clone(), c.service.clone()))
+        .collect();
+    let console = Console::new(&names, options.colour);
+
+    images::ensure(engine, project, &services, options.build)?;
+    resources::create(engine, project, &plan, &services, &console)?;
+    let orphans = create::tidy(engine, &plan, &services, &console)?;
+    if !orphans.is_empty() {
+        eprintln!("{}", create::orphans_warning(&plan.project, &orphans));
+    }
+    let mut members = Vec::new();
+    for container in &planned {
+        let id = create::ensure(engine, project, container, &console)?;
+        let record = engine
+            .containers()
+            .load::<Spec>(&id)
+            .map_err(CreateError::from)?;
+        members.push(Member::new(
+            container.name.clone(),
+            container.service.clone(),
+            record.spec,
+        ));
+    }
+    let shown: Vec<&str> = names.iter().map(|(n, _)| n.as_str()).collect();
+    console.say(&format!("Attaching to {}", shown.join(", ")));
+
+    let mut run = Run::new(
+        engine, project, options, me, console, &plan, services, members,
+    )?;
+    run.run()
+}
+// ANCHOR_END: up
+
+/// Where a container is, as `up` sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Phase {
+    /// Made, not started by this `up` yet.
+    Idle,
+    /// Its supervisor runs; its program does not run yet.
+    Starting,
+    /// Its program runs.
+    Running { since: Instant },
+    /// Ended, to be started again at this time (restart policy).
+    RestartAt(Instant),
+    /// Ended, and stays so.
+    Exited,
+}
+
+/// One container of the application.
+struct Member {
+    name: String,
+    service: String,
+    spec: Spec,
+    phase: Phase,
+    supervisor: Option<Supervisor>,
+    started_once: bool,
+    last_exit: Option<i32>,
+    restarts: Restarts,
+    health: Option<Health>,
+    next_probe: Option<Instant>,
+    probe: Option<(Probe, Instant)>,
+    /// When a stop was asked: when to send SIGKILL.
+    kill_at: Option<Instant>,
+}
+
+impl Member {
+    fn new(name: String, service: String, spec: Spec) -> Member {
+        Member {
+            name,
+            service,
+            spec,
+            phase: Phase::Idle,
+            supervisor: None,
+            started_once: false,
+            last_exit: None,
+            restarts: Restarts::NONE,
+            health: None,
+            next_probe: None,
+            probe: None,
+            kill_at: None,
+        }
+    }
+
+    fn id(&self) -> &str {
+        &self.spec.storage.limited.container.id
+    }
+
+    fn live(&self) -> bool {
+        self.supervisor.is_some()
+    }
+
+    fn grace(&self) -> Duration {
+        Duration::from_millis(self.spec.compose.stop_grace_period_ms.unwrap_or(10_000))
+    }
+
+    fn stop_signal(&self) -> Signal {
+        self.spec
+            .compose
+            .stop_signal
+            .as_deref()
+            .and_then(|s| ch02_namespaces::cli::parse_signal(s).ok())
+            .unwrap_or(Signal::SIGTERM)
+    }
+
+    fn restart_policy(&self) -> Restart {
+        self.spec
+            .compose
+            .restart
+            .as_deref()
+            .and_then(|r| r.parse().ok())
+            .unwrap_or(Restart::No)
+    }
+}
+
+/// Why the application is stopping.
+#[derive(Debug, Clone)]
+enum Reason {
+    /// Ctrl-C or SIGTERM.
+    Signal(Signal),
+    /// `--abort-on-container-exit`: this container's exit code.
+    Aborted(i32),
+    /// Something went wrong (the message `up` fails with).
+    Failed(String),
+    /// Every container ended by itself.
+    Finished,
+}
+
+/// Where a dependency stands.
+enum Check {
+    Ready,
+    Wait,
+    Fail(String),
+}
+
+/// What a descriptor polled belongs to.
+#[derive(Debug, Clone, Copy)]
+enum Token {
+    Signals,
+    Stdout(usize),
+    Stderr(usize),
+    Ready(usize),
+    Probe(usize),
+}
+
+/// The running application.
+struct Run<'a> {
+    engine: &'a ComposeEngine,
+    project: &'a Project,
+    options: &'a UpOptions,
+    me: &'a SelfCommand,
+    console: Console,
+    /// The services started, in start order.
+    order: Vec<String>,
+    launched: BTreeSet<String>,
+    announced_waits: BTreeSet<String>,
+    members: Vec<Member>,
+    signals: SignalFd,
+    stopping: Option<Reason>,
+    forced: bool,
+    up: Option<ProcessId>,
+}
+
+impl<'a> Run<'a> {
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        engine: &'a ComposeEngine,
+        project: &'a Project,
+        options: &'a UpOptions,
+        me: &'a SelfCommand,
+        console: Console,
+        plan: &Plan,
+        services: Vec<String>,
+        members: Vec<Member>,
+    ) -> Result<Run<'a>, UpError> {
+        debug_assert!(plan.containers.len() >= members.len());
+        // From here on SIGINT, SIGTERM and SIGCHLD are read from a
+        // descriptor, in the loop, instead of interrupting it. (Children
+        // start with an empty mask: std's Command resets it.)
+        let mut mask = SigSet::empty();
+        for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGCHLD] {
+            mask.add(signal);
+        }
+        sigprocmask(SigmaskHow::SIG_BLOCK, Some(&mask), None).map_err(sys("sigprocmask"))?;
+        let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_NONBLOCK | SfdFlags::SFD_CLOEXEC)
+            .map_err(sys("signalfd"))?;
+        Ok(Run {
+            engine,
+            project,
+            options,
+            me,
+            console,
+            order: services,
+            launched: BTreeSet::new(),
+            announced_waits: BTreeSet::new(),
+            members,
+            signals,
+            stopping: None,
+            forced: false,
+            up: ProcessId::of(std::process::id() as i32),
+        })
+    }
+
+    // ANCHOR: loop
+    /// The loop: until every container has ended.
+    fn run(&mut self) -> Result<i32, UpError> {
+        loop {
+            if self.stopping.is_none() {
+                self.launch_ready();
+            }
+            if self.stopping.is_some() {
+                self.stop_next();
+            } else if self.all_done() {
+                self.stopping = Some(Reason::Finished);
+            }
+            if self.stopping.is_some() && !self.members.iter().any(Member::live) {
+                break;
+            }
+            let timeout = self.next_due().map_or(PollTimeout::from(1000u16), |due| {
+                let wait = due.saturating_duration_since(Instant::now());
+                PollTimeout::try_from(wait.min(Duration::from_secs(1))).unwrap_or(PollTimeout::ZERO)
+            });
+            for token in self.poll(timeout)? {
+                self.handle(token);
+            }
+            self.reap();
+            self.timers();
+        }
+        self.finish()
+    }
+    // ANCHOR_END: loop
+
+    /// Waits for something to happen; what did.
+    fn poll(&self, timeout: PollTimeout) -> Result<Vec<Token>, UpError> {
+        let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+        let mut tokens = vec![Token::Signals];
+        for (i, m) in self.members.iter().enumerate() {
+            if let Some(s) = &m.supervisor {
+                for (fd, token) in [
+                    (s.stdout.fd(), Token::Stdout(i)),
+                    (s.stderr.fd(), Token::Stderr(i)),
+                    (s.ready_fd(), Token::Ready(i)),
+                ] {
+                    if let Some(fd) = fd {
+                        fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                        tokens.push(token);
+                    }
+                }
+            }
+            if let Some(fd) = m.probe.as_ref().and_then(|(p, _)| p.fd()) {
+                fds.push(PollFd::new(fd, PollFlags::POLLIN));
+                tokens.push(Token::Probe(i));
+            }
+        }
+        match poll(&mut fds, timeout) {
+            Ok(_) | Err(nix::errno::Errno::EINTR) => {}
+            Err(errno) => {
+                return Err(UpError::Sys {
+                    call: "poll",
+                    errno,
+                });
+            }
+        }
+        Ok(fds
+            .iter()
+            .zip(tokens)
+            .filter(|(fd, _)| fd.revents().is_some_and(|r| !r.is_empty()))
+            .map(|(_, t)| t)
+            .collect())
+    }
+
+    fn handle(&mut self, token: Token) {
+        match token {
+            Token::Signals => {
+                while let Ok(Some(info)) = self.signals.read_signal() {
+                    // SIGCHLD needs nothing here: every loop reaps.
+                    if let Ok(signal @ (Signal::SIGINT | Signal::SIGTERM)) =
+                        Signal::try_from(info.ssi_signo as i32)
+                    {
+                        self.interrupted(signal);
+                    }
+                }
+            }
+            Token::Stdout(i) | Token::Stderr(i) => self.print_output(i),
+            Token::Ready(i) => {
+                let ready = self.members[i]
+                    .supervisor
+                    .as_mut()
+                    .and_then(Supervisor::read_ready);
+                if ready == Some(true) {
+                    self.started(i);
+                }
+            }
+            Token::Probe(i) => {
+                if let Some((probe, _)) = &mut self.members[i].probe {
+                    probe.read();
+                }
+            }
+        }
+    }
+
+    fn print_output(&mut self, i: usize) {
+        let member = &mut self.members[i];
+        let Some(supervisor) = member.supervisor.as_mut() else {
+            return;
+        };
+        let mut lines = supervisor.stdout.read_lines();
+        lines.extend(supervisor.stderr.read_lines());
+        for line in lines {
+            self.console.output(&member.name, &member.service, &line);
+        }
+    }
+
+    // ANCHOR: launch
+    /// Starts every service whose dependencies are met: `service_started`
+    /// once their containers run, `service_healthy` once their
+    /// healthchecks pass, `service_completed_successfully` once they have
+    /// exited with 0. A dependency that cannot be met stops everything.
+    fn launch_ready(&mut self) {
+        for service in self.order.clone() {
+            if self.launched.contains(&service) {
+                continue;
+            }
+            let mut ready = true;
+            for (dependency, wanted) in &self.project.services[&service].depends_on {
+                match self.check(dependency, wanted.condition) {
+                    Check::Ready => {}
+                    Check::Wait => {
+                        ready = false;
+                        if wanted.condition != Condition::ServiceStarted
+                            && self.announced_waits.insert(dependency.clone())
+                        {
+                            for m in self.members.iter().filter(|m| m.service == *dependency) {
+                                self.console.progress("Container", &m.name, "Waiting");
+                            }
+                        }
+                    }
+                    Check::Fail(message) => {
+                        self.stop(Reason::Failed(message));
+                        return;
+                    }
+                }
+            }
+            if ready {
+                self.launched.insert(service.clone());
+                for i in 0..self.members.len() {
+                    if self.members[i].service == service {
+                        self.launch(i);
+                    }
+                }
+            }
+        }
+    }
+    // ANCHOR_END: launch
+
+    // ANCHOR: check
+    /// Whether the containers of `dependency` meet `condition`.
+    fn check(&self, dependency: &str, condition: Condition) -> Check {
+        let members = self.members.iter().filter(|m| m.service == dependency);
+        let mut ready = true;
+        for m in members {
+            let ended = !m.live() && m.started_once && !matches!(m.phase, Phase::RestartAt(_));
+            match condition {
+                Condition::ServiceStarted => ready &= m.started_once,
+                Condition::ServiceHealthy => {
+                    if m.spec.compose.healthcheck.is_none() {
+                        return Check::Fail(format!(
+                            "dependency failed to start: container {} has no healthcheck configured",
+                            m.name
+                        ));
+                    }
+                    let status = m.health.as_ref().map(|h| h.status);
+                    if status == Some(HealthStatus::Unhealthy) {
+                        let last = m.health.as_ref().and_then(|h| h.last.clone());
+                        return Check::Fail(unhealthy(&m.name, last));
+                    }
+                    if ended {
+                        return Check::Fail(format!(
+                            "dependency failed to start: container {} exited ({})",
+                            m.name,
+                            m.last_exit.unwrap_or(-1)
+                        ));
+                    }
+                    ready &= status == Some(HealthStatus::Healthy);
+                }
+                Condition::ServiceCompletedSuccessfully => match m.last_exit {
+                    Some(0) => {}
+                    Some(code) if ended => {
+                        return Check::Fail(format!(
+                            "service {dependency:?} didn't complete successfully: exit {code}"
+                        ));
+                    }
+                    _ => ready = false,
+                },
+            }
+        }
+        if ready { Check::Ready } else { Check::Wait }
+    }
+    // ANCHOR_END: check
+
+    /// Starts a container's supervisor.
+    fn launch(&mut self, i: usize) {
+        let member = &mut self.members[i];
+        attended::write(
+            self.engine,
+            member.id(),
+            &Attended {
+                up: self.up,
+                health: None,
+            },
+        );
+        match Supervisor::spawn(self.me, &member.spec.storage.limited.container.id) {
+            Ok(supervisor) => {
+                member.supervisor = Some(supervisor);
+                member.phase = Phase::Starting;
+            }
+            Err(e) => {
+                let message = format!("cannot start the supervisor of {}: {e}", member.name);
+                self.stop(Reason::Failed(message));
+            }
+        }
+    }
+
+    /// The container's program runs.
+    fn started(&mut self, i: usize) {
+        let now = Instant::now();
+        let member = &mut self.members[i];
+        member.phase = Phase::Running { since: now };
+        member.started_once = true;
+        self.console.progress("Container", &member.name, "Started");
+        if let Some(config) = &member.spec.compose.healthcheck {
+            let health = Health::new(Timings::of(config), now);
+            member.next_probe = Some(now + health.next_delay(now));
+            member.health = Some(health);
+            let noted = Attended {
+                up: self.up,
+                health: Some(HealthStatus::Starting),
+            };
+            attended::write(self.engine, member.id(), &noted);
+        }
+    }
+
+    /// Reaps the supervisors and healthchecks that ended.
+    fn reap(&mut self) {
+        for i in 0..self.members.len() {
+            let ended = self.members[i]
+                .supervisor
+                .as_mut()
+                .and_then(Supervisor::try_wait);
+            if let Some(status) = ended {
+                self.exited(i, status);
+            }
+            let finished = self.members[i]
+                .probe
+                .as_mut()
+                .and_then(|(p, _)| p.try_finish());
+            if let Some((code, output)) = finished {
+                self.members[i].probe = None;
+                self.checked(i, code, output);
+            }
+        }
+    }
+
+    // ANCHOR: exited
+    /// A container's supervisor has ended: how its container did.
+    fn exited(&mut self, i: usize, status: std::process::ExitStatus) {
+        // What it said last, and whether it had started, first.
+        if let Some(s) = self.members[i].supervisor.as_mut()
+            && s.read_ready() == Some(true)
+        {
+            self.started(i);
+        }
+        self.print_output(i);
+        let now = Instant::now();
+        let record = self
+            .engine
+            .containers()
+            .load::<Spec>(self.members[i].id())
+            .ok();
+        let member = &mut self.members[i];
+        member.supervisor = None;
+        member.probe = None;
+        member.next_probe = None;
+        member.health = None;
+        member.kill_at = None;
+        attended::write(
+            self.engine,
+            member.id(),
+            &Attended {
+                up: self.up,
+                health: None,
+            },
+        );
+        let ran = match member.phase {
+            Phase::Running { since } => Some(now.duration_since(since)),
+            _ => None,
+        };
+        let Some(ran) = ran else {
+            // It never ran: the start failed.
+            member.phase = Phase::Exited;
+            let why = record
+                .and_then(|r| r.state.error.clone())
+                .unwrap_or_else(|| format!("its supervisor ended ({status})"));
+            if self.stopping.is_none() {
+                let message = format!("container {} failed to start: {why}", member.name);
+                self.stop(Reason::Failed(message));
+            }
+            return;
+        };
+        let code = record
+            .filter(|r| r.state.status == Status::Exited)
+            .and_then(|r| r.state.exit_code)
+            .or(status.code())
+            .unwrap_or(-1);
+        member.last_exit = Some(code);
+        member.phase = Phase::Exited;
+        self.console
+            .say(&format!("{} exited with code {code}", member.name));
+        if self.stopping.is_some() {
+            self.console.progress("Container", &member.name, "Stopped");
+            return;
+        }
+        if self.options.abort_on_container_exit || self.options.exit_code_from.is_some() {
+            self.console.say("Aborting on container exit...");
+            self.stop(Reason::Aborted(code));
+            return;
+        }
+        let policy = member.restart_policy();
+        if let Some(delay) = next_restart(policy, code, ran, &mut member.restarts) {
+            member.phase = Phase::RestartAt(now + delay);
+        }
+    }
+    // ANCHOR_END: exited
+
+    /// A healthcheck has ended.
+    fn checked(&mut self, i: usize, code: i32, output: String) {
+        let now = Instant::now();
+        let member = &mut self.members[i];
+        let Some(health) = member.health.as_mut() else {
+            return;
+        };
+        let changed = health.record(code, output, now);
+        member.next_probe = Some(now + health.next_delay(now));
+        if let Some(status) = changed {
+            let shown = match status {
+                HealthStatus::Healthy => "Healthy",
+                HealthStatus::Unhealthy => "Unhealthy",
+                HealthStatus::Starting => "Starting",
+            };
+            self.console.progress("Container", &member.name, shown);
+            let noted = Attended {
+                up: self.up,
+                health: Some(status),
+            };
+            attended::write(self.engine, member.id(), &noted);
+        }
+    }
+
+    /// Ctrl-C or SIGTERM: the first stops, the second kills.
+    fn interrupted(&mut self, signal: Signal) {
+        if self.stopping.is_some() {
+            if !self.forced {
+                self.forced = true;
+                self.console.say("Killing...");
+                for i in 0..self.members.len() {
+                    self.kill(i);
+                }
+            }
+            return;
+        }
+        self.console
+            .say("Gracefully stopping... (press Ctrl+C again to force)");
+        self.stop(Reason::Signal(signal));
+    }
+
+    /// Starts stopping the application (once).
+    fn stop(&mut self, reason: Reason) {
+        if self.stopping.is_some() {
+            return;
+        }
+        self.stopping = Some(reason);
+        for member in &mut self.members {
+            member.probe = None;
+            member.next_probe = None;
+            if matches!(member.phase, Phase::RestartAt(_)) {
+                member.phase = Phase::Exited;
+            }
+        }
+    }
+
+    // ANCHOR: stop_next
+    /// Asks the containers to stop whose dependents have all stopped: a
+    /// service goes only once nothing that depends on it runs.
+    fn stop_next(&mut self) {
+        let now = Instant::now();
+        for service in self.order.iter().rev() {
+            let dependents_run = self.members.iter().any(|m| {
+                m.live()
+                    && self.project.services[&m.service]
+                        .depends_on
+                        .contains_key(service)
+            });
+            if dependents_run {
+                continue;
+            }
+            for member in self.members.iter_mut().filter(|m| m.service == *service) {
+                if !member.live() || member.kill_at.is_some() {
+                    continue;
+                }
+                self.console.progress("Container", &member.name, "Stopping");
+                member.kill_at = Some(now + member.grace());
+                signal_member(self.engine, member, member.stop_signal());
+            }
+        }
+    }
+    // ANCHOR_END: stop_next
+
+    /// SIGKILL to a container (or its supervisor, before it runs).
+    fn kill(&mut self, i: usize) {
+        let member = &mut self.members[i];
+        if member.live() {
+            signal_member(self.engine, member, Signal::SIGKILL);
+            member.kill_at = Some(Instant::now() + Duration::from_secs(3600));
+        }
+    }
+
+    /// Everything due now: healthchecks, their timeouts, restarts, kills.
+    fn timers(&mut self) {
+        let now = Instant::now();
+        for i in 0..self.members.len() {
+            let member = &mut self.members[i];
+            if member.kill_at.is_some_and(|at| at <= now) && member.live() {
+                signal_member(self.engine, member, Signal::SIGKILL);
+                member.kill_at = Some(now + Duration::from_secs(3600));
+            }
+            if self.stopping.is_some() {
+                continue;
+            }
+            if let Some((probe, deadline)) = &mut member.probe
+                && *deadline <= now
+            {
+                probe.kill();
+                member.probe = None;
+                let timeout = member.health.as_ref().map(|h| h.timings.timeout);
+                let message = format!(
+                    "health check exceeded timeout ({})",
+                    crate::model::Duration(timeout.unwrap_or_default().as_nanos() as i64)
+                );
+                self.checked(i, -1, message);
+                continue;
+            }
+            let member = &mut self.members[i];
+            if member.next_probe.is_some_and(|at| at <= now)
+                && matches!(member.phase, Phase::Running { .. })
+                && member.probe.is_none()
+            {
+                member.next_probe = None;
+                let config = member.spec.compose.healthcheck.as_ref();
+                let command = config.map(health_command).unwrap_or_default();
+                let timeout = member.health.as_ref().map(|h| h.timings.timeout);
+                match Probe::spawn(self.me, member.id(), &command) {
+                    Ok(probe) => {
+                        member.probe = Some((probe, now + timeout.unwrap_or_default()));
+                    }
+                    Err(e) => {
+                        let message = format!("cannot start the healthcheck: {e}");
+                        self.checked(i, -1, message);
+                    }
+                }
+            }
+            if matches!(self.members[i].phase, Phase::RestartAt(at) if at <= now) {
+                self.launch(i);
+            }
+        }
+    }
+
+    /// The next time something is due.
+    fn next_due(&self) -> Option<Instant> {
+        self.members
+            .iter()
+            .flat_map(|m| {
+                let restart = match m.phase {
+                    Phase::RestartAt(at) => Some(at),
+                    _ => None,
+                };
+                [
+                    m.kill_at,
+                    m.next_probe,
+                    m.probe.as_ref().map(|(_, deadline)| *deadline),
+                    restart,
+                ]
+            })
+            .flatten()
+            .min()
+    }
+
+    /// Whether every container has ended for good, nothing left to start.
+    fn all_done(&self) -> bool {
+        self.launched.len() == self.order.len()
+            && self
+                .members
+                .iter()
+                .all(|m| !m.live() && !matches!(m.phase, Phase::RestartAt(_)))
+    }
+
+    /// The exit code of `up`, once everything has stopped.
+    fn finish(&mut self) -> Result<i32, UpError> {
+        for member in &self.members {
+            attended::write(self.engine, member.id(), &Attended::default());
+        }
+        let from = self.options.exit_code_from.as_ref().map(|service| {
+            self.members
+                .iter()
+                .find(|m| m.service == *service)
+                .and_then(|m| m.last_exit)
+                .unwrap_or(0)
+        });
+        match self.stopping.take().unwrap_or(Reason::Finished) {
+            Reason::Failed(message) => Err(UpError::Failed(message)),
+            Reason::Signal(signal) => Ok(128 + signal as i32),
+            Reason::Aborted(code) => Ok(from.unwrap_or(code)),
+            Reason::Finished => Ok(from.unwrap_or(0)),
+        }
+    }
+}
+
+/// Sends `signal` to a container's first process, or, before the
+/// container runs, to its supervisor (which dies of it before `prepare`,
+/// and forwards it once the container runs).
+fn signal_member(engine: &ComposeEngine, member: &Member, signal: Signal) {
+    if matches!(member.phase, Phase::Running { .. })
+        && ch02_namespaces::verbs::kill_container(engine, member.id(), signal).is_ok()
+    {
+        return;
+    }
+    if let Some(supervisor) = &member.supervisor {
+        supervisor.signal(signal);
+    }
+}
+
+// ANCHOR: unhealthy
+/// The message of a dependency that never became healthy: with what its
+/// last healthcheck said, which is where the reason usually is.
+fn unhealthy(name: &str, last: Option<(i32, String)>) -> String {
+    let mut message = format!("dependency failed to start: container {name} is unhealthy");
+    if let Some((code, output)) = last {
+        message += &format!("\nits last healthcheck exited with {code}");
+        if output.is_empty() {
+            message += " and printed nothing";
+        } else {
+            message += ":\n";
+            message += &output;
+        }
+    }
+    message
+}
+// ANCHOR_END: unhealthy
