@@ -199,9 +199,10 @@ pub fn remove(
             if overlay.volumes().path(&resource.name).is_none() {
                 continue;
             }
-            console.progress("Volume", &resource.name, "Removing");
+            let shown = format!("{:?}", resource.name);
+            console.progress("Volume", &shown, "Removing");
             overlay.volumes().remove(&resource.name, &in_use)?;
-            console.progress("Volume", &resource.name, "Removed");
+            console.progress("Volume", &shown, "Removed");
         }
     }
     Ok(())

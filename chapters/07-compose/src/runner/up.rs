@@ -446,7 +446,15 @@ impl<'a> Run<'a> {
                     Check::Ready => {}
                     Check::Wait => {
                         ready = false;
+                        // Said once, when the dependency runs and what
+                        // is awaited is its health or its end.
+                        let started = self
+                            .members
+                            .iter()
+                            .filter(|m| m.service == *dependency)
+                            .all(|m| m.started_once);
                         if wanted.condition != Condition::ServiceStarted
+                            && started
                             && self.announced_waits.insert(dependency.clone())
                         {
                             for m in self.members.iter().filter(|m| m.service == *dependency) {

@@ -106,6 +106,11 @@ impl Setup {
 
     /// Starts `ch07-compose ARGS...` (an `up`) in the background.
     pub fn background(&self, dir: &Path, args: &[&str]) -> Background {
+        self.background_env(dir, args, &[])
+    }
+
+    /// [`Setup::background`], with variables in its environment.
+    pub fn background_env(&self, dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Background {
         let log = dir.join(format!(
             "up-{}.log",
             std::time::SystemTime::now()
@@ -116,6 +121,7 @@ impl Setup {
         let file = std::fs::File::create(&log).unwrap();
         let child = self
             .compose(dir, args)
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(file.try_clone().unwrap())
             .stderr(file)
@@ -326,4 +332,148 @@ pub fn http_get(port: u16, path: &str) -> std::io::Result<(u16, String)> {
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
     Ok((status, body.to_string()))
+}
+
+/// A transcript being written: commands as typed, what they printed.
+#[derive(Debug, Default)]
+pub struct Session {
+    pub text: String,
+}
+
+impl Session {
+    /// `$ shown` and its output.
+    pub fn command(&mut self, shown: &str, output: &str) {
+        self.text += &format!("$ {shown}\n{output}");
+        if !output.is_empty() && !output.ends_with('\n') {
+            self.text.push('\n');
+        }
+    }
+
+    /// A comment line.
+    pub fn comment(&mut self, text: &str) {
+        self.text += &format!("# {text}\n");
+    }
+
+    /// Lines as they are.
+    pub fn lines(&mut self, text: &str) {
+        self.text += text;
+        if !text.is_empty() && !text.ends_with('\n') {
+            self.text.push('\n');
+        }
+    }
+}
+
+/// `up`'s output with the order of concurrent events fixed, for
+/// snapshots. Containers of one service start together, and stop
+/// together: which one's line comes first is up to the scheduler. Between
+/// two lines that only one container at a time can cause (Attaching,
+/// Waiting, Healthy, Gracefully stopping, Stopping, Aborting), the lines
+/// are grouped by container name, each container's lines in their own
+/// order: one of the orders the program could have printed.
+pub fn serialize_races(output: &str) -> String {
+    let barrier = |line: &str| {
+        line.starts_with("Attaching to")
+            || line.starts_with("Gracefully stopping")
+            || line.starts_with("Aborting")
+            || line.starts_with("Killing")
+            || line == "^C"
+            || line.ends_with("  Waiting")
+            || line.ends_with("  Healthy")
+            || line.ends_with("  Stopping")
+    };
+    let container = |line: &str| {
+        let line = line.trim_start();
+        let line = line.strip_prefix("Container ").unwrap_or(line);
+        line.split([' ', '|']).next().unwrap_or("").to_string()
+    };
+    let mut out = Vec::new();
+    let mut segment: Vec<&str> = Vec::new();
+    let mut flush = |segment: &mut Vec<&str>, out: &mut Vec<String>| {
+        let mut sorted: Vec<(String, usize, &str)> = segment
+            .drain(..)
+            .enumerate()
+            .map(|(i, l)| (container(l), i, l))
+            .collect();
+        sorted.sort();
+        out.extend(sorted.into_iter().map(|(_, _, l)| l.to_string()));
+    };
+    let mut started = false;
+    for line in output.lines() {
+        if line.starts_with("Attaching to") {
+            started = true;
+        }
+        if !started || barrier(line) {
+            flush(&mut segment, &mut out);
+            out.push(line.to_string());
+        } else {
+            segment.push(line);
+        }
+    }
+    flush(&mut segment, &mut out);
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
+}
+
+/// The snapshot filters of the compose transcripts, beyond the testkit's.
+pub fn settings() -> insta::Settings {
+    let mut s = skiff_testkit::snapshot_settings();
+    s.add_filter(r"\b[0-9a-f]{12}\b", "[SHORT ID]");
+    s.add_filter(
+        r"(Less than a second|About a minute|\d+ seconds?|About an hour|\d+ minutes?)( ago)?",
+        "[WHEN]",
+    );
+    s
+}
+
+/// `ps` tables laid out again once their times are `[WHEN]` (a column is
+/// as wide as its widest cell, which changes from run to run).
+pub fn relayout_ps(text: &str) -> String {
+    let when = regex::Regex::new(
+        r"(Less than a second|About a minute|\d+ seconds?|About an hour|\d+ minutes?)( ago)?",
+    )
+    .unwrap();
+    let gaps = regex::Regex::new(r"\S+( \S+)*").unwrap();
+    let mut out = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if !line.starts_with("NAME   ") {
+            out.push(line.to_string());
+            continue;
+        }
+        // Columns start where the header's titles do, in characters (a
+        // cut command ends with '…', several bytes).
+        let starts: Vec<usize> = gaps
+            .find_iter(line)
+            .map(|m| line[..m.start()].chars().count())
+            .collect();
+        let cells = |row: &str| -> Vec<String> {
+            let row: Vec<char> = row.chars().collect();
+            starts
+                .iter()
+                .enumerate()
+                .map(|(i, &from)| {
+                    let to = starts
+                        .get(i + 1)
+                        .copied()
+                        .unwrap_or(row.len())
+                        .min(row.len());
+                    let cell: String = row[from.min(row.len())..to].iter().collect();
+                    when.replace_all(cell.trim(), "[WHEN]").into_owned()
+                })
+                .collect()
+        };
+        let mut rows = vec![cells(line)];
+        while let Some(next) = lines.peek() {
+            if next.starts_with("$ ") || next.starts_with("# ") || next.is_empty() {
+                break;
+            }
+            rows.push(cells(next));
+            lines.next();
+        }
+        out.push(ch01_process::shell::table(&rows).trim_end().to_string());
+    }
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
 }
