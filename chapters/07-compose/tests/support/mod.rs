@@ -388,7 +388,7 @@ pub fn serialize_races(output: &str) -> String {
     };
     let mut out = Vec::new();
     let mut segment: Vec<&str> = Vec::new();
-    let mut flush = |segment: &mut Vec<&str>, out: &mut Vec<String>| {
+    let flush = |segment: &mut Vec<&str>, out: &mut Vec<String>| {
         let mut sorted: Vec<(String, usize, &str)> = segment
             .drain(..)
             .enumerate()
