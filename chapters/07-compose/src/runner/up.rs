@@ -355,11 +355,17 @@ impl<'a> Run<'a> {
         let mut tokens = vec![Token::Signals];
         for (i, m) in self.members.iter().enumerate() {
             if let Some(s) = &m.supervisor {
-                for (fd, token) in [
-                    (s.stdout.fd(), Token::Stdout(i)),
-                    (s.stderr.fd(), Token::Stderr(i)),
-                    (s.ready_fd(), Token::Ready(i)),
-                ] {
+                // Until the supervisor has said whether the container
+                // started, its output waits in the pipes: "Started" comes
+                // before anything the container prints.
+                let streams = match s.ready_fd() {
+                    Some(ready) => vec![(Some(ready), Token::Ready(i))],
+                    None => vec![
+                        (s.stdout.fd(), Token::Stdout(i)),
+                        (s.stderr.fd(), Token::Stderr(i)),
+                    ],
+                };
+                for (fd, token) in streams {
                     if let Some(fd) = fd {
                         fds.push(PollFd::new(fd, PollFlags::POLLIN));
                         tokens.push(token);

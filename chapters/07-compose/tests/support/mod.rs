@@ -31,27 +31,42 @@ fn image() -> OciLayout {
 /// An engine root with `busybox:latest` in it.
 pub struct Setup {
     pub dir: tempfile::TempDir,
-    _registry: Registry,
+    registry: Registry,
+    layout: OciLayout,
 }
 
 impl Setup {
     pub fn new() -> Setup {
         skiff_testkit::require_root();
         let registry = Registry::start(RegistryAuth::Open);
-        registry.push(&image().path(), "v1", "test/busybox");
+        let layout = image();
+        registry.push(&layout.path(), "v1", "test/busybox");
         let setup = Setup {
             dir: tempfile::Builder::new()
                 .prefix("skiff-compose-")
                 .tempdir()
                 .unwrap(),
-            _registry: registry,
+            registry,
+            layout,
         };
-        let remote = format!("{}/test/busybox:v1", setup._registry.host());
+        let remote = format!("{}/test/busybox:v1", setup.registry.host());
         let engine = setup.engine();
         ch05_images::verbs::pull(engine.images(), &remote).expect("pull busybox");
         ch05_images::verbs::tag(engine.images(), &remote, "busybox").expect("tag busybox");
         std::fs::create_dir_all(setup.projects()).unwrap();
         setup
+    }
+
+    /// The registry on loopback, which holds `test/busybox:v1`.
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// Pushes the busybox image as `repository:v1`, which the engine has
+    /// not pulled; its full name.
+    pub fn push_fresh(&self, repository: &str) -> String {
+        self.registry.push(&self.layout.path(), "v1", repository);
+        format!("{}/{repository}:v1", self.registry.host())
     }
 
     /// The engine's root directory.
