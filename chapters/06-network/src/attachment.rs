@@ -27,7 +27,7 @@ use crate::dns::{DnsConfig, DnsServer};
 pub use crate::endpoint::{
     Endpoint, endpoints, find_endpoint, release, release_orphans, release_stale, veth_name,
 };
-use crate::endpoint::{create_endpoint, endpoint_dir, endpoint_file, release_endpoint};
+use crate::endpoint::{Veth, create_endpoint, endpoint_dir, endpoint_file, release_endpoint};
 use crate::files::{ContainerFiles, HostsContent, ResolvConf, render_hosts};
 use crate::nat;
 use crate::netlink::{Netlink, NetlinkError};
@@ -301,8 +301,20 @@ impl Attachment {
         }
     }
 
-    /// Undoes everything: rules, veth pair, address, names, files; then
-    /// closes the responder and frees the host ports.
+    // ANCHOR: release_live
+    /// Undoes everything, once the container's processes are gone: the
+    /// responder, the rules, the address, the names, the files; then frees
+    /// the host ports.
+    ///
+    /// The veth pair is left to the kernel, which destroys it with the
+    /// container's namespace as soon as nothing holds the namespace: the
+    /// responder's socket did, so it is closed first. Deleting the pair
+    /// ourselves would cost the supervisor tens of milliseconds (the kernel
+    /// waits for RCU grace periods while it unregisters a link) for what the
+    /// kernel does anyway, off our path. Unless a container shares the
+    /// namespace (`--network container:`): the pair is then deleted, as
+    /// docker does, so that the address freed here is not still in use
+    /// there.
     pub fn release(self) -> Result<()> {
         let Attachment {
             store,
@@ -310,11 +322,19 @@ impl Attachment {
             reservations,
             dns,
         } = self;
-        let result = release_endpoint(&store, &endpoint);
         drop(dns);
+        let sharer = NetworkMode::Container(endpoint.container.clone());
+        let shared = endpoints(&store)?.iter().any(|e| e.mode == sharer);
+        let veth = if shared {
+            Veth::Delete
+        } else {
+            Veth::LeaveToKernel
+        };
+        let result = release_endpoint(&store, &endpoint, veth);
         drop(reservations);
         result
     }
+    // ANCHOR_END: release_live
 }
 
 /// Refuses what the chosen network cannot give.

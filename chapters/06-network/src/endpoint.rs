@@ -112,13 +112,27 @@ pub fn veth_name(container: &str) -> String {
     format!("veth{}", &digest.hex()[..11])
 }
 
+/// What to do with the host end of a container's veth pair on release.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Veth {
+    /// Delete it (if it is still there).
+    Delete,
+    /// Leave it to the kernel: the container's namespace is ending, and the
+    /// kernel destroys the pair with it, off our path.
+    LeaveToKernel,
+}
+
 // ANCHOR: release
 /// Undoes an attachment from its record: the DNAT rules, the veth pair (if
 /// the container's namespace still exists: otherwise the kernel destroyed
 /// the pair with it), the lease and the names, the files. Every step runs
 /// even if one fails; the record is removed only when all succeeded, so
 /// that a later attempt can finish the job.
-pub(crate) fn release_endpoint(store: &NetworkStore, endpoint: &Endpoint) -> Result<()> {
+pub(crate) fn release_endpoint(
+    store: &NetworkStore,
+    endpoint: &Endpoint,
+    veth: Veth,
+) -> Result<()> {
     let mut first_error: Option<AttachError> = None;
     let mut keep = |result: Result<()>| {
         if let Err(e) = result
@@ -134,7 +148,7 @@ pub(crate) fn release_endpoint(store: &NetworkStore, endpoint: &Endpoint) -> Res
                 .map_err(Into::into),
         );
     }
-    if let Some(veth) = &endpoint.veth {
+    if let Some(veth) = endpoint.veth.as_ref().filter(|_| veth == Veth::Delete) {
         keep(
             Netlink::open()
                 .and_then(|mut n| n.delete_link_named(veth))
@@ -163,7 +177,7 @@ pub(crate) fn release_endpoint(store: &NetworkStore, endpoint: &Endpoint) -> Res
 /// there was one.
 pub fn release(store: &NetworkStore, id: &str) -> Result<bool> {
     match state::read_json::<Endpoint>(&endpoint_file(store, id))? {
-        Some(endpoint) => release_endpoint(store, &endpoint).map(|()| true),
+        Some(endpoint) => release_endpoint(store, &endpoint, Veth::Delete).map(|()| true),
         None => {
             // A directory without a record: a crash before the first write.
             state::remove_dir_all(&endpoint_dir(store, id))?;

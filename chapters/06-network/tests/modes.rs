@@ -126,6 +126,95 @@ fn transcript_none_host_and_another_containers_network() {
 }
 
 #[test]
+fn transcript_the_containers_files() {
+    let setup = Setup::new();
+    let mut t = Transcript::new();
+    let show =
+        "cat /etc/hostname /etc/resolv.conf; tail -n 3 /etc/hosts; cat /sys/class/net/eth0/address";
+    let files = setup.run(
+        &mut t,
+        &[
+            "run",
+            "--rm",
+            "--hostname",
+            "box",
+            "--dns",
+            "10.9.9.9",
+            "--add-host",
+            "db:10.0.0.5",
+            "--add-host",
+            "host.docker.internal:host-gateway",
+            "--mac-address",
+            "02:42:0a:00:00:99",
+            "busybox",
+            "sh",
+            "-c",
+            show,
+        ],
+    );
+    assert_eq!(files.code, 0, "{}", files.output);
+    assert!(
+        files.output.contains("nameserver 10.9.9.9\n"),
+        "{}",
+        files.output
+    );
+    assert!(files.output.contains("10.0.0.5\tdb\n"), "{}", files.output);
+    assert!(
+        files.output.ends_with("02:42:0a:00:00:99\n"),
+        "{}",
+        files.output
+    );
+    let gateway = setup.network("bridge").gateway;
+    assert!(
+        files
+            .output
+            .contains(&format!("{gateway}\thost.docker.internal\n")),
+        "{}",
+        files.output
+    );
+    setup.assert_snapshot("files", t.text());
+}
+
+#[test]
+fn an_images_resolv_conf_symlink_is_followed_inside_the_root() {
+    let setup = Setup::new();
+    // The image's /etc/resolv.conf points at a file it does not have, as
+    // images built on systemd hosts do; the target is made inside the root.
+    let target = format!("/run/skiff-test-{}/resolv.conf", std::process::id());
+    let link = target.clone();
+    setup.add_image("linked", move |root| {
+        std::os::unix::fs::symlink(&link, root.join("etc/resolv.conf")).unwrap();
+    });
+    let out = setup
+        .ch06(&[
+            "run",
+            "--rm",
+            "--dns",
+            "10.9.9.9",
+            "linked",
+            "sh",
+            "-c",
+            "readlink /etc/resolv.conf; cat /etc/resolv.conf",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("{target}\nnameserver 10.9.9.9\n")
+    );
+    let host_dir = std::path::Path::new(&target)
+        .parent()
+        .unwrap()
+        .to_path_buf();
+    assert!(
+        !host_dir.exists(),
+        "{} was made on the host",
+        host_dir.display()
+    );
+}
+
+#[test]
 fn sharing_a_network_refuses_a_user_namespace_and_a_hostname_of_its_own() {
     let setup = Setup::new();
     let _web = setup.background("web", &["busybox", "sh", "-c", SERVE]);
