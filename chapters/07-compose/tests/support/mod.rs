@@ -433,6 +433,7 @@ pub fn serialize_races(output: &str) -> String {
 /// The snapshot filters of the compose transcripts, beyond the testkit's.
 pub fn settings() -> insta::Settings {
     let mut s = skiff_testkit::snapshot_settings();
+    s.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[IMAGE ID]");
     s.add_filter(r"\b[0-9a-f]{12}\b", "[SHORT ID]");
     s.add_filter(
         r"(Less than a second|About a minute|\d+ seconds?|About an hour|\d+ minutes?)( ago)?",
