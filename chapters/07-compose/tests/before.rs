@@ -48,7 +48,7 @@ fn transcript_three_runs_by_hand_and_one_file() {
     let port = free_port();
     let published = format!("127.0.0.1:{port}:8080");
     let mut t = Session::default();
-    let mut step = |t: &mut Session, args: &[&str]| {
+    let step = |t: &mut Session, args: &[&str]| {
         let outcome = skiff_testkit::transcript::run_combined(&mut ch06(&setup, &dir, args), None);
         assert_eq!(outcome.code, 0, "{args:?}: {}", outcome.output);
         let shown =
