@@ -62,7 +62,7 @@ fn main() {
 fn project(args: &ProjectArgs) -> Result<Project> {
     let project = load(&args.load_options()?)?;
     for warning in &project.warnings {
-        eprintln!("WARN[0000] {warning}");
+        eprintln!("warning: {warning}");
     }
     Ok(project)
 }

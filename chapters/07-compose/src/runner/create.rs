@@ -132,7 +132,7 @@ pub fn tidy(
 /// Docker compose's warning about orphans.
 pub fn orphans_warning(project: &str, orphans: &[String]) -> String {
     format!(
-        "WARN[0000] Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up. (project {project})",
+        "warning: Found orphan containers ([{}]) for this project. If you removed or renamed this service in your compose file, you can run this command with the --remove-orphans flag to clean it up. (project {project})",
         orphans.join(" ")
     )
 }
