@@ -3,17 +3,16 @@
 //! Six chapters built one container at a time: `run` with a dozen flags.
 //! An application is several containers that must agree on a network,
 //! find each other by name, share volumes and start in the right order.
-//! Compose describes all of it once, in a file, and turns it into the
-//! `run`s. This crate is the first half of that: from YAML to a checked
-//! model and a plan. (The runner that executes the plan comes with the
-//! chapter's binary.)
+//! Compose describes all of it once, in a file, and runs it.
 //!
 //! ```text
 //!  compose.yaml ─┐                                          ┌─► config (YAML)
 //!  override.yaml ┼─ parse ─ substitute ─ type ─ merge ─ resolve ─ validate ─┤
-//!  .env ─────────┘  node   interpolate    de    merge   resolve  validate   └─► plan: order, names,
-//!                                                                              labels, hashes
+//!  .env ─────────┘  node   interpolate    de    merge   resolve  validate   └─► plan ─► runner
 //! ```
+//!
+//! The model (pure: nothing here touches the kernel, so every rule is
+//! tested on its own with small files):
 //!
 //! - [`load`]: which files (`compose.yaml` here or above, `-f`,
 //!   `COMPOSE_FILE`), which variables (shell, `.env`, `--env-file`),
@@ -35,8 +34,17 @@
 //!   `com.docker.compose.*` labels, and the config hash that decides
 //!   whether a container is recreated.
 //!
-//! Nothing here touches the kernel: loading is pure, so every rule is
-//! tested on its own with small files.
+//! The runner, on chapter 6's engine:
+//!
+//! - [`spec`], [`engine`]: chapter 6's spec with a compose section (labels,
+//!   stop signal and grace period, restart policy, healthcheck), and the
+//!   engine that finds a project's containers by label.
+//! - [`translate`]: a service into that spec, through the chapters' own
+//!   flag structures.
+//! - [`runner`]: `up` in the foreground (a supervisor process per
+//!   container, dependency order, healthchecks, restarts, ordered stop),
+//!   `down`, `ps`.
+//! - [`cli`]: the binary's options and verbs.
 
 pub mod cli;
 pub mod config;

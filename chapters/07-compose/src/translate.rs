@@ -160,6 +160,17 @@ pub fn container_spec(
 }
 // ANCHOR_END: container_spec
 
+/// Refuses what no chapter implements in service `name`: `up` asks this
+/// of every service before it makes anything.
+pub fn check_service(project: &Project, name: &str) -> Result<(), TranslateError> {
+    let service = &project.services[name];
+    refuse_unsupported(name, service)?;
+    for volume in &service.volumes {
+        check_volume(name, volume)?;
+    }
+    Ok(())
+}
+
 /// Keys of the model that no chapter implements.
 fn refuse_unsupported(name: &str, service: &Service) -> Result<(), TranslateError> {
     if service.init == Some(true) {
@@ -274,8 +285,8 @@ fn mounts(project: &Project, name: &str, service: &Service) -> Result<Vec<Mount>
         .collect()
 }
 
-fn mount(project: &Project, name: &str, volume: &ServiceVolume) -> Result<Mount, TranslateError> {
-    let target = PathBuf::from(&volume.target);
+/// What chapter 4 cannot mount.
+fn check_volume(name: &str, volume: &ServiceVolume) -> Result<(), TranslateError> {
     if volume.volume.as_ref().is_some_and(|v| v.subpath.is_some()) {
         return Err(unsupported(
             name,
@@ -296,17 +307,27 @@ fn mount(project: &Project, name: &str, volume: &ServiceVolume) -> Result<Mount,
             ),
         ));
     }
+    match (volume.kind, &volume.source) {
+        (MountType::Volume, None) => Err(unsupported(
+            name,
+            format!(
+                "the anonymous volume {} is not supported: name it (data:{}) and declare it in the top-level volumes",
+                volume.target, volume.target
+            ),
+        )),
+        (MountType::Bind, None) => Err(unsupported(
+            name,
+            format!("the bind mount on {} has no source", volume.target),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn mount(project: &Project, name: &str, volume: &ServiceVolume) -> Result<Mount, TranslateError> {
+    check_volume(name, volume)?;
+    let target = PathBuf::from(&volume.target);
     let source = match (volume.kind, &volume.source) {
         (MountType::Volume, Some(key)) => VolumeSource::Named(project.volume_name(key)),
-        (MountType::Volume, None) => {
-            return Err(unsupported(
-                name,
-                format!(
-                    "the anonymous volume {} is not supported: name it (data:{}) and declare it in the top-level volumes",
-                    volume.target, volume.target
-                ),
-            ));
-        }
         (MountType::Bind, Some(path)) => {
             let path = PathBuf::from(path);
             let create = volume.bind.as_ref().is_some_and(|b| b.create_host_path);
@@ -320,10 +341,11 @@ fn mount(project: &Project, name: &str, volume: &ServiceVolume) -> Result<Mount,
             }
             VolumeSource::Bind(path)
         }
-        (MountType::Bind, None) => {
+        (MountType::Volume | MountType::Bind, None) => {
+            // check_volume refused it already.
             return Err(unsupported(
                 name,
-                format!("the bind mount on {} has no source", volume.target),
+                format!("the mount on {} has no source", volume.target),
             ));
         }
         (MountType::Tmpfs, _) => {

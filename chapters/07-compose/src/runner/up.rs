@@ -110,6 +110,10 @@ pub fn up(
             "--exit-code-from {service}: no such service among those started"
         )));
     }
+    // What no chapter implements is refused before anything is made.
+    for service in &services {
+        crate::translate::check_service(project, service).map_err(ImagesError::from)?;
+    }
     let plan = plan::plan(project, &options.scale)?;
     let planned: Vec<_> = plan
         .containers
