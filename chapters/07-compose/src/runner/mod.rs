@@ -1,9 +1,10 @@
 //! The runner: a project brought up, watched, and taken down, on chapter
 //! 6's engine.
 //!
-//! - [`up`]: images, networks, volumes, containers, then the loop that
-//!   starts them in dependency order, prints their output, runs their
-//!   healthchecks, restarts them by policy and stops them in reverse order.
+//! - [`up`]: images, networks, volumes, containers; then [`run`], the loop
+//!   that starts them in dependency order, prints their output, runs their
+//!   healthchecks, restarts them by policy and stops them in reverse order;
+//!   [`member`]: one container as the loop sees it.
 //! - [`down`], [`ps`]: from any process, by the records' labels.
 //! - [`child`]: the processes `up` starts (a supervisor per container, a
 //!   helper per healthcheck); [`supervise`] and [`health_exec`] are what
@@ -21,9 +22,11 @@ pub mod create;
 pub mod down;
 pub mod health;
 pub mod images;
+pub mod member;
 pub mod ps;
 pub mod resources;
 pub mod restart;
+pub mod run;
 pub mod up;
 
 use crate::engine::ComposeEngine;
