@@ -94,6 +94,43 @@ services:
 }
 
 #[test]
+fn a_healthcheck_that_hangs_is_killed_at_its_timeout() {
+    let setup = Setup::new();
+    let yaml = r#"name: hang
+services:
+  db:
+    image: busybox
+    command: ["sh", "-c", "trap 'exit 0' TERM; sleep 3600 & wait"]
+    healthcheck:
+      test: ["CMD", "sleep", "600"]
+      interval: 200ms
+      timeout: 300ms
+      retries: 2
+  app:
+    image: busybox
+    command: echo app runs
+    depends_on:
+      db:
+        condition: service_healthy
+"#;
+    let dir = setup.project("hang", yaml);
+    let started = Instant::now();
+    let (output, code) = setup.output(&dir, &["up"]);
+    assert_eq!(code, 125, "{output}");
+    assert!(
+        output.ends_with(
+            "container hang-db-1 is unhealthy\nits last healthcheck exited with -1:\nhealth check exceeded timeout (300ms)\n"
+        ),
+        "{output}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+    // The hung checks (their helpers, and the sleeps in the container)
+    // are gone with everything else.
+    let ids = setup.container_ids();
+    down_and_check(&setup, &dir, &ids, &["hang_default"]);
+}
+
+#[test]
 fn a_dependency_must_complete_successfully() {
     let setup = Setup::new();
     let yaml = r#"name: seed
