@@ -47,6 +47,8 @@ pub struct EngineSection {
     /// ended (the run path's own `auto_remove` is off: it would remove the
     /// record, exit code and all, before the daemon could read it).
     pub auto_remove: bool,
+    /// The healthcheck: the client's (`--health-cmd`), or the image's.
+    pub healthcheck: Option<ch05_images::image::HealthConfig>,
     /// `Config` and `HostConfig` as the client sent them, for `inspect`.
     pub config: serde_json::Value,
     pub host_config: serde_json::Value,

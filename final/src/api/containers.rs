@@ -2,6 +2,7 @@
 
 use super::{ApiError, ApiResult, blocking, networks};
 use crate::daemon::events::Event;
+use crate::daemon::health::{self, HealthState};
 use crate::daemon::{Daemon, shims, state};
 use crate::engine::Spec;
 use crate::frames;
@@ -34,6 +35,18 @@ pub fn state_word(daemon: &Daemon, record: &Record<Spec>) -> &'static str {
         Status::Exited if state::load(&daemon.engine.dir(record.id())).restarting => "restarting",
         Status::Exited => "exited",
     }
+}
+
+/// `State.Health` of a container with a healthcheck (starting until the
+/// first check has run).
+fn health_of(daemon: &Daemon, record: &Record<Spec>) -> Option<HealthState> {
+    health::command(record.spec.engine.healthcheck.as_ref())?;
+    Some(
+        health::load(&daemon.engine.dir(record.id())).unwrap_or_else(|| HealthState {
+            status: "starting".to_string(),
+            ..HealthState::default()
+        }),
+    )
 }
 
 fn nanos_to_rfc3339(nanos: Option<u64>) -> String {
@@ -115,8 +128,19 @@ impl Filters {
                 event.actor.id.starts_with(v) || event.actor.attributes.get("name") == Some(v)
             })
         });
+        // `event=health_status` matches `health_status: healthy` (and so
+        // for `exec_create: ...`, `exec_start: ...`): the actions whose
+        // detail follows a colon are matched by what comes before it.
+        let action = event
+            .action
+            .split_once(": ")
+            .map_or(event.action.as_str(), |(a, _)| a);
+        let event_ok = self
+            .0
+            .get("event")
+            .is_none_or(|values| values.iter().any(|v| *v == event.action || *v == action));
         any("type", &event.kind)
-            && any("event", &event.action)
+            && event_ok
             && container_ok
             && self.labels_match(&event.actor.attributes)
     }
@@ -157,8 +181,22 @@ pub async fn list(
             {
                 continue;
             }
+            let health = health_of(&daemon, record);
+            if let Some(wanted) = filters.get("health") {
+                let word = health.as_ref().map_or("none", |h| h.status.as_str());
+                if !wanted.iter().any(|w| w == word) {
+                    continue;
+                }
+            }
             let legacy = to_legacy(record);
             let (path, args) = command_of(record);
+            let mut status = verbs::status(&legacy);
+            if let Some(health) = health.filter(|_| record.is_running()) {
+                status += &match health.status.as_str() {
+                    "starting" => " (health: starting)".to_string(),
+                    word => format!(" ({word})"),
+                };
+            }
             out.push(json!({
                 "Id": record.id(),
                 "Names": [format!("/{}", record.name())],
@@ -169,7 +207,7 @@ pub async fn list(
                 "Ports": networks::ports_list(&daemon, record),
                 "Labels": record.spec.engine.labels,
                 "State": state,
-                "Status": verbs::status(&legacy),
+                "Status": status,
                 "HostConfig": {"NetworkMode": networks::mode_name(record)},
                 "NetworkSettings": {"Networks": networks::settings(&daemon, record)["Networks"].clone()},
                 "Mounts": mounts_of(record),
@@ -265,7 +303,7 @@ pub fn inspect_json(daemon: &Daemon, record: &Record<Spec>) -> Value {
             json!(spec.limits.cpus.map_or(0, |c| (c * 1e9) as i64)),
         );
     }
-    json!({
+    let mut inspected = json!({
         "Id": record.id(),
         "Created": rfc3339_nanos(record.created),
         "Path": path,
@@ -303,7 +341,12 @@ pub fn inspect_json(daemon: &Daemon, record: &Record<Spec>) -> Value {
         "Mounts": mounts_of(record),
         "Config": config,
         "NetworkSettings": networks::settings(daemon, record),
-    })
+    });
+    // Only a container with a healthcheck has `State.Health`, as in docker.
+    if let Some(health) = health_of(daemon, record) {
+        inspected["State"]["Health"] = json!(health);
+    }
+    inspected
 }
 
 /// What `Config.Cmd` shows: the command given (or the image's).

@@ -20,6 +20,7 @@ use ch02_namespaces::namespaces::PidMode;
 use ch02_namespaces::{Container, RunSpec};
 use ch03_cgroups::cli::{CgroupArgs, LimitedFlags};
 use ch04_overlayfs::cli::{StorageArgs, StorageFlags};
+use ch05_images::image::HealthConfig;
 use ch05_images::reference::{self, Reference};
 use ch06_network::cli::NetworkArgs;
 use serde::Deserialize;
@@ -64,6 +65,7 @@ pub struct CreateBody {
     pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
     /// `--mac-address`, where older clients put it.
     pub mac_address: String,
+    pub healthcheck: Option<HealthConfig>,
     pub host_config: HostConfig,
     pub networking_config: NetworkingConfig,
 }
@@ -217,7 +219,7 @@ pub fn find_image(daemon: &Daemon, name: &str) -> ApiResult<Reference> {
 fn spec_of(
     daemon: &Daemon,
     name: Option<String>,
-    body: CreateBody,
+    mut body: CreateBody,
     raw: serde_json::Value,
 ) -> ApiResult<(Spec, String, Vec<String>)> {
     if body.image.is_empty() {
@@ -237,6 +239,7 @@ fn spec_of(
         .image(&reference)
         .map_err(image_error)?;
     let network = network_args(&body, config.config.exposed_ports.as_ref())?;
+    let healthcheck = healthcheck_of(body.healthcheck.take(), config.config.healthcheck.clone());
     let host = body.host_config;
     let mut warnings = Vec::new();
     let (security_opt, ignored): (Vec<String>, Vec<String>) = host
@@ -336,6 +339,7 @@ fn spec_of(
                     .transpose()
                     .map_err(|_| ApiError::bad_request("--log-opt max-file: not a number"))?,
             },
+            healthcheck,
             stop_signal: body.stop_signal,
             auto_remove: false,
             config: raw.clone(),
@@ -361,6 +365,34 @@ fn spec_of(
     spec.engine.auto_remove = spec.auto_remove;
     spec.container_mut().auto_remove = false;
     Ok((spec, reference.to_string(), warnings))
+}
+
+/// The healthcheck of a container: the client's, its empty fields taken
+/// from the image's (`--health-interval` alone keeps the image's command),
+/// as docker merges them.
+fn healthcheck_of(
+    asked: Option<HealthConfig>,
+    image: Option<HealthConfig>,
+) -> Option<HealthConfig> {
+    let Some(mut asked) = asked else {
+        return image;
+    };
+    let image = image.unwrap_or_default();
+    if asked.test.is_empty() {
+        asked.test = image.test;
+    }
+    for (field, default) in [
+        (&mut asked.interval, image.interval),
+        (&mut asked.timeout, image.timeout),
+        (&mut asked.start_period, image.start_period),
+        (&mut asked.start_interval, image.start_interval),
+        (&mut asked.retries, image.retries),
+    ] {
+        if *field == 0 {
+            *field = default;
+        }
+    }
+    Some(asked)
 }
 
 /// `-p`, `-P`, `--network-alias`, `--ip`, `--mac-address`, `--dns` and

@@ -102,6 +102,27 @@ pub struct RunArgs {
     pub log_opt: Vec<String>,
     #[arg(long = "stop-timeout")]
     pub stop_timeout: Option<i64>,
+    /// A command that says whether the container works (exit code 0)
+    #[arg(long = "health-cmd")]
+    pub health_cmd: Option<String>,
+    /// Time between healthchecks (e.g. 30s, 1m30s)
+    #[arg(long = "health-interval")]
+    pub health_interval: Option<String>,
+    /// How long a healthcheck may take
+    #[arg(long = "health-timeout")]
+    pub health_timeout: Option<String>,
+    /// Failures in a row that make the container unhealthy
+    #[arg(long = "health-retries")]
+    pub health_retries: Option<i64>,
+    /// Time to start in, during which failures do not count
+    #[arg(long = "health-start-period")]
+    pub health_start_period: Option<String>,
+    /// Time between healthchecks during the start period
+    #[arg(long = "health-start-interval")]
+    pub health_start_interval: Option<String>,
+    /// No healthcheck, not even the image's
+    #[arg(long = "no-healthcheck")]
+    pub no_healthcheck: bool,
     #[arg(long = "stop-signal")]
     pub stop_signal: Option<String>,
     /// The image
@@ -164,6 +185,38 @@ fn mounts(args: &RunArgs) -> Result<Vec<Value>> {
             Ok(mount)
         })
         .collect()
+}
+
+/// The `Healthcheck` of `--health-*` (`None`: the image's, if any).
+fn healthcheck(args: &RunArgs) -> Result<Value> {
+    if args.no_healthcheck {
+        return Ok(json!({"Test": ["NONE"]}));
+    }
+    let nanos = |flag: &str, value: &Option<String>| -> Result<i64> {
+        value
+            .as_deref()
+            .map(ch05_images::dockerfile::healthcheck::parse_duration)
+            .transpose()
+            .map_err(|why| anyhow::anyhow!("--{flag}: {why}"))
+            .map(Option::unwrap_or_default)
+    };
+    let given = args.health_cmd.is_some()
+        || args.health_interval.is_some()
+        || args.health_timeout.is_some()
+        || args.health_retries.is_some()
+        || args.health_start_period.is_some()
+        || args.health_start_interval.is_some();
+    if !given {
+        return Ok(Value::Null);
+    }
+    Ok(json!({
+        "Test": args.health_cmd.as_ref().map_or_else(Vec::new, |c| vec!["CMD-SHELL".to_string(), c.clone()]),
+        "Interval": nanos("health-interval", &args.health_interval)?,
+        "Timeout": nanos("health-timeout", &args.health_timeout)?,
+        "StartPeriod": nanos("health-start-period", &args.health_start_period)?,
+        "StartInterval": nanos("health-start-interval", &args.health_start_interval)?,
+        "Retries": args.health_retries.unwrap_or(0),
+    }))
 }
 
 /// `-p` as docker sends it: the ports to expose, and their host sides
@@ -247,6 +300,7 @@ pub fn create_body(args: &RunArgs) -> Result<Value> {
         "WorkingDir": args.workdir.clone().unwrap_or_default(),
         "StopSignal": args.stop_signal,
         "StopTimeout": args.stop_timeout,
+        "Healthcheck": healthcheck(args)?,
         "ExposedPorts": exposed,
         "NetworkingConfig": networking_config(args),
         "HostConfig": {

@@ -11,6 +11,7 @@
 //! marked exited, and restarted if its policy says so).
 
 pub mod events;
+pub mod health;
 pub mod shims;
 pub mod state;
 

@@ -139,6 +139,7 @@ pub async fn start(daemon: &Arc<Daemon>, id: &str) -> Result<(), StartError> {
     });
     publish(daemon, "start", id);
     watch(daemon.clone(), id.to_string());
+    super::health::monitor(daemon.clone(), id.to_string());
     Ok(())
 }
 // ANCHOR_END: start
@@ -331,6 +332,7 @@ pub async fn reconcile(daemon: &Arc<Daemon>) {
     for record in records {
         let id = record.id().to_string();
         if record.state.status == Status::Running {
+            super::health::monitor(daemon.clone(), id.clone());
             watch(daemon.clone(), id);
             continue;
         }

@@ -33,11 +33,26 @@ pub fn load(dir: &Path) -> RunState {
         .unwrap_or_default()
 }
 
-/// Changes the run state of container `id`. Under the records' lock, so
-/// that it never writes into the directory of a container being removed
-/// (a removal that found a new file there would fail); a container that is
-/// gone is not an error.
+/// Changes the run state of container `id` (nothing when it is gone).
 pub fn update(engine: &SkiffEngine, id: &str, change: impl FnOnce(&mut RunState)) {
+    write_json(engine, id, "engine.json", |dir| {
+        let mut state = load(dir);
+        change(&mut state);
+        state
+    });
+}
+
+/// Writes `file` in the directory of container `id`, atomically, as the
+/// JSON of what `make` returns (given the directory, to read the old
+/// version). Under the records' lock, so that it never writes into the
+/// directory of a container being removed (a removal that found a new
+/// file there would fail); a container that is gone is not an error.
+pub fn write_json<T: Serialize>(
+    engine: &SkiffEngine,
+    id: &str,
+    file: &str,
+    make: impl FnOnce(&Path) -> T,
+) {
     let containers = engine.containers();
     let Ok(_lock) = containers.lock() else {
         return;
@@ -46,11 +61,10 @@ pub fn update(engine: &SkiffEngine, id: &str, change: impl FnOnce(&mut RunState)
         return;
     }
     let dir = engine.dir(id);
-    let mut state = load(&dir);
-    change(&mut state);
-    let partial = dir.join("engine.json.partial");
-    let json = serde_json::to_vec(&state).expect("plain data");
+    let value = make(&dir);
+    let partial = dir.join(format!("{file}.partial"));
+    let json = serde_json::to_vec(&value).expect("plain data");
     if std::fs::write(&partial, json).is_ok() {
-        let _ = std::fs::rename(&partial, path(&dir));
+        let _ = std::fs::rename(&partial, dir.join(file));
     }
 }
