@@ -26,6 +26,9 @@
 //! probe sleep SECONDS      sleep
 //! probe signals            print each signal received (TERM ends it)
 //! probe exit CODE          exit with CODE
+//! probe sink PORT          accept one TCP connection on PORT (printing "ready"
+//!                          once listening), read it to its end, print the bytes
+//! probe source ADDR:PORT MIB   send MIB mebibytes over TCP; print the rate in MB/s
 //! ```
 
 use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_ulong, c_void};
@@ -99,10 +102,70 @@ fn main() {
         }
         Some("signals") => signals(),
         Some("exit") => number(&args, 1) as i32,
+        Some("sink") => sink(arg(&args, 1)),
+        Some("source") => source(arg(&args, 1), number(&args, 2)),
         Some(_) => report(&args),
     };
     let _ = std::io::stdout().flush();
     std::process::exit(code);
+}
+
+/// Accepts one TCP connection and reads it to its end: the receiving side of
+/// a throughput measurement.
+fn sink(port: &str) -> i32 {
+    use std::io::Read;
+    let listener = match std::net::TcpListener::bind(("0.0.0.0", port.parse().unwrap_or(0))) {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("probe: bind: {e}");
+            return 1;
+        }
+    };
+    println!("ready");
+    let _ = std::io::stdout().flush();
+    let Ok((mut stream, _)) = listener.accept() else {
+        return 1;
+    };
+    let mut buffer = vec![0u8; 1 << 16];
+    let mut total: u64 = 0;
+    loop {
+        match stream.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => total += n as u64,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return 1,
+        }
+    }
+    println!("received {total} bytes");
+    0
+}
+
+/// Sends `mib` mebibytes of zeros to `address`; prints how fast.
+fn source(address: &str, mib: u64) -> i32 {
+    let mut stream = match std::net::TcpStream::connect(address) {
+        Ok(stream) => stream,
+        Err(e) => {
+            eprintln!("probe: connect {address}: {e}");
+            return 1;
+        }
+    };
+    let chunk = vec![0u8; 1 << 20];
+    let start = Instant::now();
+    for _ in 0..mib {
+        if stream.write_all(&chunk).is_err() {
+            return 1;
+        }
+    }
+    let _ = stream.shutdown(std::net::Shutdown::Write);
+    // Wait for the sink to close: every byte has then been read.
+    let mut rest = [0u8; 16];
+    let _ = std::io::Read::read(&mut stream, &mut rest);
+    let seconds = start.elapsed().as_secs_f64();
+    println!(
+        "sent {mib} MiB in {seconds:.3} s: {:.0} MB/s",
+        (mib << 20) as f64 / seconds / 1e6
+    );
+    0
 }
 
 /// Tries system calls that docker's default seccomp profile refuses, with

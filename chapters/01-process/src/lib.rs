@@ -33,4 +33,4 @@ pub use exit::ExitStatus;
 pub use spawn::{
     Child, HookError, NoHooks, ProcessSpec, SpawnError, SpawnHooks, SpawnOptions, Then, spawn,
 };
-pub use supervise::{SuperviseOptions, Supervisor};
+pub use supervise::{NoWatch, SuperviseOptions, Supervisor, Watch};

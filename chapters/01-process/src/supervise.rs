@@ -18,6 +18,11 @@
 //!   128 + N when signal N killed it.
 //! - **Stopping.** `docker stop` sends SIGTERM, waits a grace period, then
 //!   sends SIGKILL, which cannot be caught. With a stop timeout we do the same.
+//!
+//! The supervisor is single-threaded: it sleeps in one `poll`. A later
+//! chapter that must also serve something while the container runs (chapter
+//! 6's DNS responder) gives it more descriptors to watch with [`Watch`],
+//! rather than a thread of its own.
 
 use crate::exit::ExitStatus;
 use crate::explain;
@@ -28,7 +33,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, sigprocmask};
 use nix::sys::signalfd::{SfdFlags, SignalFd};
 use nix::sys::wait::{WaitPidFlag, waitpid};
 use nix::unistd::Pid;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::time::{Duration, Instant};
 
 /// The signals we pass on to the child. Not SIGKILL or SIGSTOP (nobody can
@@ -67,6 +72,32 @@ pub struct SuperviseOptions {
     pub stop_timeout: Option<Duration>,
 }
 
+// ANCHOR: watch
+/// More descriptors for the supervisor's `poll`, beside its signals: what a
+/// later chapter serves while the container runs, in the same loop.
+pub trait Watch {
+    /// The descriptors to watch for input (`POLLIN`), asked before each
+    /// `poll`: the list may change as the container runs.
+    fn fds(&self) -> Vec<BorrowedFd<'_>>;
+
+    /// `fd`, one of those [`Watch::fds`] returned, is readable. Must not
+    /// block: the container's signals wait meanwhile.
+    fn ready(&mut self, fd: RawFd);
+}
+// ANCHOR_END: watch
+
+/// Nothing to watch but the signals.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct NoWatch;
+
+impl Watch for NoWatch {
+    fn fds(&self) -> Vec<BorrowedFd<'_>> {
+        Vec::new()
+    }
+
+    fn ready(&mut self, _fd: RawFd) {}
+}
+
 /// Watches one child to its end; see the module docs.
 pub struct Supervisor {
     signals: SignalFd,
@@ -99,10 +130,20 @@ impl Supervisor {
     }
     // ANCHOR_END: supervisor_new
 
-    // ANCHOR: supervise
     /// Forwards signals to `child`, reaps every process that ends, and returns
     /// how `child` ended once it and every orphan we adopted are gone.
-    pub fn wait(&mut self, mut child: Child) -> Result<ExitStatus, SuperviseError> {
+    pub fn wait(&mut self, child: Child) -> Result<ExitStatus, SuperviseError> {
+        self.wait_with(child, &mut NoWatch)
+    }
+
+    // ANCHOR: supervise
+    /// [`Supervisor::wait`], also handing `watch` its descriptors when they
+    /// are readable.
+    pub fn wait_with(
+        &mut self,
+        mut child: Child,
+        watch: &mut dyn Watch,
+    ) -> Result<ExitStatus, SuperviseError> {
         let main = child.pid();
         let mut status = None;
         let mut kill_at: Option<Instant> = None;
@@ -139,7 +180,8 @@ impl Supervisor {
                 }
             }
 
-            // Sleep until a signal arrives or the stop timeout expires.
+            // Sleep until a signal arrives, a watched descriptor is readable,
+            // or the stop timeout expires.
             let timeout = match kill_at {
                 None => PollTimeout::NONE,
                 Some(at) => {
@@ -148,29 +190,50 @@ impl Supervisor {
                         .unwrap_or(PollTimeout::MAX)
                 }
             };
-            let mut fds = [PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
-            match poll(&mut fds, timeout) {
-                Ok(0) => {
-                    let deadline_passed = kill_at.is_some_and(|at| Instant::now() >= at);
-                    if deadline_passed {
-                        kill_at = None;
-                        let grace = self.options.stop_timeout.unwrap_or_default();
-                        explain!(
-                            "stop timeout of {}s expired: sending SIGKILL",
-                            grace.as_secs()
-                        );
-                        self.signal_all(main, status.is_none(), Signal::SIGKILL);
+            let (signalled, readable) = {
+                let watched = watch.fds();
+                let mut fds = vec![PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+                fds.extend(watched.iter().map(|fd| PollFd::new(*fd, PollFlags::POLLIN)));
+                match poll(&mut fds, timeout) {
+                    Ok(0) => {
+                        let deadline_passed = kill_at.is_some_and(|at| Instant::now() >= at);
+                        if deadline_passed {
+                            kill_at = None;
+                            let grace = self.options.stop_timeout.unwrap_or_default();
+                            explain!(
+                                "stop timeout of {}s expired: sending SIGKILL",
+                                grace.as_secs()
+                            );
+                            self.signal_all(main, status.is_none(), Signal::SIGKILL);
+                        }
+                        continue;
                     }
-                    continue;
+                    Ok(_) => {}
+                    Err(Errno::EINTR) => continue,
+                    Err(errno) => {
+                        return Err(SuperviseError::Syscall {
+                            call: "poll",
+                            errno,
+                        });
+                    }
                 }
-                Ok(_) => {}
-                Err(Errno::EINTR) => continue,
-                Err(errno) => {
-                    return Err(SuperviseError::Syscall {
-                        call: "poll",
-                        errno,
-                    });
-                }
+                let is_readable = |fd: &PollFd<'_>| {
+                    fd.revents()
+                        .is_some_and(|r| r.intersects(PollFlags::POLLIN | PollFlags::POLLERR))
+                };
+                let readable: Vec<RawFd> = fds[1..]
+                    .iter()
+                    .zip(&watched)
+                    .filter(|(polled, _)| is_readable(polled))
+                    .map(|(_, fd)| fd.as_raw_fd())
+                    .collect();
+                (is_readable(&fds[0]), readable)
+            };
+            for fd in readable {
+                watch.ready(fd);
+            }
+            if !signalled {
+                continue;
             }
             let Some(info) = self
                 .signals

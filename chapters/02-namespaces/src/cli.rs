@@ -15,7 +15,8 @@ use crate::verbs;
 use ch01_process::ProcessSpec;
 use ch01_process::cli::{CommandArgs, ProcessArgs, ProcessFlags, set_env};
 use ch01_process::shell::Explain;
-use clap::{Args, Subcommand};
+use clap::builder::{EnumValueParser, TypedValueParser};
+use clap::{Args, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -63,9 +64,16 @@ pub struct ContainerArgs {
     #[arg(long, value_name = "host", value_enum)]
     pub pid: Option<PidMode>,
 
+    // Kept as text: chapter 6 widens the values this flag takes (bridge,
+    // container:NAME, a network's name) and reads it itself.
     /// none: only loopback, in the container's own network namespace; host: the host's network
-    #[arg(long, value_name = "MODE", value_enum, default_value = "none")]
-    pub network: NetworkMode,
+    #[arg(
+        long,
+        value_name = "MODE",
+        default_value = "none",
+        value_parser = EnumValueParser::<NetworkMode>::new().map(|mode| mode.name().to_string())
+    )]
+    pub network: String,
 
     /// Security options: no-new-privileges, seccomp=unconfined, seccomp=PROFILE.json
     #[arg(long = "security-opt", value_name = "OPT", value_parser = parse_security_opt)]
@@ -102,6 +110,8 @@ pub enum ContainerFlagError {
     Capability(#[from] UnknownCapability),
     #[error("--security-opt: {0}")]
     Seccomp(#[from] crate::seccomp::SeccompError),
+    #[error("unknown --network {0:?}: use none or host")]
+    Network(String),
 }
 
 impl ContainerArgs {
@@ -124,6 +134,12 @@ impl ContainerArgs {
         })
     }
 
+    /// The network namespace `--network` asks for.
+    pub fn network_mode(&self) -> Result<NetworkMode, ContainerFlagError> {
+        NetworkMode::from_str(&self.network, false)
+            .map_err(|_| ContainerFlagError::Network(self.network.clone()))
+    }
+
     // ANCHOR: to_spec
     /// The chapter 2 spec these flags describe, for `command` with the
     /// process flags `process`, over `defaults` (an image's environment,
@@ -136,13 +152,14 @@ impl ContainerArgs {
         defaults: &ProcessSpec,
     ) -> Result<Spec, ContainerFlagError> {
         let id = new_id();
-        let hostname = match (&self.hostname, self.network) {
+        let network = self.network_mode()?;
+        let hostname = match (&self.hostname, network) {
             (Some(name), _) => name.clone(),
             // Sharing the host's network, docker also shows the host's name.
             (None, NetworkMode::Host) => nix::unistd::gethostname()
                 .map(|name| name.to_string_lossy().into_owned())
                 .unwrap_or_else(|_| id[..12].to_string()),
-            (None, NetworkMode::None) => id[..12].to_string(),
+            (None, NetworkMode::None | NetworkMode::Joined) => id[..12].to_string(),
         };
         let mut env = base_env(&hostname);
         for entry in &defaults.env {
@@ -160,7 +177,7 @@ impl ContainerArgs {
             rootfs: std::fs::canonicalize(&rootfs).unwrap_or(rootfs),
             process: process.to_spec(command, defaults),
             isolation: Isolation {
-                network: self.network,
+                network,
                 pid: self.pid.unwrap_or_default(),
                 userns: self.userns,
                 inherit: Default::default(),

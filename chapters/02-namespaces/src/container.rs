@@ -84,6 +84,13 @@ impl SpawnHooks for ContainerHooks<'_> {
 
     fn in_child(&mut self) -> Result<(), HookError> {
         let spec = self.spec;
+        if spec.isolation.network == NetworkMode::Joined {
+            let netns = self.steps.network_namespace().ok_or_else(|| {
+                HookError::new("joining a network namespace", "no step opened one")
+            })?;
+            namespaces::join_network(netns)
+                .map_err(|e| HookError::new("setns(CLONE_NEWNET)", e))?;
+        }
         if spec.isolation.userns {
             userns::become_root()
                 .map_err(|e| HookError::new("becoming root in the user namespace", e))?;

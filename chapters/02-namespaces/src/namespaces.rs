@@ -20,7 +20,8 @@
 use ch01_process::explain;
 use nix::sched::CloneFlags;
 
-/// `--network`: a network namespace of the container's own, or the host's.
+/// `--network`: a network namespace of the container's own, or the host's
+/// (or, from chapter 6 on, another container's).
 #[derive(
     Debug,
     Clone,
@@ -39,6 +40,25 @@ pub enum NetworkMode {
     None,
     /// The host's network: its interfaces, addresses and ports
     Host,
+    /// The network namespace of another process, joined with `setns` by
+    /// the child (chapter 6's `--network container:NAME`): a descriptor of
+    /// it comes from a step ([`Step::network_namespace`]). Not a value of
+    /// this chapter's flag.
+    ///
+    /// [`Step::network_namespace`]: crate::step::Step::network_namespace
+    #[value(skip)]
+    Joined,
+}
+
+impl NetworkMode {
+    /// The mode's name, as the flag and the record spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            NetworkMode::None => "none",
+            NetworkMode::Host => "host",
+            NetworkMode::Joined => "joined",
+        }
+    }
 }
 
 /// `--pid`: a PID namespace of the container's own, or the host's.
@@ -100,7 +120,9 @@ impl Inherited {
 impl Isolation {
     /// The namespaces to create with `clone`. The cgroup namespace is not
     /// among them: it is created later, with `unshare`, once the child is in
-    /// its own cgroup (chapter 3), so that this cgroup becomes its root.
+    /// its own cgroup (chapter 3), so that this cgroup becomes its root. A
+    /// joined network namespace is not new either: the child enters it with
+    /// `setns` ([`join_network`]).
     pub fn clone_flags(&self) -> CloneFlags {
         let mut flags = CloneFlags::CLONE_NEWNS;
         if !self.inherit.uts {
@@ -122,6 +144,17 @@ impl Isolation {
     }
 }
 // ANCHOR_END: clone_flags
+
+// ANCHOR: join_network
+/// Moves the calling process into the network namespace behind `netns`
+/// (an open `/proc/PID/ns/net`). The child does this first, before it
+/// mounts `/sys`: a sysfs shows the links of the network namespace of
+/// whoever mounted it.
+pub fn join_network(netns: std::os::fd::BorrowedFd<'_>) -> Result<(), nix::Error> {
+    explain!("setns(netns of another container, CLONE_NEWNET)");
+    nix::sched::setns(netns, CloneFlags::CLONE_NEWNET)
+}
+// ANCHOR_END: join_network
 
 /// Gives the UTS namespace its hostname.
 pub fn set_hostname(name: &str) -> Result<(), nix::Error> {

@@ -17,7 +17,7 @@
 use crate::container::{ContainerError, ContainerHooks, ensure_single_threaded};
 use crate::records::{Containers, ProcessId, Record, RecordError, Status, now};
 use crate::spec::{RunSpec, SpecError};
-use crate::step::{ExitReport, Step, StepError};
+use crate::step::{ExitReport, Step, StepError, WatchSteps};
 use ch01_process::supervise::SuperviseError;
 use ch01_process::{
     Child, HookError, SpawnHooks, SpawnOptions, SuperviseOptions, Supervisor, explain, spawn,
@@ -319,7 +319,9 @@ impl<E: Engine> Running<'_, E> {
             child,
             mut supervisor,
         } = self;
-        let status = supervisor.wait(child)?;
+        // The steps' descriptors (chapter 6's DNS responder) are served by
+        // this same loop while the container runs.
+        let status = supervisor.wait_with(child, &mut WatchSteps(&mut container.steps))?;
         let mut report = ExitReport {
             name: container.record.name().to_string(),
             status,

@@ -121,6 +121,10 @@ pub enum SpecError {
         "the host's {0} namespace cannot be combined with a user namespace: a user namespace cannot use the host's {0} namespace's kernel filesystems"
     )]
     HostWithUserns(&'static str),
+    #[error(
+        "another container's network namespace cannot be joined from a user namespace of its own: it belongs to another user namespace, where this one has no privilege; drop --userns"
+    )]
+    JoinedWithUserns,
     #[error("no command to run")]
     NoCommand,
 }
@@ -143,6 +147,9 @@ impl Spec {
             }
             if self.isolation.pid == PidMode::Host {
                 return Err(SpecError::HostWithUserns("pid"));
+            }
+            if self.isolation.network == NetworkMode::Joined {
+                return Err(SpecError::JoinedWithUserns);
             }
         }
         Ok(())

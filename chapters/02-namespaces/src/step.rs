@@ -15,6 +15,7 @@
 //!   before_pivot   (the host still reachable)     ch4: volumes   ch6: /etc/hosts
 //!   before_exec    (after the user switch)        an OCI runtime: wait for `start`
 //!   ── execve ──
+//! while it runs, the supervisor watches the steps' descriptors   ch6: DNS
 //! exited     its first process has ended          ch3: was it OOM-killed?
 //! release    after each run: undo prepare         ch3: remove the cgroup
 //! remove     when the container is removed        ch4: delete the writable layer
@@ -22,11 +23,21 @@
 //!
 //! `release` and `remove` must work from the spec and the disk alone: they
 //! also clean up after a supervisor that was killed, from another process.
+//!
+//! Two more hooks serve chapter 6. [`Step::watch_fds`] and
+//! [`Step::on_ready`]: descriptors the single-threaded supervisor polls
+//! beside its signals while the container runs (a DNS responder), without a
+//! thread. [`Step::network_namespace`]: a network namespace, opened in
+//! `prepare`, that the child joins instead of getting a new one
+//! (`--network container:NAME`, with [`NetworkMode::Joined`]).
+//!
+//! [`NetworkMode::Joined`]: crate::namespaces::NetworkMode::Joined
 //! Steps compose with [`Step::then`]: chapter 4's steps are chapter 3's,
 //! then its own.
 
-use ch01_process::{ExitStatus, HookError};
+use ch01_process::{ExitStatus, HookError, Watch};
 use nix::unistd::Pid;
+use std::os::fd::{BorrowedFd, RawFd};
 use std::path::Path;
 
 /// A step that failed outside the child (create, prepare, release, remove).
@@ -117,6 +128,24 @@ pub trait Step {
         Ok(())
     }
 
+    /// While the container runs: descriptors its supervisor polls beside
+    /// its signals (see ch01's `Watch`).
+    fn watch_fds(&self) -> Vec<BorrowedFd<'_>> {
+        Vec::new()
+    }
+
+    /// One of [`Step::watch_fds`] is readable (perhaps another step's:
+    /// ignore a descriptor that is not yours). Must not block.
+    fn on_ready(&mut self, fd: RawFd) {
+        let _ = fd;
+    }
+
+    /// The network namespace the child joins when the spec says
+    /// `NetworkMode::Joined`: a descriptor opened in `prepare`.
+    fn network_namespace(&self) -> Option<BorrowedFd<'_>> {
+        None
+    }
+
     fn exited(&mut self, report: &mut ExitReport) {
         let _ = report;
     }
@@ -188,6 +217,23 @@ impl<A: Step, B: Step> Step for Then<A, B> {
         self.1.before_exec()
     }
 
+    fn watch_fds(&self) -> Vec<BorrowedFd<'_>> {
+        let mut fds = self.0.watch_fds();
+        fds.extend(self.1.watch_fds());
+        fds
+    }
+
+    fn on_ready(&mut self, fd: RawFd) {
+        self.0.on_ready(fd);
+        self.1.on_ready(fd);
+    }
+
+    fn network_namespace(&self) -> Option<BorrowedFd<'_>> {
+        self.0
+            .network_namespace()
+            .or_else(|| self.1.network_namespace())
+    }
+
     fn exited(&mut self, report: &mut ExitReport) {
         self.0.exited(report);
         self.1.exited(report);
@@ -204,6 +250,20 @@ impl<A: Step, B: Step> Step for Then<A, B> {
         let second = self.1.remove();
         let first = self.0.remove();
         second.and(first)
+    }
+}
+
+/// A container's steps as the supervisor's [`Watch`]: their descriptors,
+/// polled while the container runs.
+pub struct WatchSteps<'a, S: Step + ?Sized>(pub &'a mut S);
+
+impl<S: Step + ?Sized> Watch for WatchSteps<'_, S> {
+    fn fds(&self) -> Vec<BorrowedFd<'_>> {
+        self.0.watch_fds()
+    }
+
+    fn ready(&mut self, fd: RawFd) {
+        self.0.on_ready(fd);
     }
 }
 
@@ -224,6 +284,34 @@ mod tests {
             self.1.borrow_mut().push(format!("release {}", self.0));
             Ok(())
         }
+    }
+
+    /// A step that watches one descriptor and counts its readiness.
+    struct Watching(std::os::fd::OwnedFd, usize);
+
+    impl Step for Watching {
+        fn watch_fds(&self) -> Vec<BorrowedFd<'_>> {
+            vec![std::os::fd::AsFd::as_fd(&self.0)]
+        }
+        fn on_ready(&mut self, fd: RawFd) {
+            if fd == std::os::fd::AsRawFd::as_raw_fd(&self.0) {
+                self.1 += 1;
+            }
+        }
+    }
+
+    #[test]
+    fn composed_steps_watch_every_descriptor_and_each_hears_only_its_own() {
+        use std::os::fd::AsRawFd;
+        let open = || std::fs::File::open("/dev/null").unwrap().into();
+        let mut steps = Watching(open(), 0).then(Watching(open(), 0));
+        let fds: Vec<RawFd> = steps.watch_fds().iter().map(|fd| fd.as_raw_fd()).collect();
+        assert_eq!(fds.len(), 2);
+        let mut watch = WatchSteps(&mut steps);
+        watch.ready(fds[1]);
+        watch.ready(fds[1]);
+        assert_eq!((steps.0.1, steps.1.1), (0, 2));
+        assert!(steps.network_namespace().is_none());
     }
 
     #[test]

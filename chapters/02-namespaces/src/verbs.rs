@@ -28,27 +28,30 @@ pub fn ps<E: Engine>(engine: &E, all: bool) -> Result<Vec<Record<Spec>>, RunErro
 
 /// The table `docker ps` prints.
 pub fn ps_table(records: &[Record<Spec>]) -> String {
-    let mut rows = vec![
-        [
-            "CONTAINER ID",
-            "IMAGE",
-            "COMMAND",
-            "CREATED",
-            "STATUS",
-            "NAMES",
-        ]
-        .map(String::from)
-        .to_vec(),
-    ];
+    ps_table_with_ports(records, None)
+}
+
+/// What a PORTS column says of a container.
+pub type PortsColumn<'a> = &'a dyn Fn(&Record<Spec>) -> String;
+
+/// The table `docker ps` prints, with a PORTS column before NAMES when
+/// `ports` is given (chapter 6 publishes ports: it says which).
+pub fn ps_table_with_ports(records: &[Record<Spec>], ports: Option<PortsColumn<'_>>) -> String {
+    let mut header = vec!["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS"];
+    header.extend(ports.is_some().then_some("PORTS"));
+    header.push("NAMES");
+    let mut rows = vec![header.into_iter().map(String::from).collect::<Vec<_>>()];
     for record in records {
-        rows.push(vec![
+        let mut row = vec![
             record.spec.short_id().to_string(),
             image_column(record),
             command_column(&record.spec.process.argv),
             format!("{} ago", since(record.created)),
             status(record),
-            record.spec.name.clone(),
-        ]);
+        ];
+        row.extend(ports.map(|ports| ports(record)));
+        row.push(record.spec.name.clone());
+        rows.push(row);
     }
     table(&rows)
 }

@@ -5,9 +5,9 @@ use crate::dockerfile::BuildOptions;
 use crate::engine::{ImageEngine, ImageError};
 use crate::reference::{self, ReferenceError};
 use crate::verbs::{self, ImageVerbError};
-use ch02_namespaces::ExitReport;
 use ch02_namespaces::cli::Verbs as ContainerVerbs;
 use ch02_namespaces::namespaces::NetworkMode;
+use ch02_namespaces::{Engine, ExitReport};
 use ch03_cgroups::cli::Verbs as CgroupVerbs;
 use ch04_overlayfs::cli::{StorageFlags, StorageVerbError, Verbs as OverlayVerbs};
 use clap::{Args, Subcommand};
@@ -248,6 +248,17 @@ impl Verbs {
 
     /// Carries out the verb; returns the exit code.
     pub fn execute(self, engine: &ImageEngine) -> Result<i32, VerbError> {
+        self.execute_with(engine, engine)
+    }
+
+    /// Carries out the verb: the container verbs with `containers` (a later
+    /// chapter's engine, whose steps a container's removal must undo), the
+    /// image verbs with `engine`; returns the exit code.
+    pub fn execute_with<E: Engine>(
+        self,
+        containers: &E,
+        engine: &ImageEngine,
+    ) -> Result<i32, VerbError> {
         match self {
             // `inspect` knows images too.
             Verbs::Overlay(OverlayVerbs::Cgroup(CgroupVerbs::Container(
@@ -256,7 +267,7 @@ impl Verbs {
                 println!("{}", engine.inspect(&containers)?);
                 Ok(0)
             }
-            Verbs::Overlay(verb) => Ok(verb.execute(engine, engine.overlay())?),
+            Verbs::Overlay(verb) => Ok(verb.execute(containers, engine.overlay())?),
             Verbs::Pull { image } => {
                 let record = verbs::pull(engine, &image)?;
                 println!("Digest: {}", record.manifest);

@@ -181,6 +181,16 @@ pub fn run(
     image: &str,
     command: &[String],
 ) -> Result<ExitReport, ImageVerbError> {
+    let reference = ensure_image(engine, image)?;
+    let spec = engine.spec(flags, &reference, command)?;
+    let exit = ch02_namespaces::run::run(engine, spec, Some(reference.to_string()))
+        .map_err(ImageError::from)?;
+    Ok(exit)
+}
+
+/// The reference `image` names, pulled (by another process) when it is not
+/// here yet.
+pub fn ensure_image(engine: &ImageEngine, image: &str) -> Result<Reference, ImageVerbError> {
     let reference = parse(image)?;
     if engine
         .store()
@@ -191,10 +201,7 @@ pub fn run(
         eprintln!("Unable to find image '{reference}' locally");
         pull_in_child(engine, image, false)?;
     }
-    let spec = engine.spec(flags, &reference, command)?;
-    let exit = ch02_namespaces::run::run(engine, spec, Some(reference.to_string()))
-        .map_err(ImageError::from)?;
-    Ok(exit)
+    Ok(reference)
 }
 // ANCHOR_END: run
 

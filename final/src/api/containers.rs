@@ -197,6 +197,9 @@ fn network_mode(record: &Record<Spec>) -> &'static str {
     match record.spec.isolation.network {
         ch02_namespaces::namespaces::NetworkMode::Host => "host",
         ch02_namespaces::namespaces::NetworkMode::None => "none",
+        // Another container's namespace (chapter 6's container:NAME): docker
+        // says "container:<id>", which chapter 6's section of the spec knows.
+        ch02_namespaces::namespaces::NetworkMode::Joined => "container",
     }
 }
 

@@ -218,7 +218,9 @@ fn spec_of(
                         NetworkMode::Host
                     } else {
                         NetworkMode::None
-                    },
+                    }
+                    .name()
+                    .to_string(),
                     security_opt,
                     rm: host.auto_remove,
                 },

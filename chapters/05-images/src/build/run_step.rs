@@ -64,7 +64,7 @@ fn build_flags(network: NetworkMode) -> StorageFlags {
                     cap_drop: Vec::new(),
                     userns: false,
                     pid: None,
-                    network,
+                    network: network.name().to_string(),
                     security_opt: Vec::new(),
                     rm: false,
                 },
