@@ -17,7 +17,7 @@ pub mod rootfs;
 pub mod transcript;
 
 pub use rootfs::Rootfs;
-pub use transcript::{Transcript, snapshot_settings};
+pub use transcript::{Transcript, scrub, snapshot_settings};
 
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,10 @@
-//! The book shows real code and tested transcripts, and every page is reachable.
+//! The book shows real code, tested transcripts and command lines the
+//! binaries accept, and every page is reachable.
 
 use skiff_tests::book::{Part, has_anchor, includes, markdown_pages};
+use skiff_tests::clis::{BINARIES, cli};
+use skiff_tests::commands::{check, shown_lines};
+use skiff_tests::snapshots::unasserted;
 use skiff_tests::workspace_root;
 
 #[test]
@@ -152,4 +156,77 @@ fn the_scanner_understands_every_include_form() {
         "x"
     ));
     assert!(!has_anchor("// ANCHOR: x\nfn f() {}\n", "x"));
+}
+
+#[test]
+fn every_included_snapshot_is_asserted_by_a_test() {
+    let root = workspace_root();
+    let problems = unasserted(&root.join("book/src"), &root);
+    assert!(
+        problems.is_empty(),
+        "transcripts no test checks:\n{}",
+        problems.join("\n")
+    );
+}
+
+#[test]
+fn every_command_line_the_book_shows_parses() {
+    let shown = shown_lines(&workspace_root().join("book/src"), BINARIES);
+    assert!(
+        shown.len() > 100,
+        "only {} command lines found: the scanner is broken",
+        shown.len()
+    );
+    let problems = check(&shown, &cli);
+    assert!(
+        problems.is_empty(),
+        "command lines the binaries refuse:\n{}",
+        problems.join("\n")
+    );
+}
+
+/// The checker on a book with two faults: a misspelled flag in a console
+/// block, and a transcript whose snapshot no test asserts.
+#[test]
+fn the_checker_catches_a_misspelled_flag_and_an_unasserted_snapshot() {
+    let root = workspace_root();
+    let src = root.join("tests/fixtures/faulty-book/src");
+    let problems = check(&shown_lines(&src, BINARIES), &cli);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("--hostnme") && problems[0].contains("page.md:6"),
+        "{}",
+        problems[0]
+    );
+    let problems = unasserted(&src, &root);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("orphan.snap") && problems[0].contains("no test asserts it"),
+        "{}",
+        problems[0]
+    );
+}
+
+/// A synopsis is checked flag by flag: a flag the binary lacks is caught,
+/// placeholders and the command after `--` are not flags.
+#[test]
+fn synopsis_flags_are_checked_against_the_binary() {
+    use skiff_tests::commands::{Kind, Shown};
+    let line = |text: &str| Shown {
+        file: "page.md".into(),
+        line: 1,
+        text: text.to_string(),
+        kind: Kind::Synopsis,
+    };
+    let good =
+        line("ch03-cgroups run [chapter 2 flags] [--memory SIZE] [--pids-limit N] -- COMMAND [-x]");
+    assert!(check(&[good], &cli).is_empty());
+    let bad = line("ch03-cgroups run [--memory SIZE] [--cpu-quota N] -- COMMAND");
+    let problems = check(&[bad], &cli);
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0].contains("no flag --cpu-quota"),
+        "{}",
+        problems[0]
+    );
 }
