@@ -62,6 +62,40 @@ impl Transcript {
         outcome
     }
 
+    /// Runs a setup step (making a file, a directory, a device) through
+    /// `sh -c` in `dir` and records it as typed: the transcript shows every
+    /// command that made what it shows, so a learner who types them all
+    /// sees the same. A heredoc (`cat > f <<'EOF'`) is shown whole. No
+    /// `echo $?` follows; a step that fails fails the test.
+    pub fn setup(&mut self, dir: &std::path::Path, script: &str) -> Outcome {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(script).current_dir(dir);
+        let outcome = run_combined(&mut command, None);
+        assert_eq!(
+            outcome.code,
+            0,
+            "setup step failed in {}: {script}\n{}",
+            dir.display(),
+            outcome.output
+        );
+        self.text += &format!("$ {script}\n{}", outcome.output);
+        if !outcome.output.is_empty() && !outcome.output.ends_with('\n') {
+            self.text.push('\n');
+        }
+        outcome
+    }
+
+    /// Records `shown`, a command the test started itself in the
+    /// background (it reads the command's output as it comes), as a learner
+    /// starts it: `$ shown &`, then `first`, what it printed before the
+    /// test went on.
+    pub fn background(&mut self, shown: &str, first: &str) {
+        self.text += &format!("$ {shown} &\n{first}");
+        if !first.is_empty() && !first.ends_with('\n') {
+            self.text.push('\n');
+        }
+    }
+
     /// Adds a line of commentary, shown as a shell comment.
     pub fn comment(&mut self, text: &str) {
         self.text += &format!("# {text}\n");

@@ -16,7 +16,9 @@
 //!    the second stage mounts cgroup2 alone on `/sys/fs/cgroup` (as systemd
 //!    does, with `nsdelegate`), moves itself into a cgroup of its own (as a
 //!    login session is), brings up `lo`, and runs each test binary from its
-//!    package's directory, as `cargo test` does, with `CI=true`;
+//!    package's directory, as `cargo test` does, with `CI=true`; `/tmp` is
+//!    a directory of the disk, as on Debian 12 (a tmpfs before Linux 6.6
+//!    refuses the `user.*` extended attributes layers may carry);
 //! 4. reads the serial console as it comes, echoes it, and sums up.
 //!
 //! With KVM (`/dev/kvm`) a guest boots in about a second; where KVM is
@@ -318,7 +320,10 @@ pub fn run(suite: &Suite) -> Result<Report, SuiteError> {
     {
         let mut tree = GuestTree::new(&work.path().join("root"))?;
         fill(&mut tree, suite, &markers)?;
-        make_ext4(&tree, &image, 256 << 20)?;
+        // /tmp is on the disk, as on a Debian machine: room for what the
+        // tests write there (the image is sparse: only what is written
+        // takes space).
+        make_ext4(&tree, &image, 3 << 30)?;
     }
     std::fs::remove_dir_all(work.path().join("root"))
         .map_err(io_error("remove the staging tree"))?;
@@ -565,7 +570,6 @@ mount -t devpts -o gid=5,mode=620,ptmxmode=000 devpts /dev/pts || fail "mount de
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm || fail "mount /dev/shm"
 mount -t mqueue mqueue /dev/mqueue || fail "mount mqueue"
 mount -t tmpfs -o mode=755 tmpfs /run || fail "mount /run"
-mount -t tmpfs -o mode=1777,size=60% tmpfs /tmp || fail "mount /tmp"
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup || fail "mount cgroup2"
 mkdir /sys/fs/cgroup/suite.scope && echo $$ > /sys/fs/cgroup/suite.scope/cgroup.procs || fail "a cgroup for the suite"
 ip link set lo up || fail "lo up"
@@ -581,6 +585,8 @@ run() {{
     shift 3
     echo "{run}$name"
     start=$(date +%s)
+    # What cargo test sets for a test binary at run time.
+    export CARGO_MANIFEST_DIR="$dir" CARGO_PKG_NAME="${{name%%/*}}"
     cd "$dir" && timeout -s KILL {per_binary} "$exe" --color never "$@" </dev/null >/dev/console 2>&1
     code=$?
     cd /
