@@ -90,8 +90,15 @@ impl Transcript {
     /// starts it: `$ shown &`, then `first`, what it printed before the
     /// test went on.
     pub fn background(&mut self, shown: &str, first: &str) {
-        self.text += &format!("$ {shown} &\n{first}");
-        if !first.is_empty() && !first.ends_with('\n') {
+        self.typed(&format!("{shown} &"), first);
+    }
+
+    /// Records `shown` with `output`, for a step the test makes its own
+    /// way (a variable a learner exports, which the test passes to each
+    /// command instead): `$ shown`, then the output, and no `echo $?`.
+    pub fn typed(&mut self, shown: &str, output: &str) {
+        self.text += &format!("$ {shown}\n{output}");
+        if !output.is_empty() && !output.ends_with('\n') {
             self.text.push('\n');
         }
     }
