@@ -2,7 +2,7 @@
 //! skopeo, pulled and run by `ch05-images` as a learner would.
 
 use skiff_testkit::registry::{OciLayout, Registry, RegistryAuth};
-use skiff_testkit::{Transcript, require_root, snapshot_settings};
+use skiff_testkit::{Transcript, require_root, snapshot_settings, workspace_bin};
 use std::path::Path;
 use std::process::Command;
 
@@ -135,6 +135,33 @@ fn transcript_pull_and_run() {
         0,
         "rmi left layers"
     );
+}
+
+#[test]
+fn transcript_before_chapter_4_has_no_images() {
+    require_root();
+    let registry = Registry::start(RegistryAuth::Open);
+    registry.push(&two_layer_image().path(), "v1", "test/layered");
+    let setup = Setup::new();
+    let image = format!("{}/test/layered:v1", registry.host());
+    let mut t = Transcript::new();
+    t.comment("chapter 4: layers are directories on this machine; a name in a registry is none");
+    let mut ch04 = Command::new(workspace_bin("ch04-overlayfs"));
+    ch04.args(["run", "--rm", "--hostname", "box", &image])
+        .env("SKIFF_ROOT", setup.root())
+        .current_dir(setup.root());
+    let before = t.run(&mut ch04);
+    assert_eq!(before.code, 125, "{}", before.output);
+    t.comment("chapter 5: the name is pulled, its layers unpacked, checked and stacked");
+    let after = t.run(&mut setup.ch05(&["run", "--rm", "--hostname", "box", &image]));
+    assert_eq!(after.code, 0, "{}", after.output);
+    assert!(
+        after.output.ends_with("hostname: box\n"),
+        "{}",
+        after.output
+    );
+    let text = scrubbed(&registry, t.text());
+    snapshot_settings().bind(|| insta::assert_snapshot!("before", text));
 }
 
 /// The manifest of `repository:v1` as the registry serves it.
