@@ -9,8 +9,9 @@
 
 use ch02_namespaces::records::Containers;
 use ch02_namespaces::{Engine, RunSpec, Spec as ContainerSpec};
-use ch04_overlayfs::spec::Spec as StorageSpec;
 use ch05_images::engine::{ImageEngine, ImageError};
+use ch06_network::NetworkEngine;
+use ch06_network::spec::Spec as NetworkSpec;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::ops::{Deref, DerefMut};
@@ -21,7 +22,7 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Spec {
     #[serde(flatten)]
-    pub base: StorageSpec,
+    pub base: NetworkSpec,
     #[serde(default)]
     pub engine: EngineSection,
 }
@@ -70,15 +71,24 @@ pub struct LogConfig {
     pub max_file: Option<u32>,
 }
 
+impl Spec {
+    /// Chapter 4's section: the layers and mounts. (Chapter 6 calls its
+    /// chapter 4 spec `storage`, and chapter 4 calls this section
+    /// `storage` too: one name for the whole path.)
+    pub fn storage(&self) -> &ch04_overlayfs::spec::Storage {
+        &self.base.storage.storage
+    }
+}
+
 impl Deref for Spec {
-    type Target = StorageSpec;
-    fn deref(&self) -> &StorageSpec {
+    type Target = NetworkSpec;
+    fn deref(&self) -> &NetworkSpec {
         &self.base
     }
 }
 
 impl DerefMut for Spec {
-    fn deref_mut(&mut self) -> &mut StorageSpec {
+    fn deref_mut(&mut self) -> &mut NetworkSpec {
         &mut self.base
     }
 }
@@ -93,22 +103,28 @@ impl RunSpec for Spec {
     }
 }
 
-/// The engine's engine: chapter 5's, with the engine's spec.
+/// The engine's engine: chapter 6's (images, layers, limits, namespaces,
+/// networks), with the engine's spec.
 pub struct SkiffEngine {
-    images: ImageEngine,
+    network: NetworkEngine,
     root: PathBuf,
 }
 
 impl SkiffEngine {
     pub fn open(root: &Path) -> Result<SkiffEngine, ImageError> {
         Ok(SkiffEngine {
-            images: ImageEngine::open(root)?,
+            network: NetworkEngine::open(root)?,
             root: root.to_path_buf(),
         })
     }
 
     pub fn images(&self) -> &ImageEngine {
-        &self.images
+        self.network.images()
+    }
+
+    /// Chapter 6's engine: its networks, endpoints and published ports.
+    pub fn network(&self) -> &NetworkEngine {
+        &self.network
     }
 
     pub fn root(&self) -> &Path {
@@ -123,13 +139,13 @@ impl SkiffEngine {
 
 impl Engine for SkiffEngine {
     type Spec = Spec;
-    type Steps = <ImageEngine as Engine>::Steps;
+    type Steps = <NetworkEngine as Engine>::Steps;
 
     fn containers(&self) -> &Containers {
-        self.images.containers()
+        self.network.containers()
     }
 
     fn steps(&self, spec: &Spec) -> Self::Steps {
-        self.images.steps(&spec.base)
+        self.network.steps(&spec.base)
     }
 }

@@ -18,10 +18,14 @@
 //! - [`client`], [`cli`]: the `skiff` CLI, a client of the API.
 //! - [`template`]: `--format`'s Go templates.
 //! - [`runc`]: `skiff-runc`, an OCI runtime with runc's command line.
+//! - [`copy`]: `cp` and `export`: files in and out of a container's root.
+//! - [`base64`]: the encoding of docker's JSON headers.
 
 pub mod api;
+pub mod base64;
 pub mod cli;
 pub mod client;
+pub mod copy;
 pub mod daemon;
 pub mod engine;
 pub mod frames;

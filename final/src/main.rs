@@ -3,43 +3,10 @@
 
 use anyhow::Result;
 use ch01_process::shell;
-use ch02_namespaces::cli::Globals;
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use skiff::cli::{Cli, Command};
 use skiff::daemon::{self, Host};
-use skiff::shim::{self, ShimArgs};
-
-/// skiff: a container engine with Docker's API
-#[derive(Debug, Parser)]
-#[command(name = "skiff", version)]
-struct Cli {
-    #[command(flatten)]
-    globals: Globals,
-
-    /// The daemon's socket: unix:///path.sock, or tcp://127.0.0.1:PORT (loopback only)
-    #[arg(short = 'H', long = "host", global = true, env = "SKIFF_HOST", default_value = daemon::DEFAULT_HOST)]
-    host: String,
-
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run the daemon: Docker's Engine API on the socket of -H
-    Daemon,
-    /// Run one container for the daemon (started by the daemon)
-    #[command(hide = true)]
-    Shim(ShimArgs),
-    /// Run one exec session for the daemon (started by the daemon)
-    #[command(hide = true, name = "exec-helper")]
-    ExecHelper {
-        container: String,
-        #[arg(long)]
-        request: String,
-    },
-    #[command(flatten)]
-    Client(skiff::cli::Verbs),
-}
+use skiff::shim;
 
 fn main() {
     let cli = Cli::parse();
@@ -66,6 +33,13 @@ fn run(root: &std::path::Path, host: &str, command: Command) -> Result<i32> {
         Command::ExecHelper { container, request } => {
             skiff::api::exec::helper_main(root, &container, &request)
         }
+        Command::BuildHelper { request } => skiff::api::build::helper_main(root, &request),
+        Command::ImagePull { image } => skiff::api::build::image_pull_main(root, &image),
+        Command::CpHelper {
+            container,
+            mode,
+            path,
+        } => skiff::api::archive::helper_main(root, &container, &mode, &path),
         Command::Shim(_) => unreachable!("handled before the shell"),
     }
 }

@@ -29,6 +29,8 @@
 //! probe sink PORT          accept one TCP connection on PORT (printing "ready"
 //!                          once listening), read it to its end, print the bytes
 //! probe source ADDR:PORT MIB   send MIB mebibytes over TCP; print the rate in MB/s
+//! probe resolve NAME       ask the first nameserver of /etc/resolv.conf for
+//!                          NAME's IPv4 addresses; print them, one a line
 //! ```
 
 use std::ffi::{CStr, CString, c_char, c_int, c_uint, c_ulong, c_void};
@@ -104,6 +106,7 @@ fn main() {
         Some("exit") => number(&args, 1) as i32,
         Some("sink") => sink(arg(&args, 1)),
         Some("source") => source(arg(&args, 1), number(&args, 2)),
+        Some("resolve") => resolve(arg(&args, 1)),
         Some(_) => report(&args),
     };
     let _ = std::io::stdout().flush();
@@ -695,4 +698,87 @@ fn signals() -> i32 {
             return 0;
         }
     }
+}
+
+/// `probe resolve NAME`: one DNS question (type A, class IN) over UDP to
+/// the first `nameserver` of /etc/resolv.conf, written by hand (the
+/// static C library cannot load its resolver modules); prints every
+/// address of the answer, in the order given.
+fn resolve(name: &str) -> i32 {
+    let conf = read_trimmed("/etc/resolv.conf");
+    let Some(server) = conf
+        .lines()
+        .find_map(|l| l.strip_prefix("nameserver "))
+        .and_then(|s| s.trim().parse::<std::net::Ipv4Addr>().ok())
+    else {
+        eprintln!("probe: no IPv4 nameserver in /etc/resolv.conf");
+        return 1;
+    };
+    let id = (std::process::id() & 0xffff) as u16;
+    // Header: id, flags RD, 1 question, no answers.
+    let mut query = Vec::new();
+    query.extend_from_slice(&id.to_be_bytes());
+    query.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.trim_end_matches('.').split('.') {
+        query.push(label.len() as u8);
+        query.extend_from_slice(label.as_bytes());
+    }
+    query.extend_from_slice(&[0, 0, 1, 0, 1]);
+    let answer = (|| -> std::io::Result<Vec<u8>> {
+        let socket = std::net::UdpSocket::bind("0.0.0.0:0")?;
+        socket.set_read_timeout(Some(Duration::from_secs(3)))?;
+        socket.send_to(&query, (server, 53))?;
+        let mut buffer = [0u8; 1500];
+        let n = socket.recv(&mut buffer)?;
+        Ok(buffer[..n].to_vec())
+    })();
+    let answer = match answer {
+        Ok(answer) => answer,
+        Err(e) => {
+            eprintln!("probe: asking {server}: {e}");
+            return 1;
+        }
+    };
+    if answer.len() < 12 || answer[..2] != id.to_be_bytes() {
+        eprintln!("probe: not an answer to our question");
+        return 1;
+    }
+    let rcode = answer[3] & 0x0f;
+    if rcode != 0 {
+        eprintln!("probe: {name}: response code {rcode}");
+        return 1;
+    }
+    let count = u16::from_be_bytes([answer[6], answer[7]]);
+    // Skip the question (ours, echoed): its name, type and class.
+    let mut at = 12;
+    while at < answer.len() && answer[at] != 0 {
+        at += 1 + answer[at] as usize;
+    }
+    at += 5;
+    for _ in 0..count {
+        // A name: labels, or a 2-byte pointer (top bits 11).
+        while at < answer.len() {
+            let len = answer[at];
+            if len & 0xc0 == 0xc0 {
+                at += 2;
+                break;
+            }
+            at += 1 + len as usize;
+            if len == 0 {
+                break;
+            }
+        }
+        if at + 10 > answer.len() {
+            break;
+        }
+        let kind = u16::from_be_bytes([answer[at], answer[at + 1]]);
+        let length = u16::from_be_bytes([answer[at + 8], answer[at + 9]]) as usize;
+        at += 10;
+        if kind == 1 && length == 4 && at + 4 <= answer.len() {
+            let a = &answer[at..at + 4];
+            println!("{}.{}.{}.{}", a[0], a[1], a[2], a[3]);
+        }
+        at += length;
+    }
+    0
 }

@@ -379,6 +379,66 @@ pub const FILTERS: &[(&str, &str)] = &[
     (r"(^|[^:0-9a-f])[0-9a-f]{64}", "${1}[ID]"),
 ];
 
+/// How long ago, as a `ps` table says it.
+pub const WHEN: &str = r"(Less than a second|About a minute|\d+ seconds?)( ago)?";
+
+/// `ps` tables (a line starting `CONTAINER ID   `, and the rows after it up
+/// to the next command or comment) with their times replaced by `[WHEN]`,
+/// each cell passed through `cell`, and laid out again by `table` (the
+/// chapters' own layout). A filter that replaced the times afterwards would
+/// leave the run's padding behind: a column is as wide as its longest
+/// cell, "1 second ago" or "Less than a second ago". [`scrub`] does the
+/// same for every table and any filter, with the chapters' layout built in.
+pub fn relayout_tables(
+    text: &str,
+    table: impl Fn(&[Vec<String>]) -> String,
+    cell: impl Fn(&str) -> String,
+) -> String {
+    let when = regex::Regex::new(WHEN).expect("a valid pattern");
+    let gaps = regex::Regex::new(r"\S+( \S+)*").expect("a valid pattern");
+    let mut out = Vec::new();
+    let mut lines = text.lines().peekable();
+    while let Some(line) = lines.next() {
+        if !line.starts_with("CONTAINER ID   ") {
+            out.push(line.to_string());
+            continue;
+        }
+        // The columns start where the header's titles do (in characters).
+        let header: Vec<char> = line.chars().collect();
+        let starts: Vec<usize> = gaps
+            .find_iter(line)
+            .map(|m| line[..m.start()].chars().count())
+            .collect();
+        let cells = |row: &[char]| -> Vec<String> {
+            starts
+                .iter()
+                .enumerate()
+                .map(|(i, &from)| {
+                    let to = starts
+                        .get(i + 1)
+                        .copied()
+                        .unwrap_or(row.len())
+                        .min(row.len());
+                    let text: String = row[from.min(row.len())..to].iter().collect();
+                    cell(&when.replace_all(text.trim(), "[WHEN]"))
+                })
+                .collect()
+        };
+        let mut rows = vec![cells(&header)];
+        while let Some(next) = lines.peek() {
+            if next.starts_with("$ ") || next.starts_with("# ") {
+                break;
+            }
+            rows.push(cells(&next.chars().collect::<Vec<_>>()));
+            lines.next();
+        }
+        out.push(table(&rows).trim_end().to_string());
+    }
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

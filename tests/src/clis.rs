@@ -1,6 +1,6 @@
-//! The chapter binaries the book's checker knows, by name, each with the
-//! clap definition its `main.rs` parses with (the chapters export it as
-//! `cli::Cli`).
+//! The binaries the book's checker knows, by name, each with the clap
+//! definition its `main.rs` parses with (the chapters and the engine
+//! export it as `cli::Cli`).
 
 use crate::commands::{Clap, Cli};
 
@@ -11,6 +11,9 @@ pub const BINARIES: &[&str] = &[
     "ch03-cgroups",
     "ch04-overlayfs",
     "ch05-images",
+    "ch06-network",
+    "ch07-compose",
+    "skiff",
 ];
 
 /// The clap definition of the binary `name`.
@@ -21,6 +24,9 @@ pub fn cli(name: &str) -> Option<Box<dyn Cli>> {
         "ch03-cgroups" => Box::new(Clap::<ch03_cgroups::cli::Cli>::new()),
         "ch04-overlayfs" => Box::new(Clap::<ch04_overlayfs::cli::Cli>::new()),
         "ch05-images" => Box::new(Clap::<ch05_images::cli::Cli>::new()),
+        "ch06-network" => Box::new(Clap::<ch06_network::cli::Cli>::new()),
+        "ch07-compose" => Box::new(Clap::<ch07_compose::cli::Cli>::new()),
+        "skiff" => Box::new(Clap::<skiff::cli::Cli>::new()),
         _ => return None,
     })
 }

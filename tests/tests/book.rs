@@ -185,18 +185,24 @@ fn every_command_line_the_book_shows_parses() {
     );
 }
 
-/// The checker on a book with two faults: a misspelled flag in a console
-/// block, and a transcript whose snapshot no test asserts.
+/// The checker on a book with three faults: a misspelled flag in a console
+/// block, another in a transcript, and a transcript whose snapshot no test
+/// asserts. A refusal a transcript shows as the binary words it is no fault.
 #[test]
 fn the_checker_catches_a_misspelled_flag_and_an_unasserted_snapshot() {
     let root = workspace_root();
     let src = root.join("tests/fixtures/faulty-book/src");
     let problems = check(&shown_lines(&src, BINARIES), &cli);
-    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert_eq!(problems.len(), 2, "{problems:?}");
     assert!(
         problems[0].contains("--hostnme") && problems[0].contains("page.md:6"),
         "{}",
         problems[0]
+    );
+    assert!(
+        problems[1].contains("--hostnam") && problems[1].contains("refused.snap:14"),
+        "{}",
+        problems[1]
     );
     let problems = unasserted(&src, &root);
     assert_eq!(problems.len(), 1, "{problems:?}");
@@ -217,6 +223,7 @@ fn synopsis_flags_are_checked_against_the_binary() {
         line: 1,
         text: text.to_string(),
         kind: Kind::Synopsis,
+        output: String::new(),
     };
     let good =
         line("ch03-cgroups run [chapter 2 flags] [--memory SIZE] [--pids-limit N] -- COMMAND [-x]");

@@ -244,6 +244,12 @@ impl Containers {
         self.dir(id).join("record.json")
     }
 
+    /// Whether container `id` has a record (without the lock: hold
+    /// [`Containers::lock`] for an answer that stays true).
+    pub fn exists(&self, id: &str) -> bool {
+        self.record_path(id).is_file()
+    }
+
     /// Takes the lock that serialises every change of a record.
     pub fn lock(&self) -> Result<Flock<std::fs::File>> {
         let path = self.dir.join(".lock");

@@ -66,7 +66,7 @@ fn image_column(record: &Record<Spec>) -> String {
 }
 
 /// The command, quoted and cut to 20 characters as docker shows it.
-fn command_column(argv: &[String]) -> String {
+pub fn command_column(argv: &[String]) -> String {
     let command = argv.join(" ");
     let shown: String = if command.chars().count() > 20 {
         command.chars().take(19).chain(['…']).collect()
@@ -76,7 +76,8 @@ fn command_column(argv: &[String]) -> String {
     format!("\"{shown}\"")
 }
 
-fn since(unix_nanos: u64) -> String {
+/// How long ago a Unix time in nanoseconds was, as docker says it.
+pub fn since(unix_nanos: u64) -> String {
     human_duration(Duration::from_nanos(now().saturating_sub(unix_nanos)))
 }
 

@@ -41,16 +41,26 @@ pub fn diff(engine: &OverlayEngine, wanted: &str) -> Result<String, VerbError> {
 /// `docker commit`, the layer part: writes the writable layer of a
 /// container to `output` as an OCI layer tarball (written aside, then
 /// renamed: never a half tarball).
-///
-/// A running container is frozen while its layer is read, as docker does
-/// (`--pause`, its default): otherwise it could change what is being read,
-/// and swap a directory for a symbolic link to a host path between a check
-/// and a read, getting a host file into the tarball.
 pub fn commit(
     engine: &OverlayEngine,
     wanted: &str,
     output: &Path,
 ) -> Result<CommitSummary, VerbError> {
+    with_frozen_layer(engine, wanted, |upper| write_layer(upper, output))?
+}
+
+/// Runs `read` on the writable layer (the upper directory) of container
+/// `wanted`, with the container frozen meanwhile if it runs.
+///
+/// A running container is frozen while its layer is read, as docker does
+/// (`--pause`, its default): otherwise it could change what is being read,
+/// and swap a directory for a symbolic link to a host path between a check
+/// and a read, getting a host file into the tarball.
+pub fn with_frozen_layer<T>(
+    engine: &OverlayEngine,
+    wanted: &str,
+    read: impl FnOnce(&Path) -> T,
+) -> Result<T, VerbError> {
     let record = engine
         .containers()
         .find::<Spec>(wanted)
@@ -65,11 +75,11 @@ pub fn commit(
         }
         false => None,
     };
-    let written = write_layer(&stack.upper(), output);
+    let done = read(&stack.upper());
     if let Some(cgroup) = frozen {
         cgroup.thaw()?;
     }
-    written
+    Ok(done)
 }
 // ANCHOR_END: commit
 

@@ -47,6 +47,7 @@ pub struct ImageEngine {
     overlay: OverlayEngine,
     store: Store,
     root: PathBuf,
+    pull_verb: Vec<String>,
 }
 
 impl ImageEngine {
@@ -55,7 +56,22 @@ impl ImageEngine {
             overlay: OverlayEngine::open(root)?,
             store: Store::open(root)?,
             root: root.to_path_buf(),
+            pull_verb: vec!["pull".into()],
         })
+    }
+
+    /// The engine, pulling in a child process with `verb` instead of
+    /// `pull` (see [`crate::verbs::pull_in_child`]): a binary whose `pull`
+    /// means something else (skiff's asks the daemon) names its own verb.
+    pub fn with_pull_verb(mut self, verb: &[&str]) -> ImageEngine {
+        self.pull_verb = verb.iter().map(|word| word.to_string()).collect();
+        self
+    }
+
+    /// The words after `--root ROOT` that make this binary pull an image
+    /// (the image's name follows them).
+    pub fn pull_verb(&self) -> &[String] {
+        &self.pull_verb
     }
 
     pub fn overlay(&self) -> &OverlayEngine {

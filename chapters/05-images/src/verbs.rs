@@ -206,9 +206,10 @@ pub fn ensure_image(engine: &ImageEngine, image: &str) -> Result<Reference, Imag
 // ANCHOR_END: run
 
 /// Runs `pull IMAGE` in a child process of this same binary (the build
-/// pulls its base images this way too, for the same reason as `run`). Its
-/// report goes to stderr (stdout is the container's); `quiet` keeps it,
-/// and shows it only when the pull fails (`build -q`).
+/// pulls its base images this way too, for the same reason as `run`); the
+/// verb is the engine's [`ImageEngine::pull_verb`]. Its report goes to
+/// stderr (stdout is the container's); `quiet` keeps it, and shows it only
+/// when the pull fails (`build -q`).
 pub fn pull_in_child(engine: &ImageEngine, image: &str, quiet: bool) -> Result<(), ImageVerbError> {
     let mut pull = std::process::Command::new("/proc/self/exe");
     if explain::enabled() {
@@ -216,7 +217,8 @@ pub fn pull_in_child(engine: &ImageEngine, image: &str, quiet: bool) -> Result<(
     }
     pull.arg("--root")
         .arg(engine.root())
-        .args(["pull", image])
+        .args(engine.pull_verb())
+        .arg(image)
         .stdout(std::io::stderr());
     let failed = |e| ImageVerbError::PullChild(image.to_string(), e);
     let success = if quiet {

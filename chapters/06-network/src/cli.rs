@@ -9,7 +9,7 @@ use crate::spec::{Spec, namespace_of};
 use crate::store::{NetworkError, NetworkSpec};
 use crate::subnet::{Subnet, SubnetError};
 use crate::verbs::{self, NetworkVerbError};
-use ch02_namespaces::cli::{ContainerArgs, Verbs as ContainerVerbs};
+use ch02_namespaces::cli::{ContainerArgs, Globals, Verbs as ContainerVerbs};
 use ch02_namespaces::records::RecordError;
 use ch02_namespaces::{Engine, ExitReport, RunError};
 use ch03_cgroups::cli::Verbs as CgroupVerbs;
@@ -128,8 +128,51 @@ impl NetworkArgs {
     }
 }
 
+// ANCHOR: to_spec
+/// The network section of a container's spec: `network`'s flags checked
+/// against each other and against what exists, `--network container:NAME`
+/// resolved to that container's id. Chapter 2's flags in `args` are
+/// adjusted to match: its `--network` becomes `host` or `none` (a joined
+/// namespace is set by [`Spec::new`]), and a container that shares
+/// another's network takes its hostname, as docker does.
+pub fn network_request(
+    engine: &NetworkEngine,
+    network: &NetworkArgs,
+    args: &mut ContainerArgs,
+) -> Result<NetworkRequest, NetworkFlagError> {
+    let mut request = network.to_request(args.network.parse()?)?;
+    request.validate()?;
+    match &request.mode {
+        // Refused before anything is made.
+        NetworkMode::Network(name) => drop(engine.networks().get(name)?),
+        NetworkMode::Container(name) => {
+            let other = engine
+                .containers()
+                .find::<ch02_namespaces::Spec>(name)
+                .map_err(|source| NetworkFlagError::Container {
+                    name: name.clone(),
+                    source,
+                })?;
+            if !other.is_running() {
+                return Err(NetworkFlagError::NotRunning(name.clone()));
+            }
+            if args.hostname.is_some() {
+                return Err(NetworkFlagError::HostnameWithContainer);
+            }
+            args.hostname = Some(other.spec.hostname.clone());
+            request.mode = NetworkMode::Container(other.spec.id.clone());
+        }
+        _ => {}
+    }
+    let namespace = match namespace_of(&request.mode) {
+        ch02_namespaces::namespaces::NetworkMode::Host => "host",
+        _ => "none",
+    };
+    args.network = namespace.to_string();
+    Ok(request)
+}
+
 impl NetworkFlags {
-    // ANCHOR: to_spec
     /// The spec of `command` in a container of the image `reference`, on
     /// the network these flags ask for.
     pub fn to_spec(
@@ -139,44 +182,12 @@ impl NetworkFlags {
         command: &[String],
     ) -> Result<Spec, NetworkFlagError> {
         let mut below = self.below.clone();
-        let args = container_args(&mut below);
-        let mut request = self.network.to_request(args.network.parse()?)?;
-        request.validate()?;
-        match &request.mode {
-            // Refused before anything is made.
-            NetworkMode::Network(name) => drop(engine.networks().get(name)?),
-            NetworkMode::Container(name) => {
-                // Shared with a container that runs, by its id; with its
-                // hostname too, as docker does.
-                let other = engine
-                    .containers()
-                    .find::<ch02_namespaces::Spec>(name)
-                    .map_err(|source| NetworkFlagError::Container {
-                        name: name.clone(),
-                        source,
-                    })?;
-                if !other.is_running() {
-                    return Err(NetworkFlagError::NotRunning(name.clone()));
-                }
-                if args.hostname.is_some() {
-                    return Err(NetworkFlagError::HostnameWithContainer);
-                }
-                args.hostname = Some(other.spec.hostname.clone());
-                request.mode = NetworkMode::Container(other.spec.id.clone());
-            }
-            _ => {}
-        }
-        // Chapter 2 reads none or host; a joined namespace is set by Spec::new.
-        let namespace = match namespace_of(&request.mode) {
-            ch02_namespaces::namespaces::NetworkMode::Host => "host",
-            _ => "none",
-        };
-        args.network = namespace.to_string();
+        let request = network_request(engine, &self.network, container_args(&mut below))?;
         let storage = engine.images().spec(&below, reference, command)?;
         Ok(Spec::new(storage, request))
     }
-    // ANCHOR_END: to_spec
 }
+// ANCHOR_END: to_spec
 
 /// `ch06-network run IMAGE [COMMAND]`.
 #[derive(Debug, Clone, Args)]
@@ -382,4 +393,39 @@ fn parse_labels(labels: &[String]) -> Result<BTreeMap<String, String>, VerbError
             Ok((key.to_string(), value.to_string()))
         })
         .collect()
+}
+
+// The binary's whole command line: the global flags and one command.
+// `main.rs` parses its arguments with it, and the book's checker (`tests/`)
+// parses every command line the book shows with it, so that a page cannot
+// show a flag the binary does not have. (The doc comment below is clap's
+// `--help` text.)
+/// Chapter 6 of skiff: networks: bridges, veth pairs, NAT, published ports, DNS by name
+#[derive(Debug, clap::Parser)]
+#[command(name = "ch06-network", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command in a new container of IMAGE, on a network
+    Run(Box<RunArgs>),
+    #[command(flatten)]
+    Verbs(Verbs),
+}
+
+impl Command {
+    /// Whether the command enters a container: it then runs from a sealed
+    /// copy of this binary (see chapter 1's `sealed_exe`).
+    pub fn enters_container(&self) -> bool {
+        match self {
+            Command::Run(_) => true,
+            Command::Verbs(verbs) => verbs.enters_container(),
+        }
+    }
 }

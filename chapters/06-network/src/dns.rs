@@ -139,8 +139,14 @@ pub fn decide(query: &Message, records: &Records, forward: bool) -> Decision {
         ));
         return Decision::Answer(answer);
     }
-    let addresses = records.lookup(short);
+    let mut addresses = records.lookup(short);
     if !addresses.is_empty() {
+        // Round-robin: the addresses of a name several containers share
+        // (the replicas of a compose service) come in an order that turns
+        // with the question's id, so that clients, which use the first
+        // address, spread over the containers.
+        let turn = usize::from(query.metadata.id) % addresses.len();
+        addresses.rotate_left(turn);
         answer.metadata.authoritative = true;
         if matches!(question.query_type(), RecordType::A | RecordType::ANY) {
             for address in addresses {
@@ -473,6 +479,30 @@ mod tests {
             false,
         ));
         assert_eq!(a.metadata.response_code, ResponseCode::Refused);
+    }
+
+    #[test]
+    fn a_shared_name_is_answered_round_robin() {
+        let mut shared = Records::default();
+        for n in 2..5 {
+            shared.upsert(Entry::new(
+                &format!("{n:064}"),
+                format!("10.202.0.{n}").parse().unwrap(),
+                &format!("web-{n}"),
+                &["web".into()],
+                &format!("h{n}"),
+            ));
+        }
+        let first: Vec<String> = (0..3u16)
+            .map(|id| {
+                let mut question = ask("web.", RecordType::A);
+                question.metadata.id = id;
+                let a = answer(decide(&question, &shared, true));
+                assert_eq!(a.answers.len(), 3);
+                a.answers[0].data.to_string()
+            })
+            .collect();
+        assert_eq!(first, ["10.202.0.2", "10.202.0.3", "10.202.0.4"]);
     }
 
     #[test]

@@ -30,6 +30,13 @@ impl NetworkEngine {
     }
 
     /// The engine of the chapter below, for the verbs it owns.
+    /// The verb of this binary that pulls one image (see chapter 5's
+    /// [`ImageEngine::with_pull_verb`]).
+    pub fn with_pull_verb(mut self, verb: &[&str]) -> NetworkEngine {
+        self.images = self.images.with_pull_verb(verb);
+        self
+    }
+
     pub fn images(&self) -> &ImageEngine {
         &self.images
     }

@@ -1,6 +1,6 @@
 //! The container endpoints: list, inspect, start, stop, kill, wait, logs...
 
-use super::{ApiError, ApiResult, blocking};
+use super::{ApiError, ApiResult, blocking, networks};
 use crate::daemon::events::Event;
 use crate::daemon::{Daemon, shims, state};
 use crate::engine::Spec;
@@ -72,7 +72,7 @@ impl Filters {
         self.0.get(key)
     }
 
-    fn labels_match(&self, labels: &BTreeMap<String, String>) -> bool {
+    pub fn labels_match(&self, labels: &BTreeMap<String, String>) -> bool {
         self.0.get("label").is_none_or(|wanted| {
             wanted.iter().all(|w| match w.split_once('=') {
                 Some((k, v)) => labels.get(k).is_some_and(|l| l == v),
@@ -166,12 +166,12 @@ pub async fn list(
                 "ImageID": record.spec.engine.image_id,
                 "Command": std::iter::once(path).chain(args).collect::<Vec<_>>().join(" "),
                 "Created": (record.created / 1_000_000_000) as i64,
-                "Ports": [],
+                "Ports": networks::ports_list(&daemon, record),
                 "Labels": record.spec.engine.labels,
                 "State": state,
                 "Status": verbs::status(&legacy),
-                "HostConfig": {"NetworkMode": network_mode(record)},
-                "NetworkSettings": {"Networks": {}},
+                "HostConfig": {"NetworkMode": networks::mode_name(record)},
+                "NetworkSettings": {"Networks": networks::settings(&daemon, record)["Networks"].clone()},
                 "Mounts": mounts_of(record),
             }));
             if query.limit.is_some_and(|l| l > 0 && out.len() as i64 >= l) {
@@ -193,21 +193,11 @@ fn to_legacy(record: &Record<Spec>) -> Record<ch02_namespaces::Spec> {
     }
 }
 
-fn network_mode(record: &Record<Spec>) -> &'static str {
-    match record.spec.isolation.network {
-        ch02_namespaces::namespaces::NetworkMode::Host => "host",
-        ch02_namespaces::namespaces::NetworkMode::None => "none",
-        // Another container's namespace (chapter 6's container:NAME): docker
-        // says "container:<id>", which chapter 6's section of the spec knows.
-        ch02_namespaces::namespaces::NetworkMode::Joined => "container",
-    }
-}
-
 fn mounts_of(record: &Record<Spec>) -> Vec<Value> {
     use ch04_overlayfs::volumes::VolumeSource;
     record
         .spec
-        .storage
+        .storage()
         .mounts
         .iter()
         .map(|mount| {
@@ -267,9 +257,7 @@ pub fn inspect_json(daemon: &Daemon, record: &Record<Spec>) -> Value {
     if let Some(object) = host_config.as_object_mut() {
         object.insert("AutoRemove".into(), json!(spec.engine.auto_remove));
         object.entry("RestartPolicy").or_insert(json!({"Name": spec.engine.restart.name, "MaximumRetryCount": spec.engine.restart.maximum_retry_count}));
-        object
-            .entry("NetworkMode")
-            .or_insert(json!(network_mode(record)));
+        object.insert("NetworkMode".into(), json!(networks::mode_name(record)));
         object.insert("Memory".into(), json!(spec.limits.memory.unwrap_or(0)));
         object.insert("PidsLimit".into(), json!(spec.limits.pids_limit));
         object.insert(
@@ -310,12 +298,11 @@ pub fn inspect_json(daemon: &Daemon, record: &Record<Spec>) -> Value {
         "ExecIDs": null,
         "HostConfig": host_config,
         "GraphDriver": {"Name": "overlay2", "Data": {
-            "LowerDir": spec.storage.layers.iter().rev().map(|l| l.display().to_string()).collect::<Vec<_>>().join(":"),
+            "LowerDir": spec.storage().layers.iter().rev().map(|l| l.display().to_string()).collect::<Vec<_>>().join(":"),
             "UpperDir": dir.join("upper"), "WorkDir": dir.join("work"), "MergedDir": dir.join("merged")}},
         "Mounts": mounts_of(record),
         "Config": config,
-        "NetworkSettings": {"Networks": {}, "Ports": {}, "IPAddress": "", "Gateway": "", "MacAddress": "",
-                            "SandboxKey": "", "Bridge": "", "HairpinMode": false},
+        "NetworkSettings": networks::settings(daemon, record),
     })
 }
 
@@ -383,9 +370,7 @@ pub fn stop_now(
     signal: Option<&str>,
 ) -> ApiResult<StatusCode> {
     let record = record_of(daemon, id)?;
-    state::update(&daemon.engine.dir(record.id()), |s| {
-        s.stopped_by_user = true
-    });
+    state::update(&daemon.engine, record.id(), |s| s.stopped_by_user = true);
     if !record.is_running() {
         return Ok(StatusCode::NOT_MODIFIED);
     }
@@ -458,9 +443,7 @@ pub async fn kill(
         let signal = parse_signal(query.signal.as_deref().unwrap_or("KILL"))?;
         let record = record_of(&daemon, &id)?;
         if signal == nix::sys::signal::Signal::SIGKILL {
-            state::update(&daemon.engine.dir(record.id()), |s| {
-                s.stopped_by_user = true
-            });
+            state::update(&daemon.engine, record.id(), |s| s.stopped_by_user = true);
         }
         verbs::kill_container(&daemon.engine, record.id(), signal)?;
         shims::publish(&daemon, "kill", record.id());
@@ -913,7 +896,7 @@ pub async fn remove(
     blocking(move || {
         let record = record_of(&daemon, &id)?;
         let full = record.id().to_string();
-        state::update(&daemon.engine.dir(&full), |s| s.stopped_by_user = true);
+        state::update(&daemon.engine, &full, |s| s.stopped_by_user = true);
         verbs::rm(&daemon.engine, &full, truthy(&query.force))?;
         shims::publish_with(&daemon, "destroy", &full, BTreeMap::new());
         Ok(StatusCode::NO_CONTENT)

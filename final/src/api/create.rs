@@ -16,11 +16,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ch01_process::cli::{ProcessArgs, ProcessFlags};
 use ch02_namespaces::cli::{ContainerArgs, ContainerFlags};
-use ch02_namespaces::namespaces::{NetworkMode, PidMode};
+use ch02_namespaces::namespaces::PidMode;
 use ch02_namespaces::{Container, RunSpec};
 use ch03_cgroups::cli::{CgroupArgs, LimitedFlags};
 use ch04_overlayfs::cli::{StorageArgs, StorageFlags};
 use ch05_images::reference::{self, Reference};
+use ch06_network::cli::NetworkArgs;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -59,7 +60,43 @@ pub struct CreateBody {
     pub working_dir: String,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<i64>,
+    /// `EXPOSE`d ports (`{"80/tcp": {}}`), published by `-P`.
+    pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    /// `--mac-address`, where older clients put it.
+    pub mac_address: String,
     pub host_config: HostConfig,
+    pub networking_config: NetworkingConfig,
+}
+
+/// `--network-alias`, `--ip`, `--mac-address`: per network.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkingConfig {
+    pub endpoints_config: Option<BTreeMap<String, EndpointSettings>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EndpointSettings {
+    pub aliases: Option<Vec<String>>,
+    #[serde(rename = "IPAMConfig")]
+    pub ipam_config: Option<EndpointIpam>,
+    pub mac_address: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct EndpointIpam {
+    #[serde(rename = "IPv4Address")]
+    pub ipv4_address: String,
+}
+
+/// One host side of a published port.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PortBinding {
+    pub host_ip: String,
+    pub host_port: String,
 }
 
 /// The parts of `HostConfig` the engine acts on.
@@ -77,6 +114,12 @@ pub struct HostConfig {
     pub pids_limit: Option<i64>,
     pub pid_mode: String,
     pub network_mode: String,
+    /// `-p`: `{"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]}`.
+    pub port_bindings: Option<BTreeMap<String, Option<Vec<PortBinding>>>>,
+    /// `-P`: every exposed port, on a port the kernel picks.
+    pub publish_all_ports: bool,
+    pub dns: Option<Vec<String>>,
+    pub extra_hosts: Option<Vec<String>>,
     pub restart_policy: Option<RestartBody>,
     pub auto_remove: bool,
     pub cap_add: Option<Vec<String>>,
@@ -182,13 +225,19 @@ fn spec_of(
             "no image given: Config.Image is empty",
         ));
     }
-    let host = body.host_config;
-    if host.privileged {
+    if body.host_config.privileged {
         return Err(ApiError::bad_request(
             "privileged containers are not supported: add the capabilities they need instead",
         ));
     }
     let reference = find_image(daemon, &body.image)?;
+    let (record, config) = daemon
+        .engine
+        .images()
+        .image(&reference)
+        .map_err(image_error)?;
+    let network = network_args(&body, config.config.exposed_ports.as_ref())?;
+    let host = body.host_config;
     let mut warnings = Vec::new();
     let (security_opt, ignored): (Vec<String>, Vec<String>) = host
         .security_opt
@@ -204,7 +253,7 @@ fn spec_of(
             .map(|o| format!("ignored security option {o:?}")),
     );
 
-    let flags = StorageFlags {
+    let mut flags = StorageFlags {
         below: LimitedFlags {
             below: ContainerFlags {
                 container: ContainerArgs {
@@ -214,13 +263,10 @@ fn spec_of(
                     cap_drop: host.cap_drop.unwrap_or_default(),
                     userns: false,
                     pid: (host.pid_mode == "host").then_some(PidMode::Host),
-                    network: if host.network_mode == "host" {
-                        NetworkMode::Host
-                    } else {
-                        NetworkMode::None
-                    }
-                    .name()
-                    .to_string(),
+                    network: match host.network_mode.as_str() {
+                        "" | "default" => "bridge".to_string(),
+                        mode => mode.to_string(),
+                    },
                     security_opt,
                     rm: host.auto_remove,
                 },
@@ -246,18 +292,20 @@ fn spec_of(
         },
         storage: storage_args(host.binds, host.mounts, host.tmpfs)?,
     };
+    let request = ch06_network::cli::network_request(
+        daemon.engine.network(),
+        &network,
+        &mut flags.below.below.container,
+    )
+    .map_err(network_error)?;
     let entrypoint = body.entrypoint.map(StrSlice::into_vec);
     let cmd = body.cmd.map(StrSlice::into_vec).unwrap_or_default();
-    let base = daemon
+    let storage = daemon
         .engine
         .images()
         .spec_with_entrypoint(&flags, &reference, entrypoint.as_deref(), &cmd)
         .map_err(image_error)?;
-    let (record, _) = daemon
-        .engine
-        .images()
-        .image(&reference)
-        .map_err(image_error)?;
+    let base = ch06_network::Spec::new(storage, request);
     let log = host.log_config.unwrap_or_default();
     let mut spec = Spec {
         base,
@@ -313,6 +361,95 @@ fn spec_of(
     spec.engine.auto_remove = spec.auto_remove;
     spec.container_mut().auto_remove = false;
     Ok((spec, reference.to_string(), warnings))
+}
+
+/// `-p`, `-P`, `--network-alias`, `--ip`, `--mac-address`, `--dns` and
+/// `--add-host` as chapter 6's flags.
+fn network_args(
+    body: &CreateBody,
+    image_exposed: Option<&BTreeMap<String, serde_json::Value>>,
+) -> ApiResult<NetworkArgs> {
+    let host = &body.host_config;
+    let mut publish = Vec::new();
+    for (port, bindings) in host.port_bindings.iter().flatten() {
+        let bindings = bindings.as_deref().unwrap_or_default();
+        if bindings.is_empty() {
+            publish.push(port.clone());
+        }
+        for binding in bindings {
+            publish.push(format!("{}:{}:{port}", binding.host_ip, binding.host_port));
+        }
+    }
+    if host.publish_all_ports {
+        let bound: Vec<&String> = host
+            .port_bindings
+            .iter()
+            .flatten()
+            .map(|(p, _)| p)
+            .collect();
+        let exposed = body.exposed_ports.iter().chain(image_exposed).flatten();
+        for (port, _) in exposed {
+            if !bound.contains(&port) && !publish.contains(port) {
+                publish.push(port.clone());
+            }
+        }
+    }
+    // The settings of the network the container joins (docker sends one).
+    let endpoint = body
+        .networking_config
+        .endpoints_config
+        .as_ref()
+        .and_then(|all| all.get(&host.network_mode).or_else(|| all.values().next()));
+    let ip = endpoint
+        .and_then(|e| e.ipam_config.as_ref())
+        .map(|ipam| ipam.ipv4_address.as_str())
+        .filter(|ip| !ip.is_empty())
+        .map(|ip| {
+            ip.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid IPv4 address {ip:?}")))
+        })
+        .transpose()?;
+    let mac = endpoint
+        .map(|e| e.mac_address.clone())
+        .filter(|m| !m.is_empty())
+        .or_else(|| Some(body.mac_address.clone()).filter(|m| !m.is_empty()));
+    let dns = host
+        .dns
+        .iter()
+        .flatten()
+        .map(|server| {
+            server
+                .parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid DNS server {server:?}")))
+        })
+        .collect::<ApiResult<_>>()?;
+    Ok(NetworkArgs {
+        publish,
+        ip,
+        aliases: endpoint.and_then(|e| e.aliases.clone()).unwrap_or_default(),
+        dns,
+        add_hosts: host.extra_hosts.clone().unwrap_or_default(),
+        mac_address: mac,
+    })
+}
+
+/// A network error as docker words it.
+pub fn network_error(error: ch06_network::cli::NetworkFlagError) -> ApiError {
+    use ch06_network::cli::NetworkFlagError;
+    use ch06_network::store::NetworkError;
+    match &error {
+        NetworkFlagError::Image(_) => ApiError::internal(ch01_process::exit::report(&error)),
+        NetworkFlagError::Network(NetworkError::NotFound(name)) => {
+            ApiError::not_found(format!("network {name} not found"))
+        }
+        NetworkFlagError::Container { name, .. } => {
+            ApiError::not_found(format!("No such container: {name}"))
+        }
+        NetworkFlagError::NotRunning(name) => ApiError::conflict(format!(
+            "cannot join the network of container {name}: it is not running"
+        )),
+        _ => ApiError::bad_request(ch01_process::exit::report(&error)),
+    }
 }
 
 /// `-v`, `--mount` and `--tmpfs` as chapter 4's flags.

@@ -26,11 +26,15 @@ pub struct PullQuery {
 
 /// Credentials sent with a request (`X-Registry-Auth`, base64 JSON), or
 /// those stored by `login` for the reference's registry.
-fn credentials(daemon: &Daemon, headers: &HeaderMap, reference: &Reference) -> Option<Credentials> {
+pub(super) fn credentials(
+    daemon: &Daemon,
+    headers: &HeaderMap,
+    reference: &Reference,
+) -> Option<Credentials> {
     let sent = headers
         .get("X-Registry-Auth")
         .and_then(|v| v.to_str().ok())
-        .and_then(decode_base64_url)
+        .and_then(crate::base64::decode)
         .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
         .and_then(|auth| {
             let user = auth["username"].as_str()?.to_string();
@@ -44,33 +48,7 @@ fn credentials(daemon: &Daemon, headers: &HeaderMap, reference: &Reference) -> O
     })
 }
 
-/// Base64 as docker encodes `X-Registry-Auth` (URL-safe, maybe unpadded).
-fn decode_base64_url(text: &str) -> Option<Vec<u8>> {
-    let mut value = 0u32;
-    let mut bits = 0;
-    let mut out = Vec::new();
-    for byte in text.trim().bytes() {
-        let digit = match byte {
-            b'A'..=b'Z' => byte - b'A',
-            b'a'..=b'z' => byte - b'a' + 26,
-            b'0'..=b'9' => byte - b'0' + 52,
-            b'+' | b'-' => 62,
-            b'/' | b'_' => 63,
-            b'=' => break,
-            _ => return None,
-        };
-        value = (value << 6) | u32::from(digit);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((value >> bits) as u8);
-            value &= (1 << bits) - 1;
-        }
-    }
-    Some(out)
-}
-
-fn progress(status: impl Into<String>, id: Option<&str>) -> bytes::Bytes {
+pub(super) fn progress(status: impl Into<String>, id: Option<&str>) -> bytes::Bytes {
     let mut line = json!({ "status": status.into() });
     if let Some(id) = id {
         line["id"] = json!(id);
@@ -80,7 +58,7 @@ fn progress(status: impl Into<String>, id: Option<&str>) -> bytes::Bytes {
     bytes.into()
 }
 
-fn failure(message: &str) -> bytes::Bytes {
+pub(super) fn failure(message: &str) -> bytes::Bytes {
     let mut bytes = serde_json::to_vec(&json!({
         "errorDetail": {"message": message}, "error": message
     }))
@@ -251,6 +229,9 @@ pub async fn by_name(
         let name = name.to_string();
         return blocking(move || history(&daemon, &name).map(|v| Json(v).into_response())).await;
     }
+    if let Some(name) = path.strip_suffix("/get") {
+        return super::transfer::save_one(daemon, name.to_string()).await;
+    }
     Err(ApiError::not_found(format!(
         "page not found: /images/{path}"
     )))
@@ -292,7 +273,8 @@ pub fn inspect(daemon: &Daemon, name: &str) -> ApiResult<Value> {
     }))
 }
 
-/// `docker history`: newest step first, as docker gives it.
+/// `docker history`: newest step first, as docker gives it, with the size
+/// of each step's layer (chapter 5's rows).
 fn history(daemon: &Daemon, name: &str) -> ApiResult<Value> {
     let reference = find_image(daemon, name)?;
     let (record, config) = daemon
@@ -300,25 +282,28 @@ fn history(daemon: &Daemon, name: &str) -> ApiResult<Value> {
         .images()
         .image(&reference)
         .map_err(image_error)?;
-    let mut entries: Vec<Value> = config
-        .history
+    let store = daemon.engine.images().store();
+    let sizes: Vec<u64> = record
+        .layers
         .iter()
-        .map(|h| {
+        .map(|chain| directory_size(&store.layer_path(chain)).unwrap_or(0))
+        .collect();
+    let rows = ch05_images::history::rows(&config, record.config.hex(), &sizes);
+    let entries: Vec<Value> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| {
+            let newest = i == 0;
             json!({
-                "Id": "<missing>",
-                "Created": h.created.as_deref().and_then(parse_rfc3339).unwrap_or(0),
-                "CreatedBy": h.created_by.clone().unwrap_or_default(),
-                "Tags": null,
-                "Size": 0,
-                "Comment": h.comment.clone().unwrap_or_default(),
+                "Id": if newest { record.config.to_string() } else { row.image.clone() },
+                "Created": row.created.unwrap_or(0),
+                "CreatedBy": row.created_by,
+                "Tags": if newest { json!([record.reference]) } else { Value::Null },
+                "Size": row.size,
+                "Comment": row.comment,
             })
         })
         .collect();
-    entries.reverse();
-    if let Some(first) = entries.first_mut() {
-        first["Id"] = json!(record.config.to_string());
-        first["Tags"] = json!([record.reference]);
-    }
     Ok(json!(entries))
 }
 
@@ -371,12 +356,16 @@ pub struct TagQuery {
     tag: Option<String>,
 }
 
-/// `POST /images/{name}/tag?repo=R&tag=T`.
+/// `POST /images/{name}/tag?repo=R&tag=T`, and `POST /images/{name}/push`.
 pub async fn tag_or_push(
     State(daemon): State<Arc<Daemon>>,
     Path(path): Path<String>,
     Query(query): Query<TagQuery>,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
+    if let Some(name) = path.strip_suffix("/push") {
+        return super::transfer::push(daemon, name.to_string(), query.tag, headers).await;
+    }
     let Some(name) = path.strip_suffix("/tag").map(String::from) else {
         return Err(ApiError::not_found(format!(
             "page not found: /images/{path}"

@@ -6,12 +6,23 @@
 //! status codes: 400 for a bad parameter, 404 for what does not exist,
 //! 409 for a conflict (a name in use, a container that runs), 500 else.
 
+pub mod archive;
 pub mod attach;
+pub mod body;
+pub mod build;
+pub mod commit;
 pub mod containers;
 pub mod create;
+pub mod df;
 pub mod exec;
+pub mod helper;
 pub mod images;
+pub mod networks;
+pub mod query;
 pub mod system;
+pub mod transfer;
+pub mod update;
+pub mod volumes;
 
 use crate::daemon::Daemon;
 use axum::Router;
@@ -157,7 +168,34 @@ pub fn router(daemon: Arc<Daemon>) -> App {
                 .delete(images::remove)
                 .post(images::tag_or_push),
         )
+        .route("/networks", get(networks::list))
+        .route("/networks/create", post(networks::create))
+        .route("/networks/prune", post(networks::prune))
+        .route(
+            "/networks/{id}",
+            get(networks::inspect).delete(networks::remove),
+        )
+        .route("/networks/{id}/connect", post(networks::connect))
+        .route("/networks/{id}/disconnect", post(networks::disconnect))
         .route("/auth", post(images::auth))
+        .route("/build", post(build::build))
+        .route("/commit", post(commit::commit))
+        .route("/containers/{id}/update", post(update::update))
+        .route(
+            "/containers/{id}/archive",
+            get(archive::get).head(archive::head).put(archive::put),
+        )
+        .route("/containers/{id}/export", get(archive::export))
+        .route("/images/get", get(transfer::save))
+        .route("/images/load", post(transfer::load))
+        .route("/volumes", get(volumes::list))
+        .route("/volumes/create", post(volumes::create))
+        .route("/volumes/prune", post(volumes::prune))
+        .route(
+            "/volumes/{name}",
+            get(volumes::inspect).delete(volumes::remove),
+        )
+        .route("/system/df", get(df::df))
         .with_state(daemon);
     tower::util::MapRequestLayer::new(strip_version as fn(Request) -> Request).layer(routes)
 }

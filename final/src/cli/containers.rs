@@ -63,6 +63,29 @@ pub fn print_formatted(rows: &[Value], format: &str) -> Result<()> {
     Ok(())
 }
 
+/// The PORTS column (chapter 6's), from the API's `Ports` entries.
+fn ports_column(ports: &Value) -> String {
+    use ch06_network::ports::{PortMapping, Protocol};
+    let mappings: Vec<PortMapping> = ports
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| {
+            Some(PortMapping {
+                container_port: u16::try_from(p["PrivatePort"].as_u64()?).ok()?,
+                protocol: if p["Type"] == "udp" {
+                    Protocol::Udp
+                } else {
+                    Protocol::Tcp
+                },
+                host_ip: p["IP"].as_str()?.parse().ok()?,
+                host_port: u16::try_from(p["PublicPort"].as_u64()?).ok()?,
+            })
+        })
+        .collect();
+    ch06_network::verbs::ports_column(&mappings)
+}
+
 /// The fields `docker ps --format` knows, for one container.
 fn ps_row(container: &Value) -> Value {
     let names: Vec<String> = container["Names"]
@@ -93,13 +116,16 @@ fn ps_row(container: &Value) -> Value {
         "Command": format!("\"{command}\""),
         "CreatedAt": ch05_images::history::rfc3339(created.max(0) as u64),
         "RunningFor": format!("{} ago", ago(created)),
-        "Ports": "",
+        "Ports": ports_column(&container["Ports"]),
         "Status": container["Status"],
         "State": container["State"],
         "Names": names.join(","),
         "Labels": labels,
         "Mounts": "",
-        "Networks": "",
+        "Networks": container["NetworkSettings"]["Networks"]
+            .as_object()
+            .map(|n| n.keys().cloned().collect::<Vec<_>>().join(","))
+            .unwrap_or_default(),
     })
 }
 
@@ -170,7 +196,11 @@ pub fn inspect(client: &Client, names: &[String], format: Option<&str>) -> Resul
         let container = client.get(&format!("/containers/{name}/json"));
         let value = match container {
             Ok(value) => value,
-            Err(_) => match client.get(&format!("/images/{name}/json")) {
+            Err(_) => match client
+                .get(&format!("/images/{name}/json"))
+                .or_else(|_| client.get(&format!("/networks/{name}")))
+                .or_else(|_| client.get(&format!("/volumes/{name}")))
+            {
                 Ok(value) => value,
                 Err(_) => {
                     eprintln!("Error: No such object: {name}");

@@ -39,7 +39,7 @@ pub fn pull(client: &Client, image: &str, quiet_stdout: bool) -> Result<i32> {
 }
 
 /// `busybox:1.36` is (busybox, 1.36); a registry's port is not a tag.
-fn split_tag(image: &str) -> (&str, &str) {
+pub(super) fn split_tag(image: &str) -> (&str, &str) {
     if let Some((name, digest)) = image.split_once('@') {
         return (name, digest);
     }

@@ -3,10 +3,20 @@
 //! itself: `skiff run` works exactly like `docker run` against the same
 //! daemon.
 
+pub mod build;
+pub mod command_line;
 pub mod containers;
+pub mod copy;
 pub mod images;
+pub mod networks;
 pub mod run;
 pub mod stream;
+pub mod system;
+pub mod tarball;
+pub mod transfer;
+pub mod volumes;
+
+pub use command_line::{Cli, Command};
 
 use crate::client::{Client, query};
 use anyhow::Result;
@@ -181,12 +191,43 @@ pub enum Verbs {
     Info,
     /// Show the client's and the daemon's versions
     Version,
+    /// Build an image from a Dockerfile and a context
+    Build(Box<build::BuildArgs>),
+    /// Upload an image to its registry
+    Push { image: String },
+    /// Write images to a tar archive
+    Save(transfer::SaveArgs),
+    /// Read images from a tar archive
+    Load(transfer::LoadArgs),
+    /// Show how an image was made
+    History(transfer::HistoryArgs),
+    /// Make an image of a container's changes
+    Commit(transfer::CommitArgs),
+    /// Copy files between a container and this machine
+    Cp(copy::CpArgs),
+    /// Change a container's limits or restart policy
+    Update(system::UpdateArgs),
+    /// Manage volumes
+    #[command(subcommand)]
+    Volume(volumes::VolumeVerbs),
+    /// The engine as a whole
+    #[command(subcommand)]
+    System(system::SystemVerbs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerVerbs),
     /// Manage images
     #[command(subcommand)]
     Image(ImageVerbs),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(networks::NetworkVerbs),
+    /// Show a container's published ports
+    Port {
+        container: String,
+        /// One port: PORT or PORT/tcp or PORT/udp
+        port: Option<String>,
+    },
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -219,6 +260,8 @@ pub enum ImageVerbs {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Show how an image was made
+    History(transfer::HistoryArgs),
 }
 
 impl Verbs {
@@ -371,6 +414,20 @@ impl Verbs {
                 &username,
                 password.as_deref().filter(|_| !password_stdin),
             ),
+            Verbs::Network(verb) => verb.execute(&client),
+            Verbs::Port { container, port } => networks::port(&client, &container, port.as_deref()),
+            Verbs::Build(args) => build::build(&client, &args),
+            Verbs::Push { image } => transfer::push(&client, &image),
+            Verbs::Save(args) => transfer::save(&client, &args),
+            Verbs::Load(args) => transfer::load(&client, &args),
+            Verbs::History(args) | Verbs::Image(ImageVerbs::History(args)) => {
+                transfer::history(&client, &args)
+            }
+            Verbs::Commit(args) => transfer::commit(&client, &args),
+            Verbs::Cp(args) => copy::cp(&client, &args),
+            Verbs::Update(args) => system::update(&client, &args),
+            Verbs::Volume(verb) => verb.execute(&client),
+            Verbs::System(verb) => verb.execute(&client),
             Verbs::Info => images::info(&client),
             Verbs::Version => images::version(&client),
             Verbs::Container(ContainerVerbs::Prune { force: _ }) => {

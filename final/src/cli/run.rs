@@ -30,9 +30,27 @@ pub struct RunArgs {
     /// Read environment variables from a file (KEY=VALUE lines)
     #[arg(long = "env-file")]
     pub env_file: Vec<std::path::PathBuf>,
-    /// Publish a port (HOST:CONTAINER)
+    /// Publish a port: [IP:][HOSTPORT:]CONTAINERPORT[/tcp|/udp]
     #[arg(short = 'p', long = "publish")]
     pub publish: Vec<String>,
+    /// Publish every exposed port on a port the kernel picks
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Another name the container answers to on a user-defined network
+    #[arg(long = "network-alias")]
+    pub network_alias: Vec<String>,
+    /// The container's address on a user-defined network
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// A DNS server for the container
+    #[arg(long)]
+    pub dns: Vec<String>,
+    /// A line for /etc/hosts: NAME:IP (IP may be host-gateway)
+    #[arg(long = "add-host")]
+    pub add_host: Vec<String>,
+    /// The MAC address of the container's eth0
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
     /// Mount a volume: SOURCE:TARGET[:ro]
     #[arg(short = 'v', long = "volume")]
     pub volumes: Vec<String>,
@@ -42,7 +60,7 @@ pub struct RunArgs {
     /// Mount a tmpfs: PATH[:OPTIONS]
     #[arg(long)]
     pub tmpfs: Vec<String>,
-    /// host or none (networks come with chapter 6)
+    /// bridge (the default), none, host, container:NAME, or a network's name
     #[arg(long)]
     pub network: Option<String>,
     /// no, always, unless-stopped, on-failure[:N]
@@ -148,6 +166,53 @@ fn mounts(args: &RunArgs) -> Result<Vec<Value>> {
         .collect()
 }
 
+/// `-p` as docker sends it: the ports to expose, and their host sides
+/// (`{"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]}`).
+fn port_bindings(args: &RunArgs) -> Result<(Value, Value)> {
+    let mut exposed = serde_json::Map::new();
+    let mut bindings = serde_json::Map::new();
+    for spec in &args.publish {
+        for port in ch06_network::parse_publish(spec)? {
+            let key = format!("{}/{}", port.container_port, port.protocol);
+            exposed.insert(key.clone(), json!({}));
+            let host_ip = if port.host_ip.is_unspecified() {
+                String::new()
+            } else {
+                port.host_ip.to_string()
+            };
+            let binding = json!({
+                "HostIp": host_ip,
+                "HostPort": port.host_port.map(|p| p.to_string()).unwrap_or_default(),
+            });
+            if let Some(list) = bindings
+                .entry(key)
+                .or_insert_with(|| json!([]))
+                .as_array_mut()
+            {
+                list.push(binding);
+            }
+        }
+    }
+    Ok((Value::Object(exposed), Value::Object(bindings)))
+}
+
+/// `--network-alias`, `--ip`, `--mac-address`: the settings of the one
+/// network the container joins.
+fn networking_config(args: &RunArgs) -> Value {
+    if args.network_alias.is_empty() && args.ip.is_none() && args.mac_address.is_none() {
+        return json!({"EndpointsConfig": {}});
+    }
+    let network = args
+        .network
+        .clone()
+        .unwrap_or_else(|| "default".to_string());
+    json!({"EndpointsConfig": {network: {
+        "Aliases": args.network_alias,
+        "IPAMConfig": args.ip.as_ref().map(|ip| json!({"IPv4Address": ip})),
+        "MacAddress": args.mac_address.clone().unwrap_or_default(),
+    }}})
+}
+
 // ANCHOR: body
 /// The create request `docker run` sends for these flags.
 pub fn create_body(args: &RunArgs) -> Result<Value> {
@@ -164,6 +229,7 @@ pub fn create_body(args: &RunArgs) -> Result<Value> {
         })
         .collect();
     let attach = !args.detach;
+    let (exposed, bindings) = port_bindings(args)?;
     Ok(json!({
         "Hostname": args.hostname.clone().unwrap_or_default(),
         "User": args.user.clone().unwrap_or_default(),
@@ -181,7 +247,13 @@ pub fn create_body(args: &RunArgs) -> Result<Value> {
         "WorkingDir": args.workdir.clone().unwrap_or_default(),
         "StopSignal": args.stop_signal,
         "StopTimeout": args.stop_timeout,
+        "ExposedPorts": exposed,
+        "NetworkingConfig": networking_config(args),
         "HostConfig": {
+            "PortBindings": bindings,
+            "PublishAllPorts": args.publish_all,
+            "Dns": args.dns,
+            "ExtraHosts": args.add_host,
             "Binds": args.volumes,
             "Mounts": mounts(args)?,
             "Tmpfs": tmpfs,

@@ -133,7 +133,7 @@ pub async fn start(daemon: &Arc<Daemon>, id: &str) -> Result<(), StartError> {
             });
         }
     }
-    state::update(&dir, |s| {
+    state::update(&daemon.engine, id, |s| {
         s.stopped_by_user = false;
         s.restarting = false;
     });
@@ -244,7 +244,7 @@ async fn exited(daemon: &Arc<Daemon>, id: &str) {
             .and_then(|r| Some(r.state.finished_at?.saturating_sub(r.state.started_at?)))
             .unwrap_or(0);
         // A run of ten seconds or more resets the back-off, as in docker.
-        state::update(&engine_dir, |s| {
+        state::update(&daemon.engine, id, |s| {
             s.backoff = if ran >= 10_000_000_000 {
                 0
             } else {
@@ -296,7 +296,7 @@ pub fn backoff(restarts: u32) -> Duration {
 
 fn restart_later(daemon: Arc<Daemon>, id: String, restarts: u32) {
     let dir = daemon.engine.dir(&id);
-    state::update(&dir, |s| s.restarting = true);
+    state::update(&daemon.engine, &id, |s| s.restarting = true);
     tokio::spawn(async move {
         tokio::time::sleep(backoff(restarts)).await;
         // Stopped or removed meanwhile: nothing to do.
@@ -304,11 +304,11 @@ fn restart_later(daemon: Arc<Daemon>, id: String, restarts: u32) {
         if run.stopped_by_user || !dir.is_dir() {
             return;
         }
-        state::update(&dir, |s| s.restart_count += 1);
+        state::update(&daemon.engine, &id, |s| s.restart_count += 1);
         if start(&daemon, &id).await.is_ok() {
             publish(&daemon, "restart", &id);
         } else {
-            state::update(&dir, |s| s.restarting = false);
+            state::update(&daemon.engine, &id, |s| s.restarting = false);
         }
     });
 }
@@ -318,6 +318,11 @@ fn restart_later(daemon: Arc<Daemon>, id: String, restarts: u32) {
 /// At daemon start: watch the containers whose shims run; release the
 /// ones whose shims died meanwhile; start those a restart policy keeps up.
 pub async fn reconcile(daemon: &Arc<Daemon>) {
+    // Network endpoints whose owner (a shim) died while no daemon ran:
+    // their veth pairs, addresses, rules and names go first.
+    if let Err(error) = daemon.engine.network().release_stale() {
+        eprintln!("skiff daemon: releasing stale network endpoints: {error}");
+    }
     let records = daemon
         .engine
         .containers()

@@ -4,6 +4,8 @@
 //! stopped, even across daemon restarts). Kept in `engine.json` in the
 //! container's directory, written atomically.
 
+use crate::engine::SkiffEngine;
+use ch02_namespaces::Engine;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -31,17 +33,24 @@ pub fn load(dir: &Path) -> RunState {
         .unwrap_or_default()
 }
 
-/// Changes the run state in `dir`; a container directory that is gone
-/// (the container was removed) is not an error.
-pub fn update(dir: &Path, change: impl FnOnce(&mut RunState)) {
-    if !dir.is_dir() {
+/// Changes the run state of container `id`. Under the records' lock, so
+/// that it never writes into the directory of a container being removed
+/// (a removal that found a new file there would fail); a container that is
+/// gone is not an error.
+pub fn update(engine: &SkiffEngine, id: &str, change: impl FnOnce(&mut RunState)) {
+    let containers = engine.containers();
+    let Ok(_lock) = containers.lock() else {
+        return;
+    };
+    if !containers.exists(id) {
         return;
     }
-    let mut state = load(dir);
+    let dir = engine.dir(id);
+    let mut state = load(&dir);
     change(&mut state);
     let partial = dir.join("engine.json.partial");
     let json = serde_json::to_vec(&state).expect("plain data");
     if std::fs::write(&partial, json).is_ok() {
-        let _ = std::fs::rename(&partial, path(dir));
+        let _ = std::fs::rename(&partial, path(&dir));
     }
 }

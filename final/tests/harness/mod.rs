@@ -228,6 +228,12 @@ impl Drop for Daemon {
             );
             let _ = process.wait();
         }
+        // The networks of this root (its default bridge among them), as
+        // a machine that drops the whole root would have to.
+        let networks = ch06_network::store::NetworkStore::open(&self.root());
+        if let Err(e) = networks.remove_all_unused() {
+            eprintln!("removing the test's networks: {e}");
+        }
         if self.tmpfs_root.is_some() {
             let _ = Command::new("umount").arg(self.root()).status();
         }

@@ -301,59 +301,14 @@ impl Drop for Background {
 /// Ports the kernel chose (`net.ipv4.ip_local_port_range`: 32768-60999).
 const EPHEMERAL: &str = r"(3[2-9]\d{3}|[45]\d{4}|60\d{3})\b";
 
-/// How long ago, as `ps` says it.
-const WHEN: &str = r"(Less than a second|About a minute|\d+ seconds?)( ago)?";
-
-/// `ps` tables with their times replaced by `[WHEN]` and laid out again:
-/// the width of a column depends on the longest time in it ("1 second ago"
-/// or "Less than a second ago"), and a filter replacing the times afterwards
-/// would leave the run's padding behind.
+/// `ps` tables with their times replaced by `[WHEN]` (and the ports the
+/// kernel chose by `PORT`), laid out again: see the testkit's
+/// [`relayout_tables`](skiff_testkit::transcript::relayout_tables).
 pub fn relayout_ps(text: &str) -> String {
-    let when = regex::Regex::new(WHEN).unwrap();
     let port = regex::Regex::new(&format!(r"(\d+\.\d+\.\d+\.\d+):{EPHEMERAL}")).unwrap();
-    let gaps = regex::Regex::new(r"\S+( \S+)*").unwrap();
-    let mut out = Vec::new();
-    let mut lines = text.lines().peekable();
-    while let Some(line) = lines.next() {
-        if !line.starts_with("CONTAINER ID   ") {
-            out.push(line.to_string());
-            continue;
-        }
-        // The columns start where the header's titles do (in characters).
-        let header: Vec<char> = line.chars().collect();
-        let starts: Vec<usize> = gaps
-            .find_iter(line)
-            .map(|m| line[..m.start()].chars().count())
-            .collect();
-        let cells = |row: &[char]| -> Vec<String> {
-            starts
-                .iter()
-                .enumerate()
-                .map(|(i, &from)| {
-                    let to = starts
-                        .get(i + 1)
-                        .copied()
-                        .unwrap_or(row.len())
-                        .min(row.len());
-                    let cell: String = row[from.min(row.len())..to].iter().collect();
-                    let cell = when.replace_all(cell.trim(), "[WHEN]");
-                    port.replace_all(&cell, "$1:PORT").into_owned()
-                })
-                .collect()
-        };
-        let mut rows = vec![cells(&header)];
-        while let Some(next) = lines.peek() {
-            if next.starts_with("$ ") || next.starts_with("# ") {
-                break;
-            }
-            rows.push(cells(&next.chars().collect::<Vec<_>>()));
-            lines.next();
-        }
-        out.push(ch01_process::shell::table(&rows).trim_end().to_string());
-    }
-    let mut text = out.join("\n");
-    text.push('\n');
-    text
+    skiff_testkit::transcript::relayout_tables(text, ch01_process::shell::table, |cell| {
+        port.replace_all(cell, "$1:PORT").into_owned()
+    })
 }
 
 /// The snapshot filters of the network transcripts: what changes from run
@@ -371,7 +326,7 @@ pub fn settings() -> insta::Settings {
     s.add_filter(r"\b[0-9a-f]{12}\b", "[SHORT ID]");
     s.add_filter(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", "[CREATED]");
     s.add_filter(r"fe80::[0-9a-f:]+/64", "fe80::[LINK]/64");
-    s.add_filter(WHEN, "[WHEN]");
+    s.add_filter(skiff_testkit::transcript::WHEN, "[WHEN]");
     s
 }
 

@@ -1,0 +1,460 @@
+//! `/networks`: chapter 6's networks through the API (`docker network
+//! create/ls/inspect/rm/prune/connect/disconnect`), and a container's
+//! network as `inspect` and `ps` show it.
+//!
+//! The networks are chapter 6's store: the same bridges, subnets and rules
+//! as `ch06-network network create`. Besides them, docker always lists
+//! `host` and `none`, which are modes rather than networks: no bridge, no
+//! record, nothing to remove.
+
+use super::containers::Filters;
+use super::{ApiError, ApiResult, blocking};
+use crate::daemon::Daemon;
+use crate::engine::Spec;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ch02_namespaces::Engine;
+use ch02_namespaces::records::Record;
+use ch06_network::attachment::find_endpoint;
+use ch06_network::inspect::inspect as inspect_network;
+use ch06_network::request::NetworkMode;
+use ch06_network::store::{Network, NetworkError, NetworkSpec};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The modes docker lists beside the networks.
+const MODES: [(&str, &str); 2] = [("host", "host"), ("none", "null")];
+
+/// A mode's inspection: fixed ids, as docker's are per daemon.
+fn mode_json(name: &str, driver: &str) -> Value {
+    let id = ch05_images::digest::sha256_of(format!("skiff network mode {name}").as_bytes());
+    json!({
+        "Name": name, "Id": id.hex(), "Created": "0001-01-01T00:00:00Z",
+        "Scope": "local", "Driver": driver, "EnableIPv6": false,
+        "IPAM": {"Driver": "default", "Options": null, "Config": []},
+        "Internal": false, "Attachable": false, "Ingress": false,
+        "ConfigFrom": {"Network": ""}, "ConfigOnly": false,
+        "Containers": {}, "Options": {}, "Labels": {},
+    })
+}
+
+/// A network's inspection, in docker's shape.
+fn network_json(daemon: &Daemon, network: &Network) -> ApiResult<Value> {
+    let inspected = inspect_network(daemon.engine.network().networks(), &network.id)
+        .map_err(network_store_error)?;
+    let mut value = serde_json::to_value(inspected).expect("plain data");
+    let object = value.as_object_mut().expect("an object");
+    // What docker adds and clients read, with the values this engine has.
+    object.insert("Attachable".into(), json!(false));
+    object.insert("Ingress".into(), json!(false));
+    object.insert("ConfigFrom".into(), json!({"Network": ""}));
+    object.insert("ConfigOnly".into(), json!(false));
+    if let Some(containers) = object.get_mut("Containers").and_then(Value::as_object_mut) {
+        for container in containers.values_mut() {
+            if let Some(c) = container.as_object_mut() {
+                c.entry("EndpointID").or_insert(json!(""));
+                c.entry("MacAddress").or_insert(json!(""));
+                c.entry("IPv6Address").or_insert(json!(""));
+            }
+        }
+    }
+    Ok(value)
+}
+
+/// Chapter 6's store errors as docker's status codes.
+pub fn network_store_error(error: NetworkError) -> ApiError {
+    let message = ch01_process::exit::report(&error);
+    match error {
+        NetworkError::NotFound(_) => ApiError::not_found(message),
+        NetworkError::InUse { .. } | NetworkError::Predefined(_) => {
+            ApiError::new(StatusCode::FORBIDDEN, message)
+        }
+        NetworkError::Exists(_) => ApiError::conflict(message),
+        NetworkError::InvalidName(_) | NetworkError::Reserved(_) => ApiError::bad_request(message),
+        NetworkError::GatewayOutside { .. } => ApiError::bad_request(message),
+        _ => ApiError::internal(message),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ListQuery {
+    filters: Option<String>,
+}
+
+/// `GET /networks`: `docker network ls`.
+pub async fn list(
+    State(daemon): State<Arc<Daemon>>,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<Vec<Value>>> {
+    blocking(move || {
+        let filters = Filters::parse(query.filters.as_deref());
+        let mut out = Vec::new();
+        let networks = daemon
+            .engine
+            .network()
+            .networks()
+            .list()
+            .map_err(network_store_error)?;
+        for network in &networks {
+            out.push(network_json(&daemon, network)?);
+        }
+        out.extend(MODES.iter().map(|(name, driver)| mode_json(name, driver)));
+        out.retain(|n| network_matches(&filters, n));
+        Ok(Json(out))
+    })
+    .await
+}
+
+/// `name=`, `id=` (prefixes, as docker matches them), `driver=`, `label=`.
+fn network_matches(filters: &Filters, network: &Value) -> bool {
+    let field = |key: &str| network[key].as_str().unwrap_or_default().to_string();
+    let any = |key: &str, test: &dyn Fn(&str) -> bool| {
+        filters
+            .get(key)
+            .is_none_or(|wanted| wanted.iter().any(|w| test(w)))
+    };
+    let labels: BTreeMap<String, String> =
+        serde_json::from_value(network["Labels"].clone()).unwrap_or_default();
+    any("name", &|w| field("Name").contains(w))
+        && any("id", &|w| field("Id").starts_with(w))
+        && any("driver", &|w| field("Driver") == w)
+        && filters.labels_match(&labels)
+}
+
+/// `GET /networks/{id}`: `docker network inspect`.
+pub async fn inspect(
+    State(daemon): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    blocking(move || {
+        if let Some((mode, driver)) = MODES.iter().find(|(mode, _)| *mode == name) {
+            return Ok(Json(mode_json(mode, driver)));
+        }
+        let network = daemon
+            .engine
+            .network()
+            .networks()
+            .get(&name)
+            .map_err(network_store_error)?;
+        Ok(Json(network_json(&daemon, &network)?))
+    })
+    .await
+}
+
+/// The body of `POST /networks/create`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct CreateBody {
+    pub name: String,
+    pub driver: String,
+    pub internal: bool,
+    #[serde(rename = "IPAM")]
+    pub ipam: Option<IpamBody>,
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(rename = "EnableIPv6")]
+    pub enable_ipv6: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct IpamBody {
+    pub config: Option<Vec<IpamConfigBody>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct IpamConfigBody {
+    pub subnet: String,
+    pub gateway: String,
+}
+
+// ANCHOR: create
+/// `POST /networks/create`: a bridge, a subnet and its rules (chapter 6).
+pub async fn create(
+    State(daemon): State<Arc<Daemon>>,
+    Json(body): Json<CreateBody>,
+) -> ApiResult<Response> {
+    if !matches!(body.driver.as_str(), "" | "bridge") {
+        return Err(ApiError::bad_request(format!(
+            "network driver {:?} is not supported: skiff's networks are bridges",
+            body.driver
+        )));
+    }
+    if body.enable_ipv6 {
+        return Err(ApiError::bad_request(
+            "IPv6 networks are not supported: skiff's networks are IPv4 only",
+        ));
+    }
+    let configs = body.ipam.and_then(|i| i.config).unwrap_or_default();
+    if configs.len() > 1 {
+        return Err(ApiError::bad_request(
+            "a network has one subnet here: give at most one --subnet",
+        ));
+    }
+    let config = configs.into_iter().next().unwrap_or_default();
+    let spec = NetworkSpec {
+        name: body.name,
+        subnet: Some(config.subnet)
+            .filter(|s| !s.is_empty())
+            .map(|s| s.parse())
+            .transpose()
+            .map_err(|e| ApiError::bad_request(format!("--subnet: {e}")))?,
+        gateway: Some(config.gateway)
+            .filter(|g| !g.is_empty())
+            .map(|g| g.parse())
+            .transpose()
+            .map_err(|_| ApiError::bad_request("--gateway: not an IPv4 address"))?,
+        internal: body.internal,
+        labels: body.labels.unwrap_or_default(),
+    };
+    let worker = daemon.clone();
+    let network = blocking(move || {
+        worker
+            .engine
+            .network()
+            .networks()
+            .create(&spec)
+            .map_err(network_store_error)
+    })
+    .await?;
+    publish(&daemon, "create", &network);
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"Id": network.id, "Warning": ""})),
+    )
+        .into_response())
+}
+// ANCHOR_END: create
+
+fn publish(daemon: &Daemon, action: &str, network: &Network) {
+    let attributes = BTreeMap::from([
+        ("name".to_string(), network.name.clone()),
+        ("type".to_string(), "bridge".to_string()),
+    ]);
+    daemon
+        .events
+        .publish("network", action, &network.id, attributes);
+}
+
+/// `DELETE /networks/{id}`: refused while containers use it.
+pub async fn remove(
+    State(daemon): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+) -> ApiResult<StatusCode> {
+    if MODES.iter().any(|(mode, _)| *mode == name) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("{name} is a pre-defined network and cannot be removed"),
+        ));
+    }
+    let worker = daemon.clone();
+    let network = blocking(move || {
+        worker
+            .engine
+            .network()
+            .networks()
+            .remove(&name)
+            .map_err(network_store_error)
+    })
+    .await?;
+    publish(&daemon, "destroy", &network);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /networks/prune`: every network no container uses.
+pub async fn prune(State(daemon): State<Arc<Daemon>>) -> ApiResult<Json<Value>> {
+    let worker = daemon.clone();
+    let removed = blocking(move || {
+        worker
+            .engine
+            .network()
+            .networks()
+            .prune()
+            .map_err(network_store_error)
+    })
+    .await?;
+    Ok(Json(json!({ "NetworksDeleted": removed })))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ConnectBody {
+    pub container: String,
+}
+
+/// `POST /networks/{id}/connect` and `/disconnect`.
+///
+/// A container of chapter 6 has one network, chosen when it is created
+/// (its veth pair, address and names are made by its supervisor as it
+/// starts). Asking for the network it already has is accepted, as clients
+/// such as docker-compose do; moving it to another is refused, saying how
+/// to get there instead.
+pub async fn connect(
+    State(daemon): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+    Json(body): Json<ConnectBody>,
+) -> ApiResult<StatusCode> {
+    blocking(move || {
+        let network = daemon
+            .engine
+            .network()
+            .networks()
+            .get(&name)
+            .map_err(network_store_error)?;
+        let record = daemon.engine.containers().find::<Spec>(&body.container)?;
+        if on_network(&record, &network) {
+            return Ok(StatusCode::OK);
+        }
+        Err(ApiError::bad_request(format!(
+            "container {} is on network {}: a container joins one network here, chosen when it is created (recreate it with --network {})",
+            record.name(),
+            record.spec.base.network.mode,
+            network.name
+        )))
+    })
+    .await
+}
+
+/// `POST /networks/{id}/disconnect`.
+pub async fn disconnect(
+    State(daemon): State<Arc<Daemon>>,
+    Path(name): Path<String>,
+    Json(body): Json<ConnectBody>,
+) -> ApiResult<StatusCode> {
+    blocking(move || {
+        let network = daemon
+            .engine
+            .network()
+            .networks()
+            .get(&name)
+            .map_err(network_store_error)?;
+        let record = daemon.engine.containers().find::<Spec>(&body.container)?;
+        if !on_network(&record, &network) {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                format!(
+                    "container {} is not connected to network {}",
+                    record.name(),
+                    network.name
+                ),
+            ));
+        }
+        Err(ApiError::bad_request(format!(
+            "container {} has no other network: remove it, or recreate it with --network none",
+            record.name()
+        )))
+    })
+    .await
+}
+
+/// Whether `record`'s spec puts it on `network`.
+fn on_network(record: &Record<Spec>, network: &Network) -> bool {
+    match &record.spec.base.network.mode {
+        NetworkMode::Bridge => network.is_default(),
+        NetworkMode::Network(name) => *name == network.name || *name == network.id,
+        _ => false,
+    }
+}
+
+/// The name docker gives a container's network mode: `bridge`, `host`,
+/// `none`, `container:<id>`, or the network's name.
+pub fn mode_name(record: &Record<Spec>) -> String {
+    record.spec.base.network.mode.to_string()
+}
+
+// ANCHOR: settings
+/// `NetworkSettings` of `inspect` (and, shorter, of `ps`): the address,
+/// gateway and ports of a running container, read from its endpoint (the
+/// record chapter 6's step keeps while the container runs).
+pub fn settings(daemon: &Daemon, record: &Record<Spec>) -> Value {
+    let store = daemon.engine.network().networks();
+    let endpoint = record
+        .is_running()
+        .then(|| find_endpoint(store, record.id()).ok().flatten())
+        .flatten();
+    let mode = &record.spec.base.network.mode;
+    let mut networks = serde_json::Map::new();
+    if !matches!(mode, NetworkMode::Container(_)) {
+        let network = match mode {
+            NetworkMode::Bridge | NetworkMode::Network(_) => endpoint
+                .as_ref()
+                .and_then(|e| e.network.clone())
+                .or_else(|| store.find(&mode.to_string()).ok().flatten()),
+            _ => None,
+        };
+        let address = endpoint.as_ref().and_then(|e| e.address);
+        let prefix = network.as_ref().map(|n| n.subnet.prefix()).unwrap_or(0);
+        let mac = endpoint
+            .as_ref()
+            .and_then(|e| e.mac_address.map(|m| m.to_string()))
+            .unwrap_or_default();
+        let mut aliases = record.spec.base.network.aliases.clone();
+        if matches!(mode, NetworkMode::Network(_)) {
+            aliases.insert(0, record.name().to_string());
+        }
+        networks.insert(
+            mode.to_string(),
+            json!({
+                "IPAMConfig": record.spec.base.network.ip.map(|ip| json!({"IPv4Address": ip.to_string()})),
+                "Links": null,
+                "Aliases": if aliases.is_empty() { Value::Null } else { json!(aliases) },
+                "DNSNames": aliases,
+                "NetworkID": network.as_ref().map(|n| n.id.clone()).unwrap_or_default(),
+                "EndpointID": if endpoint.is_some() { record.id().to_string() } else { String::new() },
+                "Gateway": if address.is_some() { network.as_ref().map(|n| n.gateway.to_string()).unwrap_or_default() } else { String::new() },
+                "IPAddress": address.map(|a| a.to_string()).unwrap_or_default(),
+                "IPPrefixLen": if address.is_some() { prefix } else { 0 },
+                "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+                "MacAddress": mac,
+            }),
+        );
+    }
+    let mut ports = serde_json::Map::new();
+    for port in endpoint.iter().flat_map(|e| e.ports.iter()) {
+        let entry = ports
+            .entry(format!("{}/{}", port.container_port, port.protocol))
+            .or_insert_with(|| json!([]));
+        if let Some(list) = entry.as_array_mut() {
+            list.push(
+                json!({"HostIp": port.host_ip.to_string(), "HostPort": port.host_port.to_string()}),
+            );
+        }
+    }
+    let default = networks.get("bridge").cloned().unwrap_or(json!({}));
+    json!({
+        "Bridge": "", "SandboxID": "", "SandboxKey": "", "HairpinMode": false,
+        "Ports": ports,
+        "Networks": networks,
+        // The top-level fields describe the default network only, as docker's.
+        "IPAddress": default["IPAddress"].as_str().unwrap_or_default(),
+        "IPPrefixLen": default["IPPrefixLen"].as_u64().unwrap_or(0),
+        "Gateway": default["Gateway"].as_str().unwrap_or_default(),
+        "MacAddress": default["MacAddress"].as_str().unwrap_or_default(),
+        "EndpointID": default["EndpointID"].as_str().unwrap_or_default(),
+    })
+}
+// ANCHOR_END: settings
+
+/// The `Ports` of `GET /containers/json`: one entry per published port.
+pub fn ports_list(daemon: &Daemon, record: &Record<Spec>) -> Vec<Value> {
+    if !record.is_running() {
+        return Vec::new();
+    }
+    let mut ports = find_endpoint(daemon.engine.network().networks(), record.id())
+        .ok()
+        .flatten()
+        .map(|e| e.ports)
+        .unwrap_or_default();
+    ports.sort();
+    ports
+        .iter()
+        .map(|p| {
+            json!({"IP": p.host_ip.to_string(), "PrivatePort": p.container_port,
+                   "PublicPort": p.host_port, "Type": p.protocol.to_string()})
+        })
+        .collect()
+}
