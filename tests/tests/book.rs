@@ -45,6 +45,83 @@ fn every_include_points_at_an_existing_file_and_anchor() {
     );
 }
 
+/// Every listing of code says which file it comes from: a
+/// `<div class="listing-file">PATH</div>` line just above its fence, PATH
+/// being the file the fence includes, from the workspace's root.
+#[test]
+fn every_listing_names_its_file() {
+    let root = workspace_root();
+    let src = root.join("book/src");
+    let include = regex::Regex::new(r"\{\{#include ([^}:]+)").unwrap();
+    let caption = regex::Regex::new(r#"^<div class="listing-file">([^<]+)</div>$"#).unwrap();
+    let mut problems = Vec::new();
+    let mut listings = 0;
+    for page in markdown_pages(&src) {
+        let text = std::fs::read_to_string(&page).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let mut index = 0;
+        while index < lines.len() {
+            if !lines[index].trim_start().starts_with("```") {
+                index += 1;
+                continue;
+            }
+            let open = index;
+            index += 1;
+            let mut files = Vec::new();
+            while index < lines.len() && !lines[index].trim_start().starts_with("```") {
+                if let Some(found) = include.captures(lines[index])
+                    && !found[1].ends_with(".snap")
+                {
+                    files.push(found[1].to_string());
+                }
+                index += 1;
+            }
+            index += 1;
+            let Some(file) = files.first() else {
+                continue;
+            };
+            listings += 1;
+            // The included path, from the workspace's root.
+            let wanted = std::path::absolute(src.join(file))
+                .ok()
+                .and_then(|p| p.strip_prefix(&root).ok().map(|p| p.to_path_buf()))
+                .map(|p| {
+                    p.components()
+                        .fold(std::path::PathBuf::new(), |mut acc, c| {
+                            match c {
+                                std::path::Component::ParentDir => {
+                                    acc.pop();
+                                }
+                                other => acc.push(other),
+                            }
+                            acc
+                        })
+                        .display()
+                        .to_string()
+                });
+            let shown = lines[..open]
+                .iter()
+                .rev()
+                .find(|line| !line.trim().is_empty())
+                .and_then(|line| caption.captures(line))
+                .map(|found| found[1].to_string());
+            if shown.is_none() || shown != wanted {
+                problems.push(format!(
+                    "{}:{}: the listing of {file} should follow <div class=\"listing-file\">{}</div>",
+                    page.display(),
+                    open + 1,
+                    wanted.unwrap_or_default()
+                ));
+            }
+        }
+    }
+    assert!(
+        listings > 100,
+        "only {listings} listings found: the scanner is broken"
+    );
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
 /// Insta snapshots start with a `---` header of three lines; a transcript
 /// shown in the book must skip exactly that header.
 #[test]
