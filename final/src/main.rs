@@ -3,61 +3,10 @@
 
 use anyhow::Result;
 use ch01_process::shell;
-use ch02_namespaces::cli::Globals;
-use clap::{Parser, Subcommand};
+use clap::Parser;
+use skiff::cli::{Cli, Command};
 use skiff::daemon::{self, Host};
-use skiff::shim::{self, ShimArgs};
-
-/// skiff: a container engine with Docker's API
-#[derive(Debug, Parser)]
-#[command(name = "skiff", version)]
-struct Cli {
-    #[command(flatten)]
-    globals: Globals,
-
-    /// The daemon's socket: unix:///path.sock, or tcp://127.0.0.1:PORT (loopback only)
-    #[arg(short = 'H', long = "host", global = true, env = "SKIFF_HOST", default_value = daemon::DEFAULT_HOST)]
-    host: String,
-
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run the daemon: Docker's Engine API on the socket of -H
-    Daemon,
-    /// Run one container for the daemon (started by the daemon)
-    #[command(hide = true)]
-    Shim(ShimArgs),
-    /// Run one exec session for the daemon (started by the daemon)
-    #[command(hide = true, name = "exec-helper")]
-    ExecHelper {
-        container: String,
-        #[arg(long)]
-        request: String,
-    },
-    /// Run one build for the daemon (started by the daemon)
-    #[command(hide = true, name = "build-helper")]
-    BuildHelper {
-        #[arg(long)]
-        request: String,
-    },
-    /// Pull an image into the store, here (started by a build's helper)
-    #[command(hide = true, name = "image-pull")]
-    ImagePull { image: String },
-    /// Copy files in or out of a container for the daemon (started by the daemon)
-    #[command(hide = true, name = "cp-helper")]
-    CpHelper {
-        container: String,
-        #[arg(long)]
-        mode: String,
-        #[arg(long)]
-        path: String,
-    },
-    #[command(flatten)]
-    Client(skiff::cli::Verbs),
-}
+use skiff::shim;
 
 fn main() {
     let cli = Cli::parse();

@@ -8,16 +8,19 @@
 //!   for code that needs a real cgroup v2 hierarchy.
 //! - [`registry`]: a real registry (Debian's `docker-registry`) on loopback,
 //!   and OCI images built with umoci and pushed with skopeo.
+//! - [`images`]: the images chapter 5's transcripts pull (also pushed by
+//!   `scripts/lab` for learners).
 //! - [`require_root`]: these tests need root and the real kernel; without
 //!   them they fail loudly instead of skipping.
 
 pub mod guest;
+pub mod images;
 pub mod registry;
 pub mod rootfs;
 pub mod transcript;
 
 pub use rootfs::Rootfs;
-pub use transcript::{Transcript, snapshot_settings};
+pub use transcript::{Transcript, scrub, snapshot_settings};
 
 use std::path::{Path, PathBuf};
 

@@ -43,12 +43,17 @@ pub struct Registry {
 impl Registry {
     /// Starts a registry on a free loopback port and waits until it answers.
     pub fn start(auth: RegistryAuth) -> Registry {
+        Registry::start_on(auth, free_port())
+    }
+
+    /// Starts a registry on loopback port `port` (`scripts/lab` gives
+    /// learners fixed ports) and waits until it answers.
+    pub fn start_on(auth: RegistryAuth, port: u16) -> Registry {
         require_tool(REGISTRY_BIN, "docker-registry");
         let dir = tempfile::Builder::new()
             .prefix("skiff-registry-")
             .tempdir()
             .expect("tempdir");
-        let port = free_port();
         let mut token_server = None;
         let auth_section = match &auth {
             RegistryAuth::Open => String::new(),
@@ -97,6 +102,12 @@ impl Registry {
         };
         registry.wait_until_ready();
         registry
+    }
+
+    /// The port of the token server, for a registry with
+    /// [`RegistryAuth::Token`].
+    pub fn token_port(&self) -> Option<u16> {
+        self._token_server.as_ref().map(|server| server.port)
     }
 
     /// `127.0.0.1:PORT`, the registry part of image references.

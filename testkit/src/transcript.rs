@@ -62,6 +62,47 @@ impl Transcript {
         outcome
     }
 
+    /// Runs a setup step (making a file, a directory, a device) through
+    /// `sh -c` in `dir` and records it as typed: the transcript shows every
+    /// command that made what it shows, so a learner who types them all
+    /// sees the same. A heredoc (`cat > f <<'EOF'`) is shown whole. No
+    /// `echo $?` follows; a step that fails fails the test.
+    pub fn setup(&mut self, dir: &std::path::Path, script: &str) -> Outcome {
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(script).current_dir(dir);
+        let outcome = run_combined(&mut command, None);
+        assert_eq!(
+            outcome.code,
+            0,
+            "setup step failed in {}: {script}\n{}",
+            dir.display(),
+            outcome.output
+        );
+        self.text += &format!("$ {script}\n{}", outcome.output);
+        if !outcome.output.is_empty() && !outcome.output.ends_with('\n') {
+            self.text.push('\n');
+        }
+        outcome
+    }
+
+    /// Records `shown`, a command the test started itself in the
+    /// background (it reads the command's output as it comes), as a learner
+    /// starts it: `$ shown &`, then `first`, what it printed before the
+    /// test went on.
+    pub fn background(&mut self, shown: &str, first: &str) {
+        self.typed(&format!("{shown} &"), first);
+    }
+
+    /// Records `shown` with `output`, for a step the test makes its own
+    /// way (a variable a learner exports, which the test passes to each
+    /// command instead): `$ shown`, then the output, and no `echo $?`.
+    pub fn typed(&mut self, shown: &str, output: &str) {
+        self.text += &format!("$ {shown}\n{output}");
+        if !output.is_empty() && !output.ends_with('\n') {
+            self.text.push('\n');
+        }
+    }
+
     /// Adds a line of commentary, shown as a shell comment.
     pub fn comment(&mut self, text: &str) {
         self.text += &format!("# {text}\n");
@@ -146,6 +187,186 @@ pub fn snapshot_settings() -> insta::Settings {
     settings
 }
 
+/// What a snapshot holds of a transcript: [`FILTERS`] and `extra` (pattern,
+/// replacement; `$1` refers to a group) applied to the text, and every
+/// table laid out again after its cells were filtered.
+///
+/// Why tables: a chapter binary pads each column of `ps` or `images` to its
+/// widest cell, so a cell whose text changes from run to run ("Less than a
+/// second ago", "2 seconds ago") moves every column after it. A filter on
+/// the whole text replaces the cell but keeps the padding of that run; this
+/// cuts each table into cells by the positions of its header's words,
+/// filters each cell, and pads the columns to the filtered widths (three
+/// spaces apart, as the binaries do; a right-aligned column stays so). A
+/// table no filter changed is left exactly as it was printed. A line that a
+/// filter empties is left out (for lines only some kernels print).
+pub fn scrub(text: &str, extra: &[(&str, &str)]) -> String {
+    let rules: Vec<(regex::Regex, &str)> = FILTERS
+        .iter()
+        .chain(extra)
+        .map(|(pattern, replacement)| {
+            (
+                regex::Regex::new(pattern).expect("a valid filter"),
+                *replacement,
+            )
+        })
+        .collect();
+    let filter = |text: &str| {
+        rules.iter().fold(text.to_string(), |text, (rule, to)| {
+            rule.replace_all(&text, *to).into_owned()
+        })
+    };
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = String::new();
+    let mut index = 0;
+    while index < lines.len() {
+        let line = lines[index];
+        if let Some(columns) = table_header(line) {
+            let rows = lines[index + 1..]
+                .iter()
+                .take_while(|row| is_table_row(row))
+                .count();
+            let table = &lines[index..=index + rows];
+            out += &relayout(table, &columns, &filter);
+            index += rows + 1;
+        } else {
+            let filtered = filter(line);
+            if filtered.is_empty() == line.is_empty() {
+                out += &filtered;
+                out.push('\n');
+            }
+            index += 1;
+        }
+    }
+    if !text.ends_with('\n') {
+        out.pop();
+    }
+    out
+}
+
+/// The columns of a table's header line: its words in capitals (`CONTAINER
+/// ID`, `MEM USAGE / LIMIT`, `CPU %`), two spaces or more apart, at least
+/// two of them; `(start, end)` in characters.
+fn table_header(line: &str) -> Option<Vec<(usize, usize)>> {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.is_empty() || chars[0] == ' ' {
+        return None;
+    }
+    let mut columns = Vec::new();
+    let mut at = 0;
+    while at < chars.len() {
+        let start = at;
+        while at < chars.len() && !(chars[at] == ' ' && chars.get(at + 1).is_none_or(|c| *c == ' '))
+        {
+            at += 1;
+        }
+        let word: String = chars[start..at].iter().collect();
+        let capitals = word
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || " %/".contains(c));
+        if !capitals || !word.chars().any(|c| c.is_ascii_uppercase()) {
+            return None;
+        }
+        columns.push((start, at));
+        while at < chars.len() && chars[at] == ' ' {
+            at += 1;
+        }
+    }
+    (columns.len() >= 2).then_some(columns)
+}
+
+/// Whether `line` can be a row of a table: not empty, not a command, a
+/// comment or a narrated step of the transcript.
+fn is_table_row(line: &str) -> bool {
+    !line.trim().is_empty() && !["$ ", "# ", "+ "].iter().any(|p| line.starts_with(p))
+}
+
+/// The table's lines with each cell filtered and the columns padded again.
+fn relayout(table: &[&str], header: &[(usize, usize)], filter: &dyn Fn(&str) -> String) -> String {
+    let cut = |line: &str| -> Vec<String> {
+        let chars: Vec<char> = line.chars().collect();
+        let starts: Vec<usize> = header.iter().map(|(start, _)| *start).collect();
+        let aligned = starts
+            .iter()
+            .skip(1)
+            .all(|s| *s >= chars.len() || chars[s - 1] == ' ');
+        if !aligned {
+            // A cell wider than its column (a fixed-width layout overflowed):
+            // the cells are the runs between wide gaps.
+            return regex::Regex::new(" {2,}")
+                .expect("a valid regex")
+                .split(line.trim_end())
+                .map(String::from)
+                .collect();
+        }
+        starts
+            .iter()
+            .enumerate()
+            .map(|(c, start)| {
+                let end = starts.get(c + 1).copied().unwrap_or(chars.len());
+                chars
+                    .get(*start..end.min(chars.len()))
+                    .map(|cell| cell.iter().collect::<String>().trim().to_string())
+                    .unwrap_or_default()
+            })
+            .collect()
+    };
+    let raw: Vec<Vec<String>> = table.iter().map(|line| cut(line)).collect();
+    let cells: Vec<Vec<String>> = raw
+        .iter()
+        .map(|row| row.iter().map(|cell| filter(cell)).collect())
+        .collect();
+    if raw == cells {
+        return table.iter().map(|line| format!("{line}\n")).collect();
+    }
+    let columns = cells.iter().map(Vec::len).max().unwrap_or(0);
+    let width = |c: usize| {
+        cells
+            .iter()
+            .filter_map(|row| row.get(c))
+            .map(|cell| cell.chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let widths: Vec<usize> = (0..columns).map(width).collect();
+    // Right-aligned: every row's cell ends where the header's word ends,
+    // and some cell starts after the header's word does.
+    let right: Vec<bool> = (0..columns)
+        .map(|c| {
+            let Some((start, end)) = header.get(c) else {
+                return false;
+            };
+            let mut later = false;
+            let all_end = table[1..].iter().all(|line| {
+                let chars: Vec<char> = line.chars().collect();
+                let upto = (*end).min(chars.len());
+                let before: String = chars[*start.min(&upto)..upto].iter().collect();
+                later |= before.starts_with(' ') && !before.trim().is_empty();
+                chars.get(*end).is_none_or(|c| *c == ' ') && !before.trim().is_empty()
+            });
+            all_end && later
+        })
+        .collect();
+    let mut out = String::new();
+    for row in &cells {
+        let mut line = String::new();
+        for (c, cell) in row.iter().enumerate() {
+            let pad = widths[c].saturating_sub(cell.chars().count());
+            if right[c] {
+                line.extend(std::iter::repeat_n(' ', pad));
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.extend(std::iter::repeat_n(' ', pad));
+            }
+            line.push_str("   ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
 /// Run-dependent text and what the snapshots show instead.
 pub const FILTERS: &[(&str, &str)] = &[
     (r"/tmp/skiff-[A-Za-z0-9_-]+", "[TMP]"),
@@ -166,7 +387,8 @@ pub const WHEN: &str = r"(Less than a second|About a minute|\d+ seconds?)( ago)?
 /// each cell passed through `cell`, and laid out again by `table` (the
 /// chapters' own layout). A filter that replaced the times afterwards would
 /// leave the run's padding behind: a column is as wide as its longest
-/// cell, "1 second ago" or "Less than a second ago".
+/// cell, "1 second ago" or "Less than a second ago". [`scrub`] does the
+/// same for every table and any filter, with the chapters' layout built in.
 pub fn relayout_tables(
     text: &str,
     table: impl Fn(&[Vec<String>]) -> String,
@@ -215,4 +437,65 @@ pub fn relayout_tables(
     let mut text = out.join("\n");
     text.push('\n');
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_table_is_laid_out_again_after_its_cells_are_filtered() {
+        let text = "$ ch03-cgroups ps -a\n\
+CONTAINER ID   COMMAND          CREATED                  STATUS                                NAMES\n\
+0123456789ab   \"probe hog 64\"   Less than a second ago   Exited (137) Less than a second ago   hog\n\
+$ echo $?\n0\n";
+        let scrubbed = scrub(
+            text,
+            &[
+                (r"^[0-9a-f]{12}$", "[SHORT ID]"),
+                (r"(Less than a second|\d+ seconds?) ago", "[WHEN]"),
+            ],
+        );
+        assert_eq!(
+            scrubbed,
+            "$ ch03-cgroups ps -a\n\
+CONTAINER ID   COMMAND          CREATED   STATUS                NAMES\n\
+[SHORT ID]     \"probe hog 64\"   [WHEN]    Exited (137) [WHEN]   hog\n\
+$ echo $?\n0\n"
+        );
+    }
+
+    #[test]
+    fn a_right_aligned_column_stays_right_aligned() {
+        let text = format!(
+            "{:<30} {:<14} {:>8}\n{:<30} {:<14} {:>8}\n",
+            "REFERENCE", "IMAGE ID", "LAYERS", "127.0.0.1:41234/test/app:v1", "0123456789ab", 4
+        );
+        let scrubbed = scrub(
+            &text,
+            &[
+                (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT"),
+                (r"^[0-9a-f]{12}$", "[ID]"),
+            ],
+        );
+        assert_eq!(
+            scrubbed,
+            "REFERENCE                    IMAGE ID   LAYERS\n\
+127.0.0.1:PORT/test/app:v1   [ID]            4\n"
+        );
+    }
+
+    #[test]
+    fn a_table_no_filter_changes_is_left_as_printed() {
+        let text = "PID   USER     COMMAND\n    1 root     ps\n";
+        assert_eq!(scrub(text, &[]), text);
+        // Lines outside tables are filtered whole; an emptied one goes.
+        assert_eq!(
+            scrub(
+                "+ fork() = 4242\n+ only here\n\nend",
+                &[(r"^\+ only.*", "")]
+            ),
+            "+ fork() = [PID]\n\nend"
+        );
+    }
 }

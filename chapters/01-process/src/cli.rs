@@ -3,6 +3,7 @@
 //! Each chapter's binary keeps the flags of the chapters below and adds its
 //! own: chapter 2 flattens [`ProcessArgs`] into its own `run` options, and so on.
 
+use crate::shell::Explain;
 use crate::spawn::ProcessSpec;
 use clap::Args;
 use std::path::PathBuf;
@@ -108,4 +109,32 @@ pub fn inherited_env() -> Vec<String> {
     std::env::vars_os()
         .map(|(k, v)| format!("{}={}", k.to_string_lossy(), v.to_string_lossy()))
         .collect()
+}
+
+// The binary's whole command line: `--explain` and one command. `main.rs`
+// parses its arguments with it, and the book's checker (`tests/`) parses
+// every command line the book shows with it, so that a page cannot show a
+// flag the binary does not have. (The doc comment below is clap's `--help`
+// text.)
+/// Chapter 1 of skiff: fork, exec, wait, signals, and the duties of PID 1
+#[derive(Debug, clap::Parser)]
+#[command(name = "ch01-process", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub explain: Explain,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum Command {
+    /// Run COMMAND as a child: relay its stdio, signals and exit status
+    Run {
+        #[command(flatten)]
+        process: ProcessArgs,
+
+        #[command(flatten)]
+        command: CommandArgs,
+    },
 }

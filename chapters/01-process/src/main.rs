@@ -1,33 +1,10 @@
 //! `ch01-process`: run a command as a supervised child, as PID 1 would.
 
 use anyhow::Result;
-use ch01_process::cli::{CommandArgs, ProcessArgs, inherited_env};
-use ch01_process::shell::{self, Explain};
+use ch01_process::cli::{Cli, Command, inherited_env};
+use ch01_process::shell;
 use ch01_process::{NoHooks, ProcessSpec, SpawnOptions, SuperviseOptions, Supervisor, spawn};
-use clap::{Parser, Subcommand};
-
-/// Chapter 1 of skiff: fork, exec, wait, signals, and the duties of PID 1
-#[derive(Debug, Parser)]
-#[command(name = "ch01-process", version)]
-struct Cli {
-    #[command(flatten)]
-    explain: Explain,
-
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run COMMAND as a child: relay its stdio, signals and exit status
-    Run {
-        #[command(flatten)]
-        process: ProcessArgs,
-
-        #[command(flatten)]
-        command: CommandArgs,
-    },
-}
+use clap::Parser;
 
 fn main() {
     let cli = Cli::parse();

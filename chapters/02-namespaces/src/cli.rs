@@ -404,3 +404,38 @@ pub fn parse_signal(text: &str) -> Result<nix::sys::signal::Signal, VerbError> {
     };
     nix::sys::signal::Signal::from_str(&name).map_err(|_| unknown())
 }
+
+// The binary's whole command line: the global flags and one command.
+// `main.rs` parses its arguments with it, and the book's checker (`tests/`)
+// parses every command line the book shows with it, so that a page cannot
+// show a flag the binary does not have. (The doc comment below is clap's
+// `--help` text.)
+/// Chapter 2 of skiff: namespaces, pivot_root, capabilities, exec via setns
+#[derive(Debug, clap::Parser)]
+#[command(name = "ch02-namespaces", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run COMMAND in a new container
+    Run(Box<RunArgs>),
+    #[command(flatten)]
+    Verbs(Verbs),
+}
+
+impl Command {
+    /// Whether the command enters a container: it then runs from a sealed
+    /// copy of this binary (see chapter 1's `sealed_exe`).
+    pub fn enters_container(&self) -> bool {
+        match self {
+            Command::Run(_) => true,
+            Command::Verbs(verbs) => verbs.enters_container(),
+        }
+    }
+}

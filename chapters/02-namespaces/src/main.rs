@@ -2,39 +2,9 @@
 
 use anyhow::Result;
 use ch01_process::{sealed_exe, shell};
-use ch02_namespaces::cli::{Globals, RunArgs, Verbs};
+use ch02_namespaces::cli::{Cli, Command, RunArgs};
 use ch02_namespaces::{NamespaceEngine, require_root};
-use clap::{Parser, Subcommand};
-
-/// Chapter 2 of skiff: namespaces, pivot_root, capabilities, exec via setns
-#[derive(Debug, Parser)]
-#[command(name = "ch02-namespaces", version)]
-struct Cli {
-    #[command(flatten)]
-    globals: Globals,
-
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run COMMAND in a new container
-    Run(Box<RunArgs>),
-    #[command(flatten)]
-    Verbs(Verbs),
-}
-
-impl Command {
-    /// Whether the command enters a container: it then runs from a sealed
-    /// copy of this binary (see chapter 1's `sealed_exe`).
-    fn enters_container(&self) -> bool {
-        match self {
-            Command::Run(_) => true,
-            Command::Verbs(verbs) => verbs.enters_container(),
-        }
-    }
-}
+use clap::Parser;
 
 fn main() {
     let cli = Cli::parse();

@@ -2,41 +2,10 @@
 
 use anyhow::Result;
 use ch01_process::{sealed_exe, shell};
-use ch02_namespaces::cli::Globals;
 use ch02_namespaces::require_root;
-use ch03_cgroups::cli::{RunArgs, Verbs};
+use ch03_cgroups::cli::{Cli, Command, RunArgs};
 use ch03_cgroups::container::{CgroupEngine, oom_note};
-use clap::{Parser, Subcommand};
-
-/// Chapter 3 of skiff: cgroups: memory, CPU, cpuset and pids limits; stats; OOM; pause
-#[derive(Debug, Parser)]
-#[command(name = "ch03-cgroups", version)]
-struct Cli {
-    #[command(flatten)]
-    globals: Globals,
-
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run COMMAND in a new container, within limits
-    Run(Box<RunArgs>),
-    #[command(flatten)]
-    Verbs(Verbs),
-}
-
-impl Command {
-    /// Whether the command enters a container: it then runs from a sealed
-    /// copy of this binary (see chapter 1's `sealed_exe`).
-    fn enters_container(&self) -> bool {
-        match self {
-            Command::Run(_) => true,
-            Command::Verbs(verbs) => verbs.enters_container(),
-        }
-    }
-}
+use clap::Parser;
 
 fn main() {
     let cli = Cli::parse();

@@ -9,8 +9,9 @@
 //!
 //! The guest's initramfs holds static busybox (an applet link each), this
 //! test binary and its shared libraries; `/dev` is the kernel's devtmpfs:
-//! `null`, `zero`, `kmsg`, `mem`, ttys, but no block device at all (no disk
-//! is attached and the loop driver is a module the guest does not have).
+//! `null`, `zero`, `kmsg`, `mem`, ttys. The guest sides also run in the
+//! guest of `scripts/cgroup2-suite`, which has a disk and the loop driver,
+//! so the block node they make names a major number no driver holds.
 
 mod support;
 
@@ -270,11 +271,12 @@ fn guest_side_v2_devices() {
     assert_eq!(inside(&kmsg), Err(Errno::EPERM));
     println!("kmsg: EPERM in the cgroup");
 
-    // A block node for a disk (b 7:0, a loop device: no driver here). The
-    // program answers before any driver is looked up.
+    // A block node for a disk that has no driver here. The program answers
+    // before any driver is looked up.
     let node = std::path::Path::new("/tmp/disk");
+    let major = unused_block_major();
     assert_eq!(
-        inside(&Op::mknod(node, SFlag::S_IFBLK, 7, 0)),
+        inside(&Op::mknod(node, SFlag::S_IFBLK, major, 0)),
         Ok(Vec::new())
     );
     assert_eq!(inside(&Op::read(node)), Err(Errno::EPERM));
@@ -298,4 +300,21 @@ fn guest_side_v2_devices() {
     }
     assert!(!program_exists(id), "program {id} outlived its cgroup");
     println!("device program freed with the cgroup");
+}
+
+/// A block major number no driver has registered (from the "Block devices"
+/// part of /proc/devices), in the range Linux keeps for local use (240-254,
+/// where dynamic majors are also given out, from 254 down).
+fn unused_block_major() -> u32 {
+    let devices = read("/proc/devices".into());
+    let taken: Vec<u32> = devices
+        .split("Block devices:")
+        .nth(1)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|line| line.split_whitespace().next()?.parse().ok())
+        .collect();
+    (240..=254)
+        .find(|major| !taken.contains(major))
+        .expect("every block major from 240 to 254 is taken")
 }

@@ -16,8 +16,10 @@ use ch03_cgroups::devices::bpf;
 use ch03_cgroups::{Cgroup, CgroupGuard, Controller, DEFAULT_RULES, Layout, Limits, Version};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
-use nix::sys::stat::{Mode, SFlag};
-use skiff_testkit::{Rootfs, Transcript, require_root, snapshot_settings, unique, workspace_bin};
+use nix::sys::stat::SFlag;
+use skiff_testkit::{
+    Rootfs, Transcript, require_root, scrub, snapshot_settings, unique, workspace_bin,
+};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -31,7 +33,9 @@ struct LoopDevice {
     path: PathBuf,
     major: u32,
     minor: u32,
-    _dir: tempfile::TempDir,
+    /// Whether drop still has to detach it (a shown step may have).
+    attached: bool,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl LoopDevice {
@@ -55,7 +59,15 @@ impl LoopDevice {
             image.display(),
             String::from_utf8_lossy(&out.stderr)
         );
-        let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        let mut disk = LoopDevice::adopt(String::from_utf8_lossy(&out.stdout).trim());
+        disk._dir = Some(dir);
+        disk
+    }
+
+    /// Takes charge of the loop device `path`, attached by a command the
+    /// test ran: it is detached on drop.
+    fn adopt(path: &str) -> LoopDevice {
+        let path = PathBuf::from(path);
         let rdev = std::fs::metadata(&path)
             .expect("stat the loop device")
             .rdev();
@@ -63,13 +75,17 @@ impl LoopDevice {
             major: libc::major(rdev),
             minor: libc::minor(rdev),
             path,
-            _dir: dir,
+            attached: true,
+            _dir: None,
         }
     }
 }
 
 impl Drop for LoopDevice {
     fn drop(&mut self) {
+        if !self.attached {
+            return;
+        }
         match Command::new("losetup").arg("-d").arg(&self.path).output() {
             Ok(out) if out.status.success() => {}
             Ok(out) => eprintln!(
@@ -339,23 +355,19 @@ fn run_in(program: &Path, rootfs: &Rootfs, args: &[&str]) -> Command {
 #[test]
 fn transcript_a_disk_node_in_the_image_before_and_after() {
     require_root();
-    let disk = LoopDevice::attach();
     let rootfs = Rootfs::busybox();
-    // The image ships a node for the host's disk, open to everyone.
-    nix::sys::stat::mknod(
-        &rootfs.join("disk"),
-        SFlag::S_IFBLK,
-        Mode::from_bits_truncate(0o666),
-        libc::makedev(disk.major, disk.minor),
-    )
-    .expect("mknod in the rootfs");
-    nix::sys::stat::fchmodat(
-        nix::fcntl::AT_FDCWD,
-        &rootfs.join("disk"),
-        Mode::from_bits_truncate(0o666),
-        nix::sys::stat::FchmodatFlags::FollowSymlink,
-    )
-    .expect("chmod 0666 (past the umask)");
+    let dir = rootfs.workdir();
+    let mut t = Transcript::new();
+    t.comment("a disk of the host's: a file of data, attached as a loop device");
+    t.setup(
+        dir,
+        "printf \"skiff test disk: the host's data\" > disk.img && truncate -s 1M disk.img",
+    );
+    let attached = t.setup(dir, "losetup --find --show disk.img");
+    let disk = LoopDevice::adopt(attached.output.trim());
+    assert_eq!(disk.major, 7, "a loop device has major number 7");
+    t.comment("an image that ships a node for it, open to everyone");
+    t.setup(dir, &format!("mknod -m 666 rootfs/disk b 7 {}", disk.minor));
     let nobody = [
         "--user",
         "65534",
@@ -380,10 +392,7 @@ fn transcript_a_disk_node_in_the_image_before_and_after() {
     ];
     let ch03 = Path::new(env!("CARGO_BIN_EXE_ch03-cgroups"));
 
-    let mut t = Transcript::new();
-    t.comment(
-        "chapter 2: a device node shipped in the image reads the host's disk, even as nobody",
-    );
+    t.comment("chapter 2: the node reads the host's disk, even as nobody");
     let before = t.run(&mut run_in(
         &workspace_bin("ch02-namespaces"),
         &rootfs,
@@ -437,7 +446,12 @@ fn transcript_a_disk_node_in_the_image_before_and_after() {
         inside.output
     );
 
-    let mut settings = snapshot_settings();
-    settings.add_filter(r"b \d+ \d+", "b [MAJOR] [MINOR]");
-    settings.bind(|| insta::assert_snapshot!("devices", t.text()));
+    let mut disk = disk;
+    t.setup(dir, &format!("losetup -d {}", disk.path.display()));
+    disk.attached = false;
+    let text = scrub(
+        t.text(),
+        &[(r"/dev/loop\d+", "/dev/loop[N]"), (r"b 7 \d+", "b 7 [N]")],
+    );
+    snapshot_settings().bind(|| insta::assert_snapshot!("devices", text));
 }

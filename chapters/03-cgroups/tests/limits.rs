@@ -1,7 +1,8 @@
 //! Chapter 3, driven as a learner drives it: limits enforced, stats, OOM, pause.
 
+use ch03_cgroups::{Layout, Version};
 use skiff_testkit::{
-    Rootfs, Transcript, cgroup_dirs, container_id, output, require_root, snapshot_settings,
+    Rootfs, Transcript, cgroup_dirs, container_id, output, require_root, scrub, snapshot_settings,
     workspace_bin,
 };
 use std::io::{BufRead, BufReader};
@@ -50,10 +51,12 @@ fn assert_cgroup_removed(rootfs: &Rootfs, name: &str) {
 /// A named container running in the background; killed and reaped on drop.
 struct Running {
     engine: Child,
-    output: BufReader<ChildStdout>,
+    output: Option<BufReader<ChildStdout>>,
     name: String,
     cgroups: Vec<PathBuf>,
     workdir: PathBuf,
+    /// The command line, as a learner types it.
+    shown: String,
 }
 
 impl Running {
@@ -62,7 +65,9 @@ impl Running {
     fn start(rootfs: &Rootfs, name: &str, flags: &[&str], command: &[&str]) -> Running {
         let mut all = vec!["--name", name];
         all.extend(flags);
-        let mut engine = run_in(rootfs, &all, command)
+        let mut run = run_in(rootfs, &all, command);
+        let shown = skiff_testkit::transcript::command_line(&run);
+        let mut engine = run
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -71,16 +76,67 @@ impl Running {
         let _ = output.fill_buf();
         Running {
             engine,
-            output,
+            output: Some(output),
             name: name.to_string(),
             cgroups: cgroups_of(rootfs, name),
             workdir: rootfs.workdir().to_path_buf(),
+            shown,
         }
+    }
+
+    /// Starts the container with its output going to the file `log` beside
+    /// `rootfs/` (`... > LOG &`, as a learner keeps a chatty background job
+    /// quiet); returns once the file has a first line.
+    fn start_logged(
+        rootfs: &Rootfs,
+        name: &str,
+        flags: &[&str],
+        command: &[&str],
+        log: &str,
+    ) -> Running {
+        let mut all = vec!["--name", name];
+        all.extend(flags);
+        let mut run = run_in(rootfs, &all, command);
+        let shown = format!("{} > {log}", skiff_testkit::transcript::command_line(&run));
+        let path = rootfs.workdir().join(log);
+        let engine = run
+            .stdout(std::fs::File::create(&path).unwrap())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let mut running = Running {
+            engine,
+            output: None,
+            name: name.to_string(),
+            cgroups: Vec::new(),
+            workdir: rootfs.workdir().to_path_buf(),
+            shown,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while running.logged_lines() == 0 {
+            assert!(Instant::now() < deadline, "{name} printed nothing to {log}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        running.cgroups = cgroups_of(rootfs, name);
+        running
+    }
+
+    /// How many lines the container wrote to its log so far.
+    fn logged_lines(&self) -> usize {
+        let log = self.shown.rsplit("> ").next().unwrap_or_default();
+        std::fs::read_to_string(self.workdir.join(log))
+            .unwrap_or_default()
+            .lines()
+            .count()
     }
 
     fn line(&mut self) -> String {
         let mut line = String::new();
-        self.output.read_line(&mut line).unwrap();
+        let output = self
+            .output
+            .as_mut()
+            .expect("a container started with start()");
+        output.read_line(&mut line).unwrap();
         line.trim().to_string()
     }
 
@@ -91,7 +147,42 @@ impl Running {
             .find_map(|dir| std::fs::read_to_string(dir.join(file)).ok())
             .unwrap_or_else(|| panic!("no {file} for {}", self.name))
     }
+
+    /// The CPU quota in microseconds per period: `cpu.max` ("QUOTA
+    /// PERIOD") on v2, `cpu.cfs_quota_us` on v1.
+    fn cpu_quota(&self) -> String {
+        match version() {
+            Version::V2 => self.cgroup_file("cpu.max"),
+            Version::V1 => self.cgroup_file("cpu.cfs_quota_us"),
+        }
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+    }
+
+    /// Whether the freezer holds the container: `frozen 1` in
+    /// `cgroup.events` on v2, `FROZEN` in `freezer.state` on v1.
+    fn frozen(&self) -> bool {
+        match version() {
+            Version::V2 => self.cgroup_file("cgroup.events").contains("frozen 1"),
+            Version::V1 => self.cgroup_file("freezer.state").trim() == "FROZEN",
+        }
+    }
 }
+
+/// This machine's cgroup version: the tests pass on both layouts.
+fn version() -> Version {
+    Layout::detect()
+        .expect("detect this machine's cgroup layout")
+        .version()
+}
+
+/// What `ps` shows that changes from run to run.
+const PS_FILTERS: &[(&str, &str)] = &[
+    (r"^[0-9a-f]{12}$", "[SHORT ID]"),
+    (r"(Less than a second|\d+ seconds?)( ago)?", "[WHEN]"),
+];
 
 impl Drop for Running {
     fn drop(&mut self) {
@@ -130,13 +221,8 @@ fn transcript_a_memory_hog_before_and_after() {
     assert_eq!(after.code, 137, "{}", after.output);
     assert!(after.output.contains("OOM-killed"), "{}", after.output);
     t.run(&mut ch03(&rootfs, &["ps", "-a"]));
-    let settings = {
-        let mut s = snapshot_settings();
-        s.add_filter(r"(?m)^[0-9a-f]{12}", "[SHORT ID]  ");
-        s.add_filter(r"(Less than a second|\d+ seconds?) ago", "[WHEN]");
-        s
-    };
-    settings.bind(|| insta::assert_snapshot!("oom", t.text()));
+    let text = scrub(t.text(), PS_FILTERS);
+    snapshot_settings().bind(|| insta::assert_snapshot!("oom", text));
     assert_cgroup_removed(&rootfs, "hog");
 }
 
@@ -178,8 +264,7 @@ fn a_cpu_quota_shows_as_throttling() {
         throttled > 0,
         "a 0.2-cpu container spinning for 1.5 s was never throttled:\n{stat}"
     );
-    let quota = running.cgroup_file("cpu.cfs_quota_us");
-    assert_eq!(quota.trim(), "20000");
+    assert_eq!(running.cpu_quota(), "20000");
 }
 
 #[test]
@@ -196,45 +281,43 @@ fn transcript_pause_stats_unpause() {
     require_root();
     let rootfs = Rootfs::busybox();
     let name = "counter";
-    let mut running = Running::start(
+    let running = Running::start_logged(
         &rootfs,
         name,
         &["--memory", "64m", "--pids-limit", "20"],
         &["probe", "count"],
+        "count.log",
     );
-    assert_eq!(running.line(), "0");
 
     let mut t = Transcript::new();
+    t.background(&running.shown, "");
     let paused = t.run(&mut ch03(&rootfs, &["pause", name]));
     assert_eq!(paused.code, 0, "{}", paused.output);
     t.run(&mut ch03(&rootfs, &["stats", "--no-stream", name]));
     t.run(&mut ch03(&rootfs, &["ps"]));
 
     // A paused container makes no progress: its counter stops.
-    let frozen_at = running.cgroup_file("freezer.state");
-    assert_eq!(frozen_at.trim(), "FROZEN");
-    let before = line_count_after(&mut running, Duration::from_millis(600));
+    assert!(running.frozen(), "the freezer does not hold the container");
+    let before = lines_within(&running, Duration::from_millis(600));
     assert!(
         before <= 1,
         "the container kept counting while paused ({before} lines)"
     );
 
     t.run(&mut ch03(&rootfs, &["unpause", name]));
-    let resumed = line_count_after(&mut running, Duration::from_millis(600));
+    let resumed = lines_within(&running, Duration::from_millis(600));
     assert!(
         resumed >= 3,
         "the container did not resume ({resumed} lines in 600 ms)"
     );
+    let removed = t.run(&mut ch03(&rootfs, &["rm", "-f", name]));
+    assert_eq!(removed.code, 0, "{}", removed.output);
 
-    let settings = {
-        let mut s = snapshot_settings();
-        s.add_filter(r"(?m)^[0-9a-f]{12}", "[SHORT ID]  ");
-        s.add_filter(r"(Less than a second|\d+ seconds?)( ago)?", "[WHEN]");
-        s.add_filter(r"\d+\.\d+% ", "[N]% ");
-        s.add_filter(r"\d+(\.\d+)?(B|KiB|MiB) / ", "[USAGE] / ");
-        s
-    };
-    settings.bind(|| insta::assert_snapshot!("pause_stats", t.text()));
+    let mut filters = PS_FILTERS.to_vec();
+    filters.push((r"^\d+\.\d+%$", "[N]%"));
+    filters.push((r"^\d+(\.\d+)?(B|KiB|MiB) / ", "[USAGE] / "));
+    let text = scrub(t.text(), &filters);
+    snapshot_settings().bind(|| insta::assert_snapshot!("pause_stats", text));
     let cgroups = running.cgroups.clone();
     drop(running);
     assert!(
@@ -243,39 +326,11 @@ fn transcript_pause_stats_unpause() {
     );
 }
 
-/// Reads the container's counter lines for `window`; returns how many came.
-fn line_count_after(running: &mut Running, window: Duration) -> usize {
-    use std::os::fd::AsRawFd;
-    let fd = running.output.get_ref().as_raw_fd();
-    let deadline = Instant::now() + window;
-    let mut lines = 0;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return lines;
-        }
-        // Only read when data is there, so the window is respected.
-        let mut poll = [libc_pollfd(fd)];
-        // SAFETY: poll reads and writes the one pollfd we pass.
-        let ready = unsafe { nix::libc::poll(poll.as_mut_ptr(), 1, left.as_millis() as i32) };
-        if ready > 0 {
-            if running.output.buffer().is_empty() || !running.output.buffer().contains(&b'\n') {
-                let _ = running.output.fill_buf();
-            }
-            while running.output.buffer().contains(&b'\n') {
-                running.line();
-                lines += 1;
-            }
-        }
-    }
-}
-
-fn libc_pollfd(fd: i32) -> nix::libc::pollfd {
-    nix::libc::pollfd {
-        fd,
-        events: nix::libc::POLLIN,
-        revents: 0,
-    }
+/// How many lines the container adds to its log within `window`.
+fn lines_within(running: &Running, window: Duration) -> usize {
+    let before = running.logged_lines();
+    std::thread::sleep(window);
+    running.logged_lines() - before
 }
 
 #[test]
@@ -312,17 +367,12 @@ fn transcript_errors() {
     assert_eq!(running.line(), "ready");
 
     let mut t = Transcript::new();
+    t.background(&running.shown, "ready\n");
     t.run(&mut run_in(&rootfs, &["--memory", "64x"], &["true"]));
     t.run(&mut run_in(&rootfs, &["--memory", "1m"], &["true"]));
     t.run(&mut run_in(&rootfs, &["--cpus", "zero"], &["true"]));
     t.run(&mut run_in(&rootfs, &["--name", "taken"], &["true"]));
     t.run(&mut ch03(&rootfs, &["pause", "no-such-container"]));
-    let settings = {
-        let mut s = snapshot_settings();
-        s.add_filter(r"container [0-9a-f]{12}", "container [SHORT ID]");
-        s
-    };
-    settings.bind(|| insta::assert_snapshot!("errors", t.text()));
     assert_eq!(
         t.text().matches("$ echo $?\n125\n").count(),
         5,
@@ -333,18 +383,25 @@ fn transcript_errors() {
     assert!(running.engine.try_wait().unwrap().is_none());
     let cgroups = running.cgroups.clone();
     assert!(!cgroups.is_empty());
-    drop(running);
-    assert!(
-        cgroups.iter().all(|dir| !dir.exists()),
-        "cgroups left: {cgroups:?}"
-    );
     // Only the running container has a record: the refused runs left none.
     let records = std::fs::read_dir(state(&rootfs).join("containers"))
         .unwrap()
         .flatten()
         .filter(|e| e.path().join("record.json").exists())
         .count();
-    assert_eq!(records, 0, "the refused runs left records");
+    assert_eq!(records, 1, "the refused runs left records");
+    let removed = t.run(&mut ch03(&rootfs, &["rm", "-f", "taken"]));
+    assert_eq!(removed.code, 0, "{}", removed.output);
+    let text = scrub(
+        t.text(),
+        &[(r"container [0-9a-f]{12}", "container [SHORT ID]")],
+    );
+    snapshot_settings().bind(|| insta::assert_snapshot!("errors", text));
+    drop(running);
+    assert!(
+        cgroups.iter().all(|dir| !dir.exists()),
+        "cgroups left: {cgroups:?}"
+    );
 }
 
 #[test]

@@ -2,42 +2,11 @@
 
 use anyhow::Result;
 use ch01_process::{sealed_exe, shell};
-use ch02_namespaces::cli::Globals;
 use ch02_namespaces::require_root;
 use ch03_cgroups::container::oom_note;
 use ch04_overlayfs::OverlayEngine;
-use ch04_overlayfs::cli::{RunArgs, Verbs};
-use clap::{Parser, Subcommand};
-
-/// Chapter 4 of skiff: layers and a writable layer (overlayfs), diff, commit, volumes
-#[derive(Debug, Parser)]
-#[command(name = "ch04-overlayfs", version)]
-struct Cli {
-    #[command(flatten)]
-    globals: Globals,
-
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run COMMAND in a new container whose root is a stack of layers
-    Run(Box<RunArgs>),
-    #[command(flatten)]
-    Verbs(Verbs),
-}
-
-impl Command {
-    /// Whether the command enters a container: it then runs from a sealed
-    /// copy of this binary (see chapter 1's `sealed_exe`).
-    fn enters_container(&self) -> bool {
-        match self {
-            Command::Run(_) => true,
-            Command::Verbs(verbs) => verbs.enters_container(),
-        }
-    }
-}
+use ch04_overlayfs::cli::{Cli, Command, RunArgs};
+use clap::Parser;
 
 fn main() {
     let cli = Cli::parse();

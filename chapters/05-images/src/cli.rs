@@ -5,6 +5,7 @@ use crate::dockerfile::BuildOptions;
 use crate::engine::{ImageEngine, ImageError};
 use crate::reference::{self, ReferenceError};
 use crate::verbs::{self, ImageVerbError};
+use ch02_namespaces::cli::Globals;
 use ch02_namespaces::cli::Verbs as ContainerVerbs;
 use ch02_namespaces::namespaces::NetworkMode;
 use ch02_namespaces::{Engine, ExitReport};
@@ -314,6 +315,41 @@ impl Verbs {
                 print!("{}", verbs::history(engine, &image, !no_trunc)?);
                 Ok(0)
             }
+        }
+    }
+}
+
+// The binary's whole command line: the global flags and one command.
+// `main.rs` parses its arguments with it, and the book's checker (`tests/`)
+// parses every command line the book shows with it, so that a page cannot
+// show a flag the binary does not have. (The doc comment below is clap's
+// `--help` text.)
+/// Chapter 5 of skiff: images: pull, build, push, save, load, history, images, rmi, tag, inspect, login, run
+#[derive(Debug, clap::Parser)]
+#[command(name = "ch05-images", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run a command in a new container of IMAGE
+    Run(Box<RunArgs>),
+    #[command(flatten)]
+    Verbs(Verbs),
+}
+
+impl Command {
+    /// Whether the command enters a container: it then runs from a sealed
+    /// copy of this binary (see chapter 1's `sealed_exe`).
+    pub fn enters_container(&self) -> bool {
+        match self {
+            Command::Run(_) => true,
+            Command::Verbs(verbs) => verbs.enters_container(),
         }
     }
 }

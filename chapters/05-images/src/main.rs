@@ -2,42 +2,11 @@
 
 use anyhow::Result;
 use ch01_process::{sealed_exe, shell};
-use ch02_namespaces::cli::Globals;
 use ch02_namespaces::require_root;
 use ch03_cgroups::container::oom_note;
-use ch05_images::cli::{RunArgs, Verbs};
+use ch05_images::cli::{Cli, Command, RunArgs};
 use ch05_images::engine::ImageEngine;
-use clap::{Parser, Subcommand};
-
-/// Chapter 5 of skiff: images: pull, build, push, save, load, history, images, rmi, tag, inspect, login, run
-#[derive(Debug, Parser)]
-#[command(name = "ch05-images", version)]
-struct Cli {
-    #[command(flatten)]
-    globals: Globals,
-
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run a command in a new container of IMAGE
-    Run(Box<RunArgs>),
-    #[command(flatten)]
-    Verbs(Verbs),
-}
-
-impl Command {
-    /// Whether the command enters a container: it then runs from a sealed
-    /// copy of this binary (see chapter 1's `sealed_exe`).
-    fn enters_container(&self) -> bool {
-        match self {
-            Command::Run(_) => true,
-            Command::Verbs(verbs) => verbs.enters_container(),
-        }
-    }
-}
+use clap::Parser;
 
 fn main() {
     let cli = Cli::parse();

@@ -232,6 +232,9 @@ pub fn push_with(
                 PushError::LoginRequired { image, registry }
             }
         }
+        PushError::Registry(RegistryError::LoginRequired { image, registry }) => {
+            PushError::LoginRequired { image, registry }
+        }
         other => other,
     };
     // One request first, so that the token (or the refusal) is known

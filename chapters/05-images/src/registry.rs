@@ -56,9 +56,14 @@ pub enum RegistryError {
     #[error("{image} was not found in {registry}: check the name and tag")]
     NotFound { image: String, registry: String },
     #[error(
-        "the registry refused our credentials for {image}: log in with `ch05-images login {registry}`"
+        "the registry refused our credentials for {image}: check the user and password, \
+         and log in again with `ch05-images login {registry}`"
     )]
     Unauthorized { image: String, registry: String },
+    #[error(
+        "the registry wants a login for {image} and we have none for it: log in with `ch05-images login {registry}`"
+    )]
+    LoginRequired { image: String, registry: String },
     #[error("the registry answered {status} for {url}")]
     Status { status: StatusCode, url: String },
     #[error("the token server at {realm} failed: {reason}")]
@@ -162,10 +167,7 @@ impl Session {
         }
         match response.status() {
             status if status.is_success() => Ok(response),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(RegistryError::Unauthorized {
-                image: self.reference.to_string(),
-                registry: self.reference.registry.clone(),
-            }),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(self.refused()),
             StatusCode::NOT_FOUND => Err(RegistryError::NotFound {
                 image: self.reference.to_string(),
                 registry: self.reference.registry.clone(),
@@ -177,6 +179,18 @@ impl Session {
         }
     }
     // ANCHOR_END: send
+
+    /// The error of a refusal (401 or 403): a login is missing, or the
+    /// credentials we sent were not good enough.
+    fn refused(&self) -> RegistryError {
+        let image = self.reference.to_string();
+        let registry = self.reference.registry.clone();
+        if self.credentials.is_some() {
+            RegistryError::Unauthorized { image, registry }
+        } else {
+            RegistryError::LoginRequired { image, registry }
+        }
+    }
 
     fn unreachable(&self, error: reqwest::Error) -> RegistryError {
         RegistryError::Unreachable {
@@ -195,10 +209,7 @@ impl Session {
             .as_ref()
             .map(|c| basic_auth(&c.user, &c.password));
         match scheme.to_ascii_lowercase().as_str() {
-            "basic" => basic.ok_or_else(|| RegistryError::Unauthorized {
-                image: self.reference.to_string(),
-                registry: self.reference.registry.clone(),
-            }),
+            "basic" => basic.ok_or_else(|| self.refused()),
             "bearer" => {
                 let realm = params
                     .iter()
@@ -316,10 +327,7 @@ impl Session {
             response = request(self)?.send().map_err(|e| self.unreachable(e))?;
         }
         match response.status() {
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(RegistryError::Unauthorized {
-                image: self.reference.to_string(),
-                registry: self.reference.registry.clone(),
-            }),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(self.refused()),
             _ => Ok(response),
         }
     }

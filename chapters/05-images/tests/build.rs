@@ -26,26 +26,29 @@ ENTRYPOINT ["cat"]
 CMD ["greeting.txt", "hello.txt"]
 "#;
 
-fn two_stage_context(setup: &Setup) {
-    setup.write("app/Dockerfile", TWO_STAGES);
-    setup.write("app/.dockerignore", "secret.txt\n**/*.log\n");
-    setup.write("app/src/hello.txt", "hello from the context\n");
-    setup.write(
-        "app/src/docs/readme.txt",
-        "a directory's contents are copied\n",
+fn two_stage_context(setup: &Setup, t: &mut Transcript) {
+    setup.shell(t, "mkdir -p app/src/docs");
+    setup.write_shown(t, "app/Dockerfile", TWO_STAGES);
+    setup.shell(t, "printf 'secret.txt\\n**/*.log\\n' > app/.dockerignore");
+    setup.shell(t, "echo 'hello from the context' > app/src/hello.txt");
+    setup.shell(
+        t,
+        "echo \"a directory's contents are copied\" > app/src/docs/readme.txt",
     );
-    setup.write("app/src/debug.log", "left out by .dockerignore\n");
-    setup.write("app/secret.txt", "left out by .dockerignore\n");
+    setup.shell(
+        t,
+        "echo 'left out by .dockerignore' | tee app/src/debug.log > app/secret.txt",
+    );
 }
 
 #[test]
 fn transcript_a_two_stage_build_runs_is_pushed_and_pulled_back_by_digest() {
     require_root();
     let setup = Setup::new();
-    two_stage_context(&setup);
+    let mut t = Transcript::new();
+    two_stage_context(&setup, &mut t);
     let app = setup.named("test/app:v1");
     let base = format!("BASE={}", setup.base());
-    let mut t = Transcript::new();
 
     let built = setup.run(
         &mut t,
@@ -92,6 +95,7 @@ fn transcript_a_two_stage_build_runs_is_pushed_and_pulled_back_by_digest() {
         .to_string();
     let by_digest = format!("{}@{digest}", setup.named("test/app"));
     t.comment("another engine, with an empty root: pull by digest, run");
+    setup.switch_root(&mut t, "fresh");
     let pulled = setup.run(&mut t, "fresh", &["pull", &by_digest]);
     assert_eq!(pulled.code, 0, "{}", pulled.output);
     let ran = setup.run(&mut t, "fresh", &["run", "--rm", &by_digest]);
@@ -99,7 +103,8 @@ fn transcript_a_two_stage_build_runs_is_pushed_and_pulled_back_by_digest() {
         ran.output,
         "bonjour from the builder\nhello from the context\n"
     );
-    settings().bind(|| insta::assert_snapshot!("build_and_push", t.text()));
+    let text = support::scrubbed(t.text());
+    settings().bind(|| insta::assert_snapshot!("build_and_push", text));
 
     // A client we did not write reads the pushed image's config.
     let out = std::process::Command::new("skopeo")
@@ -161,9 +166,13 @@ fn built_id(output: &str) -> String {
 fn transcript_the_cache_skips_what_did_not_change() {
     require_root();
     let setup = Setup::new();
-    setup.write("app/Dockerfile", CACHED);
-    setup.write("app/a.txt", "a, first version\n");
-    setup.write("app/b.txt", "b, first version\n");
+    let mut t = Transcript::new();
+    setup.shell(&mut t, "mkdir app");
+    setup.write_shown(&mut t, "app/Dockerfile", CACHED);
+    setup.shell(
+        &mut t,
+        "echo 'a, first version' > app/a.txt && echo 'b, first version' > app/b.txt",
+    );
     let base = format!("BASE={}", setup.base());
     let build = |t: &mut Transcript, extra: &[&str]| {
         let mut args = vec!["build", "-t", "cached", "--build-arg", &base];
@@ -173,7 +182,6 @@ fn transcript_the_cache_skips_what_did_not_change() {
         assert_eq!(out.code, 0, "{}", out.output);
         out.output
     };
-    let mut t = Transcript::new();
     let first = build(&mut t, &[]);
     assert_eq!(first.matches("Using cache").count(), 0);
     t.comment("nothing changed: every step comes from the cache, the same image");
@@ -182,8 +190,8 @@ fn transcript_the_cache_skips_what_did_not_change() {
     assert!(!second.contains("Running in"), "{second}");
     assert_eq!(built_id(&first), built_id(&second));
 
-    setup.write("app/b.txt", "b, second version\n");
-    t.comment("b.txt changed: the cache holds up to COPY b.txt, not after");
+    t.comment("b.txt changes: the cache holds up to COPY b.txt, not after");
+    setup.shell(&mut t, "echo 'b, second version' > app/b.txt");
     let third = build(&mut t, &[]);
     assert_eq!(third.matches("Using cache").count(), 2, "{third}");
     assert_ne!(built_id(&third), built_id(&second));
@@ -211,7 +219,8 @@ fn transcript_the_cache_skips_what_did_not_change() {
     assert!(target.output.contains("Step 3/3 : COPY a.txt /a.txt"));
     let ran = setup.run(&mut t, "state", &["run", "--rm", "base-only", "ls", "/"]);
     assert!(ran.output.contains("stage.txt") && !ran.output.contains("b.txt"));
-    settings().bind(|| insta::assert_snapshot!("build_cache", t.text()));
+    let text = support::scrubbed(t.text());
+    settings().bind(|| insta::assert_snapshot!("build_cache", text));
 
     // --no-cache runs every step again.
     let out = setup
@@ -234,57 +243,45 @@ fn transcript_the_cache_skips_what_did_not_change() {
     skiff_testkit::assert_no_mounts_under(setup.dir.path());
 }
 
-/// A one-file HTTP server on loopback for `ADD URL`: answers every GET
-/// with `body`; stops when dropped.
-struct FileServer {
+/// busybox's web server on a free loopback port, serving the directory
+/// `www` of the test's directory (`busybox httpd -f -p 127.0.0.1:PORT -h
+/// www`, as the transcript shows it); killed when dropped.
+struct Httpd {
+    child: std::process::Child,
     port: u16,
-    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    shown: String,
 }
 
-impl FileServer {
-    fn start(body: &'static str) -> FileServer {
-        use std::io::{Read, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let stopping = stop.clone();
-        let thread = std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                if stopping.load(std::sync::atomic::Ordering::SeqCst) {
-                    break;
-                }
-                let Ok(mut stream) = stream else { continue };
-                let mut request = Vec::new();
-                let mut buffer = [0u8; 1024];
-                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
-                    match stream.read(&mut buffer) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => request.extend_from_slice(&buffer[..n]),
-                    }
-                }
-                let _ = write!(
-                    stream,
-                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                    body.len()
-                );
-            }
-        });
-        FileServer {
-            port,
-            stop,
-            thread: Some(thread),
+impl Httpd {
+    fn start(setup: &Setup) -> Httpd {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .map(|address| address.port())
+            .expect("a free loopback port");
+        let listen = format!("127.0.0.1:{port}");
+        let mut command = std::process::Command::new(skiff_testkit::rootfs::BUSYBOX);
+        command
+            .args(["httpd", "-f", "-p", &listen, "-h", "www"])
+            .current_dir(setup.dir.path());
+        let shown = format!("busybox httpd -f -p {listen} -h www");
+        let child = command.spawn().expect("start busybox httpd");
+        let httpd = Httpd { child, port, shown };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "busybox httpd did not listen on {listen}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
         }
+        httpd
     }
 }
 
-impl Drop for FileServer {
+impl Drop for Httpd {
     fn drop(&mut self) {
-        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
-        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
@@ -292,8 +289,34 @@ impl Drop for FileServer {
 fn transcript_add_and_copy_flags() {
     require_root();
     let setup = Setup::new();
-    let server = FileServer::start("fetched over HTTP\n");
-    setup.write(
+    let mut t = Transcript::new();
+    t.comment("a file on a web server of our own, for ADD URL");
+    setup.shell(
+        &mut t,
+        "mkdir -p www/files && echo 'fetched over HTTP' > www/files/remote.txt",
+    );
+    let server = Httpd::start(&setup);
+    t.background(&server.shown, "");
+    let digest = setup.shell(&mut t, "sha256sum www/files/remote.txt");
+    assert!(
+        digest
+            .output
+            .starts_with(ch05_images::digest::sha256_of(b"fetched over HTTP\n").hex()),
+        "{}",
+        digest.output
+    );
+    t.comment("a context: a tar, files for a glob, a link out of the context");
+    setup.shell(
+        &mut t,
+        "mkdir -p app/conf app/links tool && echo 'a=1' > app/conf/a.conf && echo 'b=2' > app/conf/b.conf && echo 'not a .conf' > app/conf/notes.txt",
+    );
+    setup.shell(
+        &mut t,
+        "printf '#!/bin/sh\\necho run\\n' > tool/run.sh && tar czf app/tool.tar.gz --owner=1000 --group=1000 --numeric-owner --mode=755 tool",
+    );
+    setup.shell(&mut t, "ln -s ../../../etc/shadow app/links/out");
+    setup.write_shown(
+        &mut t,
         "app/Dockerfile",
         &format!(
             r#"ARG BASE
@@ -308,22 +331,8 @@ RUN stat -c '%n %u:%g %a' /opt/unpacked/tool/run.sh /opt/remote.txt /etc/app/*.c
             server.port
         ),
     );
-    setup.write("app/conf/a.conf", "a=1\n");
-    setup.write("app/conf/b.conf", "b=2\n");
-    setup.write("app/conf/notes.txt", "not a .conf\n");
-    setup.write("tool/run.sh", "#!/bin/sh\necho run\n");
-    let tar = std::process::Command::new("tar")
-        .args(["czf", "app/tool.tar.gz", "--owner=1000", "--group=1000"])
-        .args(["--numeric-owner", "--mode=755", "tool"])
-        .current_dir(setup.dir.path())
-        .status()
-        .unwrap();
-    assert!(tar.success());
-    std::fs::create_dir_all(setup.path("app/links")).unwrap();
-    std::os::unix::fs::symlink("../../../etc/shadow", setup.path("app/links/out")).unwrap();
 
     let base = format!("BASE={}", setup.base());
-    let mut t = Transcript::new();
     t.comment("a local tar is unpacked; a URL is downloaded; a glob, --chown and --chmod; a link stays a link");
     let built = setup.run(
         &mut t,
@@ -349,7 +358,9 @@ RUN stat -c '%n %u:%g %a' /opt/unpacked/tool/run.sh /opt/remote.txt /etc/app/*.c
     assert_eq!(ran.output, "fetched over HTTP\n");
 
     t.comment("FROM scratch: nothing but what COPY puts there, here from an image");
-    setup.write(
+    setup.shell(&mut t, "mkdir tiny");
+    setup.write_shown(
+        &mut t,
         "tiny/Dockerfile",
         "FROM scratch\nARG BASE\nCOPY --from=$BASE /bin/busybox /bin/busybox\nENTRYPOINT [\"/bin/busybox\"]\nCMD [\"echo\", \"hello from scratch\"]\n",
     );
@@ -368,7 +379,9 @@ RUN stat -c '%n %u:%g %a' /opt/unpacked/tool/run.sh /opt/remote.txt /etc/app/*.c
     assert_eq!(ran.output, "hello from scratch\n");
     let ran = setup.run(&mut t, "state", &["run", "--rm", "tiny", "ls", "/"]);
     assert_eq!(ran.output, "bin\ndev\nproc\nsys\n", "{}", ran.output);
-    settings().bind(|| insta::assert_snapshot!("build_add", t.text()));
+    drop(server);
+    let text = support::scrubbed(t.text());
+    settings().bind(|| insta::assert_snapshot!("build_add", text));
     assert!(setup.containers("state").is_empty());
     skiff_testkit::assert_no_mounts_under(setup.dir.path());
 }

@@ -12,12 +12,14 @@ use support::{Setup, settings};
 fn transcript_save_load_and_run_elsewhere() {
     require_root();
     let setup = Setup::new();
-    setup.write(
+    let mut t = Transcript::new();
+    setup.shell(&mut t, "mkdir app");
+    setup.write_shown(
+        &mut t,
         "app/Dockerfile",
         "ARG BASE\nFROM $BASE\nRUN echo \"built here, run elsewhere\" > /motd\nCMD [\"cat\", \"/motd\"]\n",
     );
     let base = format!("BASE={}", setup.base());
-    let mut t = Transcript::new();
     let built = setup.run(
         &mut t,
         "state",
@@ -28,12 +30,14 @@ fn transcript_save_load_and_run_elsewhere() {
     let saved = setup.run(&mut t, "state", &["save", "-o", "app.tar", "app:v1"]);
     assert_eq!(saved.code, 0, "{}", saved.output);
     t.comment("another engine, with an empty root");
+    setup.switch_root(&mut t, "fresh");
     let loaded = setup.run(&mut t, "fresh", &["load", "-i", "app.tar"]);
     assert_eq!(loaded.output, "Loaded image: app:v1\n");
     let ran = setup.run(&mut t, "fresh", &["run", "--rm", "app:v1"]);
     assert_eq!(ran.output, "built here, run elsewhere\n");
     setup.run(&mut t, "fresh", &["history", "app:v1"]);
-    settings().bind(|| insta::assert_snapshot!("build_save_load", t.text()));
+    let text = support::scrubbed(t.text());
+    settings().bind(|| insta::assert_snapshot!("build_save_load", text));
 
     // The same image, digest for digest, on both sides.
     let inspect = |state: &str| -> serde_json::Value {

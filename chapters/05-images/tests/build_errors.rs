@@ -12,32 +12,41 @@ fn transcript_a_failing_build_says_where_and_leaves_nothing() {
     require_root();
     let setup = Setup::new();
     let base = format!("BASE={}", setup.base());
-    setup.write(
+    let mut t = Transcript::new();
+    setup.shell(&mut t, "mkdir app");
+    setup.write_shown(
+        &mut t,
         "app/Dockerfile",
         "ARG BASE\nFROM $BASE\nRUN echo \"this step works\" > /ok.txt\nRUN echo \"compiling...\" && exit 3\nCMD [\"sh\"]\n",
     );
-    setup.write("app/.dockerignore", "secret.txt\n");
-    setup.write("app/secret.txt", "not for the image\n");
-    setup.write(
+    setup.shell(
+        &mut t,
+        "echo secret.txt > app/.dockerignore && echo 'not for the image' > app/secret.txt",
+    );
+    t.comment("and four Dockerfiles with a mistake each");
+    setup.write_shown(
+        &mut t,
         "app/typo.Dockerfile",
         "ARG BASE\nFROM $BASE\nRUNN echo hello\n",
     );
-    setup.write(
+    setup.write_shown(
+        &mut t,
         "app/quote.Dockerfile",
         "ARG BASE\nFROM $BASE\nENV GREETING=\"hello\n",
     );
-    setup.write(
+    setup.write_shown(
+        &mut t,
         "app/secret.Dockerfile",
         "ARG BASE\nFROM $BASE\nCOPY secret.txt /\n",
     );
-    setup.write(
+    setup.write_shown(
+        &mut t,
         "app/missing.Dockerfile",
         &format!(
             "ARG BASE\nFROM $BASE AS builder\nFROM $BASE\nCOPY --from={} /out /out\n",
             setup.named("test/biulder:v1")
         ),
     );
-    let mut t = Transcript::new();
     let failed = setup.run(
         &mut t,
         "state",
@@ -100,7 +109,8 @@ fn transcript_a_failing_build_says_where_and_leaves_nothing() {
         &["build", "--target", "tests", "--build-arg", &base, "app"],
     );
     assert_eq!(out.code, 125, "{}", out.output);
-    settings().bind(|| insta::assert_snapshot!("build_errors", t.text()));
+    let text = support::scrubbed(t.text());
+    settings().bind(|| insta::assert_snapshot!("build_errors", text));
     assert!(setup.containers("state").is_empty());
     skiff_testkit::assert_no_mounts_under(setup.dir.path());
 }

@@ -2,7 +2,7 @@
 //! skopeo, pulled and run by `ch05-images` as a learner would.
 
 use skiff_testkit::registry::{OciLayout, Registry, RegistryAuth};
-use skiff_testkit::{Transcript, require_root, snapshot_settings};
+use skiff_testkit::{Transcript, require_root, snapshot_settings, workspace_bin};
 use std::path::Path;
 use std::process::Command;
 
@@ -11,26 +11,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_ch05-images");
 /// An image of two layers: busybox with the probe, then a change that
 /// deletes a file and replaces a directory (a whiteout and an opaque dir).
 fn two_layer_image() -> OciLayout {
-    let layout = OciLayout::new("v1");
-    layout.add_layer(|root| {
-        skiff_testkit::rootfs::build_busybox_rootfs(root);
-        std::fs::create_dir_all(root.join("srv/old")).unwrap();
-        std::fs::write(root.join("srv/old/file"), "old\n").unwrap();
-        std::fs::write(root.join("etc/motd"), "layer one\n").unwrap();
-    });
-    layout.add_layer(|root| {
-        std::fs::remove_file(root.join("etc/motd")).unwrap();
-        std::fs::remove_dir_all(root.join("srv/old")).unwrap();
-        std::fs::create_dir(root.join("srv/old")).unwrap();
-        std::fs::write(root.join("srv/old/new"), "new\n").unwrap();
-    });
-    layout.configure(&[
-        "--config.cmd=/bin/probe",
-        "--config.cmd=hostname",
-        "--config.env=GREETING=hello",
-        "--config.workingdir=/srv",
-    ]);
-    layout
+    skiff_testkit::images::layered()
 }
 
 struct Setup {
@@ -67,42 +48,47 @@ impl Drop for Setup {
     }
 }
 
-/// Snapshot settings for transcripts against `registry`: its port, the
-/// token server's port, digests, short ids and sizes change from run to run.
-fn registry_settings(registry: &Registry) -> insta::Settings {
-    let mut s = snapshot_settings();
-    s.add_filter(&registry.host(), "127.0.0.1:PORT");
-    s.add_filter(r"127\.0\.0\.1:\d+/token", "127.0.0.1:TOKENPORT/token");
-    s.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]");
-    s.add_filter(r"\b[0-9a-f]{12}\b", "[ID]");
-    s.add_filter(r"\(\d+ bytes\)", "([N] bytes)");
-    s
+/// A transcript against `registry` as its snapshot holds it: the
+/// registry's port, the token server's port, digests, short ids and sizes
+/// change from run to run.
+fn scrubbed(registry: &Registry, text: &str) -> String {
+    let host = registry.host().replace('.', r"\.");
+    skiff_testkit::scrub(
+        text,
+        &[
+            (&host, "127.0.0.1:PORT"),
+            (r"127\.0\.0\.1:\d+/token", "127.0.0.1:TOKENPORT/token"),
+            (r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]"),
+            (r"\b[0-9a-f]{12}\b", "[ID]"),
+            (r"\(\d+ bytes\)", "([N] bytes)"),
+        ],
+    )
 }
 
 #[test]
 fn transcript_pull_and_run() {
     require_root();
     let registry = Registry::start(RegistryAuth::Open);
-    registry.push(&two_layer_image().path(), "v1", "test/busybox");
+    registry.push(&two_layer_image().path(), "v1", "test/layered");
     let setup = Setup::new();
-    let image = format!("{}/test/busybox:v1", registry.host());
+    let image = format!("{}/test/layered:v1", registry.host());
     let mut t = Transcript::new();
     let shown = |args: &str| format!("ch05-images {args}");
     let pulled = t.run_shown(
-        &shown("pull 127.0.0.1:PORT/test/busybox:v1"),
+        &shown("pull 127.0.0.1:PORT/test/layered:v1"),
         &mut setup.ch05(&["pull", &image]),
         None,
     );
     assert_eq!(pulled.code, 0, "{}", pulled.output);
     t.run_shown(&shown("images"), &mut setup.ch05(&["images"]), None);
     let ran = t.run_shown(
-        &shown("run --rm --hostname box 127.0.0.1:PORT/test/busybox:v1"),
+        &shown("run --rm --hostname box 127.0.0.1:PORT/test/layered:v1"),
         &mut setup.ch05(&["run", "--rm", "--hostname", "box", &image]),
         None,
     );
     assert_eq!(ran.output.trim_end(), "hostname: box", "{}", ran.output);
     let ran = t.run_shown(
-        &shown("run --rm 127.0.0.1:PORT/test/busybox:v1 sh -c 'echo $GREETING from $PWD; ls /srv/old; cat /etc/motd'"),
+        &shown("run --rm 127.0.0.1:PORT/test/layered:v1 sh -c 'echo $GREETING from $PWD; ls /srv/old; cat /etc/motd'"),
         &mut setup.ch05(&["run", "--rm", &image, "sh", "-c", "echo $GREETING from $PWD; ls /srv/old; cat /etc/motd"]),
         None,
     );
@@ -118,7 +104,7 @@ fn transcript_pull_and_run() {
         ran.output
     );
     let tagged = t.run_shown(
-        &shown("tag 127.0.0.1:PORT/test/busybox:v1 mine:latest"),
+        &shown("tag 127.0.0.1:PORT/test/layered:v1 mine:latest"),
         &mut setup.ch05(&["tag", &image, "mine:latest"]),
         None,
     );
@@ -136,12 +122,12 @@ fn transcript_pull_and_run() {
     assert_eq!(config["rootfs"]["diff_ids"].as_array().unwrap().len(), 2);
     t.run_shown(&shown("rmi mine"), &mut setup.ch05(&["rmi", "mine"]), None);
     t.run_shown(
-        &shown("rmi 127.0.0.1:PORT/test/busybox:v1"),
+        &shown("rmi 127.0.0.1:PORT/test/layered:v1"),
         &mut setup.ch05(&["rmi", &image]),
         None,
     );
-    let settings = registry_settings(&registry);
-    settings.bind(|| insta::assert_snapshot!("pull_and_run", t.text()));
+    let text = scrubbed(&registry, t.text());
+    snapshot_settings().bind(|| insta::assert_snapshot!("pull_and_run", text));
     assert_eq!(
         std::fs::read_dir(setup.root().join("layers"))
             .unwrap()
@@ -149,6 +135,33 @@ fn transcript_pull_and_run() {
         0,
         "rmi left layers"
     );
+}
+
+#[test]
+fn transcript_before_chapter_4_has_no_images() {
+    require_root();
+    let registry = Registry::start(RegistryAuth::Open);
+    registry.push(&two_layer_image().path(), "v1", "test/layered");
+    let setup = Setup::new();
+    let image = format!("{}/test/layered:v1", registry.host());
+    let mut t = Transcript::new();
+    t.comment("chapter 4: layers are directories on this machine; a name in a registry is none");
+    let mut ch04 = Command::new(workspace_bin("ch04-overlayfs"));
+    ch04.args(["run", "--rm", "--hostname", "box", &image])
+        .env("SKIFF_ROOT", setup.root())
+        .current_dir(setup.root());
+    let before = t.run(&mut ch04);
+    assert_eq!(before.code, 125, "{}", before.output);
+    t.comment("chapter 5: the name is pulled, its layers unpacked, checked and stacked");
+    let after = t.run(&mut setup.ch05(&["run", "--rm", "--hostname", "box", &image]));
+    assert_eq!(after.code, 0, "{}", after.output);
+    assert!(
+        after.output.ends_with("hostname: box\n"),
+        "{}",
+        after.output
+    );
+    let text = scrubbed(&registry, t.text());
+    snapshot_settings().bind(|| insta::assert_snapshot!("before", text));
 }
 
 /// The manifest of `repository:v1` as the registry serves it.
@@ -223,10 +236,9 @@ fn transcript_login_and_errors() {
         None,
     );
     assert_eq!(refused.code, 125);
-    let login = t.run_shown(
-        &shown("login 127.0.0.1:PORT -u learner   # the password on stdin"),
+    let login = t.run_piped(
+        "s3cret\n",
         &mut setup.ch05(&["login", &registry.host(), "-u", "learner"]),
-        Some("s3cret\n"),
     );
     assert_eq!(login.code, 0, "{}", login.output);
     let mode = std::os::unix::fs::PermissionsExt::mode(
@@ -249,8 +261,8 @@ fn transcript_login_and_errors() {
     );
     t.run(&mut setup.ch05(&["pull", "Not/Valid"]));
     t.run(&mut setup.ch05(&["pull", "127.0.0.1:9/nothing/here:v1"]));
-    let settings = registry_settings(&registry);
-    settings.bind(|| insta::assert_snapshot!("login_and_errors", t.text()));
+    let text = scrubbed(&registry, t.text());
+    snapshot_settings().bind(|| insta::assert_snapshot!("login_and_errors", text));
 }
 
 #[test]
@@ -402,26 +414,20 @@ fn transcript_the_docker_hub_token_flow() {
         None,
     );
     assert_eq!(refused.code, 125, "{}", refused.output);
-    let login = setup
-        .ch05(&["login", &registry.host(), "-u", "learner"])
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            use std::io::Write;
-            child.stdin.take().unwrap().write_all(b"s3cret\n")?;
-            child.wait()
-        })
-        .unwrap();
-    assert!(login.success());
-    t.comment("after `ch05-images login 127.0.0.1:PORT -u learner`: the token grants pull");
+    let login = t.run_piped(
+        "s3cret\n",
+        &mut setup.ch05(&["login", &registry.host(), "-u", "learner"]),
+    );
+    assert_eq!(login.code, 0, "{}", login.output);
+    t.comment("after login: the token grants pull");
     let pulled = t.run_shown(
         "ch05-images pull 127.0.0.1:PORT/hub/app:v1",
         &mut setup.ch05(&["pull", &image]),
         None,
     );
     assert_eq!(pulled.code, 0, "{}", pulled.output);
-    let settings = registry_settings(&registry);
-    settings.bind(|| insta::assert_snapshot!("token_flow", t.text()));
+    let text = scrubbed(&registry, t.text());
+    snapshot_settings().bind(|| insta::assert_snapshot!("token_flow", text));
 }
 
 #[test]

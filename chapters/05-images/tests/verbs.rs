@@ -34,17 +34,7 @@ impl Setup {
 
 /// busybox with the probe, an `Env`, `WorkingDir` /srv.
 fn image() -> OciLayout {
-    let layout = OciLayout::new("v1");
-    layout.add_layer(|root| {
-        skiff_testkit::rootfs::build_busybox_rootfs(root);
-        std::fs::create_dir_all(root.join("srv")).unwrap();
-    });
-    layout.configure(&[
-        "--config.cmd=sh",
-        "--config.env=GREETING=hello",
-        "--config.workingdir=/srv",
-    ]);
-    layout
+    skiff_testkit::images::web()
 }
 
 /// A container started with `run --name NAME` in the background, killed
@@ -70,32 +60,32 @@ impl Drop for Background {
 fn transcript_the_verbs_of_every_chapter_by_name() {
     require_root();
     let registry = Registry::start(RegistryAuth::Open);
-    registry.push(&image().path(), "v1", "test/app");
+    registry.push(&image().path(), "v1", "test/web");
     let setup = Setup::new();
-    let image = format!("{}/test/app:v1", registry.host());
-    let pulled = setup.ch05(&["pull", &image]).output().unwrap();
-    assert!(pulled.status.success(), "{pulled:?}");
+    let image = format!("{}/test/web:v1", registry.host());
+    let mut t = Transcript::new();
+    let pulled = t.run(&mut setup.ch05(&["pull", &image]));
+    assert_eq!(pulled.code, 0, "{}", pulled.output);
 
-    let mut engine = setup
-        .ch05(&[
-            "run",
-            "--name",
-            "web",
-            "--memory",
-            "64m",
-            &image,
-            "sh",
-            "-c",
-            "echo ready; exec sleep 1000",
-        ])
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut run = setup.ch05(&[
+        "run",
+        "--name",
+        "web",
+        "--memory",
+        "64m",
+        &image,
+        "sh",
+        "-c",
+        "echo ready; exec sleep 1000",
+    ]);
+    let shown = skiff_testkit::transcript::command_line(&run);
+    let mut engine = run.stdout(Stdio::piped()).spawn().unwrap();
     let mut line = String::new();
     BufReader::new(engine.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
     assert_eq!(line, "ready\n");
+    t.background(&shown, &line);
     let running = Background {
         engine,
         name: "web".into(),
@@ -103,7 +93,6 @@ fn transcript_the_verbs_of_every_chapter_by_name() {
     };
     let id = container_id(&setup.root.path().join("state"), "web").unwrap();
 
-    let mut t = Transcript::new();
     let mut ch05 = |args: &[&str]| {
         let shown = args
             .iter()
@@ -148,24 +137,23 @@ fn transcript_the_verbs_of_every_chapter_by_name() {
     ch05(&["ps", "-a"]);
     drop(running);
 
-    let settings = {
-        let mut s = snapshot_settings();
-        s.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT");
-        s.add_filter(r"(?m)^[0-9a-f]{12}", "[SHORT ID]  ");
-        s.add_filter(
-            r"(Less than a second|About a minute|\d+ seconds?)( ago)?",
-            "[WHEN]",
-        );
-        s.add_filter(r"\d+\.\d+% ", "[N]% ");
-        s.add_filter(r"\d+(\.\d+)?(B|KiB|MiB) / ", "[USAGE] / ");
-        s
-    };
-    let text = skiff_testkit::transcript::relayout_tables(
+    let text = skiff_testkit::scrub(
         t.text(),
-        ch01_process::shell::table,
-        str::to_string,
+        &[
+            (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT"),
+            (r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]"),
+            (r"sha256:[0-9a-f]{12}…", "sha256:[ID]…"),
+            (r"\(\d+ bytes\)", "([N] bytes)"),
+            (r"^[0-9a-f]{12}$", "[SHORT ID]"),
+            (
+                r"(Less than a second|About a minute|\d+ seconds?)( ago)?",
+                "[WHEN]",
+            ),
+            (r"^\d+\.\d+%$", "[N]%"),
+            (r"^\d+(\.\d+)?(B|KiB|MiB) / ", "[USAGE] / "),
+        ],
     );
-    settings.bind(|| insta::assert_snapshot!("verbs", text));
+    snapshot_settings().bind(|| insta::assert_snapshot!("verbs", text));
     assert!(cgroup_dirs(&id).is_empty(), "cgroups left");
     assert!(
         !setup

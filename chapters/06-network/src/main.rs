@@ -3,42 +3,11 @@
 
 use anyhow::Result;
 use ch01_process::{sealed_exe, shell};
-use ch02_namespaces::cli::Globals;
 use ch02_namespaces::require_root;
 use ch03_cgroups::container::oom_note;
-use ch06_network::cli::{RunArgs, Verbs};
+use ch06_network::cli::{Cli, Command, RunArgs};
 use ch06_network::engine::NetworkEngine;
-use clap::{Parser, Subcommand};
-
-/// Chapter 6 of skiff: networks: bridges, veth pairs, NAT, published ports, DNS by name
-#[derive(Debug, Parser)]
-#[command(name = "ch06-network", version)]
-struct Cli {
-    #[command(flatten)]
-    globals: Globals,
-
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Debug, Subcommand)]
-enum Command {
-    /// Run a command in a new container of IMAGE, on a network
-    Run(Box<RunArgs>),
-    #[command(flatten)]
-    Verbs(Verbs),
-}
-
-impl Command {
-    /// Whether the command enters a container: it then runs from a sealed
-    /// copy of this binary (see chapter 1's `sealed_exe`).
-    fn enters_container(&self) -> bool {
-        match self {
-            Command::Run(_) => true,
-            Command::Verbs(verbs) => verbs.enters_container(),
-        }
-    }
-}
+use clap::Parser;
 
 fn main() {
     let cli = Cli::parse();

@@ -16,6 +16,7 @@
 
 use crate::load::LoadOptions;
 use crate::plan::parse_scale;
+use ch02_namespaces::cli::Globals;
 use clap::{Args, Subcommand};
 use std::path::PathBuf;
 
@@ -166,4 +167,23 @@ impl Command {
                 | Command::Internal(Internal::Supervise { .. } | Internal::HealthExec { .. })
         )
     }
+}
+
+// The binary's whole command line: the global flags, the project's flags
+// and one command. `main.rs` parses its arguments with it, and the book's
+// checker (`tests/`) parses every command line the book shows with it, so
+// that a page cannot show a flag the binary does not have. (The doc comment
+// below is clap's `--help` text.)
+/// Chapter 7 of skiff: compose: an application of several containers from one file
+#[derive(Debug, clap::Parser)]
+#[command(name = "ch07-compose", version)]
+pub struct Cli {
+    #[command(flatten)]
+    pub globals: Globals,
+
+    #[command(flatten)]
+    pub project: ProjectArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
 }

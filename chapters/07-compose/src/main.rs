@@ -3,9 +3,8 @@
 
 use anyhow::{Context, Result};
 use ch01_process::{sealed_exe, shell};
-use ch02_namespaces::cli::Globals;
 use ch02_namespaces::require_root;
-use ch07_compose::cli::{Command, Internal, ProjectArgs, UpArgs};
+use ch07_compose::cli::{Cli, Command, Internal, ProjectArgs, UpArgs};
 use ch07_compose::engine::ComposeEngine;
 use ch07_compose::runner::child::SelfCommand;
 use ch07_compose::runner::console::Console;
@@ -15,20 +14,6 @@ use ch07_compose::runner::{self, images};
 use ch07_compose::{Project, load, to_yaml};
 use clap::Parser;
 use std::os::fd::{FromRawFd, OwnedFd};
-
-/// Chapter 7 of skiff: compose: an application of several containers from one file
-#[derive(Debug, Parser)]
-#[command(name = "ch07-compose", version)]
-struct Cli {
-    #[command(flatten)]
-    globals: Globals,
-
-    #[command(flatten)]
-    project: ProjectArgs,
-
-    #[command(subcommand)]
-    command: Command,
-}
 
 fn main() {
     let cli = Cli::parse();

@@ -4,6 +4,7 @@
 //! daemon.
 
 pub mod build;
+pub mod command_line;
 pub mod containers;
 pub mod copy;
 pub mod images;
@@ -14,6 +15,8 @@ pub mod system;
 pub mod tarball;
 pub mod transfer;
 pub mod volumes;
+
+pub use command_line::{Cli, Command};
 
 use crate::client::{Client, query};
 use anyhow::Result;

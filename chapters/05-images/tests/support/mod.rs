@@ -5,7 +5,7 @@
 #![allow(dead_code)]
 
 use skiff_testkit::Transcript;
-use skiff_testkit::registry::{OciLayout, Registry, RegistryAuth};
+use skiff_testkit::registry::{Registry, RegistryAuth};
 use skiff_testkit::transcript::Outcome;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,9 +22,7 @@ pub struct Setup {
 impl Setup {
     pub fn new() -> Setup {
         let registry = Registry::start(RegistryAuth::Open);
-        let layout = OciLayout::new("v1");
-        layout.add_layer(skiff_testkit::rootfs::build_busybox_rootfs);
-        layout.configure(&["--config.cmd=sh"]);
+        let layout = skiff_testkit::images::busybox();
         registry.push(&layout.path(), "v1", "test/busybox");
         Setup {
             registry,
@@ -73,6 +71,29 @@ impl Setup {
 
     pub fn path(&self, path: &str) -> PathBuf {
         self.dir.path().join(path)
+    }
+
+    /// A setup step the transcript shows (`mkdir`, `echo`, `tar` ...), run
+    /// with `sh -c` in the test's directory.
+    pub fn shell(&self, t: &mut Transcript, script: &str) -> Outcome {
+        t.setup(self.dir.path(), script)
+    }
+
+    /// Writes the file `path` of the test's directory (its directory must
+    /// exist) as a step the transcript shows: `cat > PATH <<'EOF'`, the
+    /// text, `EOF`. The quoted delimiter keeps `$BASE` as it is.
+    pub fn write_shown(&self, t: &mut Transcript, path: &str, text: &str) -> Outcome {
+        assert!(
+            text.ends_with('\n') && !text.contains("\nEOF\n"),
+            "{text:?}"
+        );
+        self.shell(t, &format!("cat > {path} <<'EOF'\n{text}EOF"))
+    }
+
+    /// Shows the switch to another engine root, as a learner makes it;
+    /// the test then runs with the root `state` itself.
+    pub fn switch_root(&self, t: &mut Transcript, state: &str) {
+        t.typed(&format!("export SKIFF_ROOT=$PWD/{state}"), "");
     }
 
     /// Runs `ch05-images ARGS` (on the root `state`) into the transcript,
@@ -126,20 +147,29 @@ pub fn list(dir: &Path) -> Vec<String> {
     names
 }
 
-/// The snapshot settings of build transcripts: the registry's port,
-/// digests, short ids, sizes that depend on compression, and times.
+/// What changes from run to run in a build transcript: the registry's
+/// port, digests, short ids, sizes that depend on compression, and times.
+pub const FILTERS: &[(&str, &str)] = &[
+    (r"127\.0\.0\.1:\d+", "127.0.0.1:PORT"),
+    (r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]"),
+    (r"\b[0-9a-f]{12}\b", "[SHORT-ID12]"),
+    (r"(file|dir|multi):[0-9a-f]{16}…", "$1:[CONTENT-HASH16]…"),
+    (r"\(\d+ bytes\)", "([N] bytes)"),
+    (r"size: \d+", "size: [N]"),
+    (
+        r"(Less than a second|About a minute|\d+ seconds?|\d+ minutes?) ago",
+        "[CREATED]",
+    ),
+];
+
+/// The transcript as its snapshot holds it: [`FILTERS`] applied, tables
+/// laid out again (see `skiff_testkit::scrub`).
+pub fn scrubbed(text: &str) -> String {
+    skiff_testkit::scrub(text, FILTERS)
+}
+
+/// The snapshot settings of build transcripts (give them [`scrubbed`]
+/// text).
 pub fn settings() -> insta::Settings {
-    let mut s = skiff_testkit::snapshot_settings();
-    s.add_filter(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT");
-    s.add_filter(r"sha256:[0-9a-f]{64}", "sha256:[DIGEST]");
-    s.add_filter(r"\b[0-9a-f]{12}\b", "[SHORT-ID12]");
-    s.add_filter(r"(file|dir|multi):[0-9a-f]{16}…", "$1:[CONTENT-HASH16]…");
-    s.add_filter(r"\(\d+ bytes\)", "([N] bytes)");
-    s.add_filter(r"size: \d+", "size: [N]");
-    s.add_filter(
-        r"(Less than a second|About a minute|\d+ seconds?|\d+ minutes?) ago +",
-        "[CREATED]   ",
-    );
-    s.add_filter(r"CREATED +CREATED BY", "CREATED     CREATED BY");
-    s
+    skiff_testkit::snapshot_settings()
 }

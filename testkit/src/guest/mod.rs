@@ -1,17 +1,33 @@
-//! Runs a test binary inside a cgroup2-only Linux guest under qemu.
+//! Runs test binaries inside a cgroup2-only Linux guest under qemu.
 //!
-//! Why a guest: the test machines mount cgroups in a hybrid layout (v1
-//! hierarchies plus an empty v2 mount, see GUIDE.md section 6), so code that
-//! drives cgroup v2 (chapter 3) would never meet a real unified hierarchy on
-//! the host. A virtual machine with its own kernel can mount cgroup2 alone,
-//! with every controller (`cpuset cpu io memory hugetlb pids rdma misc`).
+//! Why a guest: a machine mounts its cgroups in one layout, and the tests
+//! meet only that one. Some machines (the project's CI among them) boot in
+//! the *hybrid* layout: v1 hierarchies under `/sys/fs/cgroup/<controller>`
+//! hold the controllers, and a cgroup2 mount at `/sys/fs/cgroup/unified`
+//! holds none (chapter 3's `layout.rs` tells the layouts apart, and the
+//! book's chapter 3, "Two versions, and the machines in between", explains
+//! them). Learners' machines boot with cgroup v2 only. A virtual machine
+//! with its own kernel can mount cgroup2 alone, with every controller
+//! (`cpuset cpu io memory hugetlb pids rdma misc`), whatever the host has.
+//!
+//! Two ways to use it:
+//!
+//! - [`run_in_cgroup2_guest`] runs one binary in a guest whose whole root
+//!   is an initramfs: quick (2.5 to 4 s), for a test that drives the cgroup
+//!   v2 code directly (chapter 3's `tests/cgroup_v2_guest.rs`).
+//! - [`suite`] runs whole test suites in a guest booted from an ext4 disk
+//!   image of the host's own files ([`disk`]): the test binaries, the tools
+//!   they call and their libraries, at the paths they have on the host
+//!   (`scripts/cgroup2-suite`).
 //!
 //! The guest:
 //!
 //! - kernel: Debian's `linux-image-6.1.0-*-cloud-amd64`, fetched once into
-//!   [`GUEST_KERNEL`] by `scripts/fetch-guest-kernel` (run by
-//!   `scripts/setup`). The serial console, initramfs support and the cgroup
-//!   controllers are built in, so the guest needs no kernel module.
+//!   [`GUEST_KERNEL`] (and its modules into [`GUEST_MODULES`]) by
+//!   `scripts/fetch-guest-kernel` (run by `scripts/setup`). The serial
+//!   console, initramfs support, ext4 and the cgroup controllers are built
+//!   in; virtio's block driver, overlayfs and the loop driver are modules,
+//!   which only the disk-booted guest loads.
 //! - initramfs, built afresh for each run in a temporary directory: static
 //!   busybox with a link per applet, an `/init` shell script, the binary at
 //!   `/guest/NAME`, and the shared libraries `ldd` lists for it (with the
@@ -19,13 +35,17 @@
 //! - `/init` mounts proc, sysfs, devtmpfs, a tmpfs on /tmp and cgroup2 on
 //!   /sys/fs/cgroup, runs the binary from `/` with [`IN_GUEST_VAR`]`=1` in its
 //!   environment, prints its exit code after a marker line and powers off.
-//! - qemu: `qemu-system-x86_64` with TCG, *not* KVM: KVM hangs on the test
-//!   VMs (nested virtualisation). Without it a run takes 2.5 to 4 s. Two CPUs
+//! - qemu: `qemu-system-x86_64`, by default with TCG (software emulation):
+//!   KVM inside a virtual machine (nested virtualisation) is often missing or
+//!   hangs, and a run that does little takes 2.5 to 4 s without it. Two CPUs
 //!   so cpuset tests have a choice, 512 MiB, no network device, the serial
 //!   console on qemu's stdout.
 //!
 //! A missing kernel or qemu fails the test loudly with what to run: a
 //! skipped test would hide the cgroup v2 path.
+
+pub mod disk;
+pub mod suite;
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -38,6 +58,11 @@ use std::time::{Duration, Instant};
 
 /// Where `scripts/fetch-guest-kernel` puts the guest's kernel.
 pub const GUEST_KERNEL: &str = "/var/cache/skiff/guest-kernel/vmlinuz";
+
+/// Where `scripts/fetch-guest-kernel` puts the kernel's modules: the
+/// package's `lib/modules/<version>/` with a `modules.dep` made by busybox's
+/// `depmod`.
+pub const GUEST_MODULES: &str = "/var/cache/skiff/guest-kernel/modules";
 
 /// Set to `1` in the environment of the binary that runs in the guest. A
 /// test binary that is both the host-side driver and the guest-side payload
@@ -210,7 +235,7 @@ fn build_initramfs(root: &Path, binary: &Path, args: &[&str], markers: &Markers)
 }
 
 /// Copies a file, following symlinks, and makes it executable.
-fn copy_executable(from: &Path, to: &Path) {
+pub(crate) fn copy_executable(from: &Path, to: &Path) {
     std::fs::copy(from, to)
         .unwrap_or_else(|err| panic!("copy {} into the initramfs: {err}", from.display()));
     std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o755)).expect("chmod");
@@ -218,7 +243,7 @@ fn copy_executable(from: &Path, to: &Path) {
 
 /// The shared libraries and the dynamic loader `binary` needs, from `ldd`.
 /// Empty for a static binary.
-fn shared_libraries(binary: &Path) -> Vec<PathBuf> {
+pub(crate) fn shared_libraries(binary: &Path) -> Vec<PathBuf> {
     let out = Command::new("ldd")
         .arg(binary)
         .output()
@@ -250,7 +275,7 @@ fn shared_libraries(binary: &Path) -> Vec<PathBuf> {
 }
 
 /// Quotes `word` for the guest's shell.
-fn shell_quote(word: &str) -> String {
+pub(crate) fn shell_quote(word: &str) -> String {
     format!("'{}'", word.replace('\'', r"'\''"))
 }
 
@@ -292,7 +317,7 @@ poweroff -f"#,
 
 /// Packs the tree at `root` into a `newc` cpio archive, the format the
 /// kernel unpacks as an initramfs.
-fn pack_cpio(root: &Path, archive: &Path) {
+pub(crate) fn pack_cpio(root: &Path, archive: &Path) {
     let mut names = Vec::new();
     list_tree(root, Path::new("."), &mut names);
     let mut cpio = Command::new("cpio")
@@ -331,42 +356,99 @@ fn list_tree(dir: &Path, relative: &Path, names: &mut Vec<PathBuf>) {
 }
 
 /// A running qemu, killed and reaped on drop (also when a test panics).
-struct Guest {
-    child: Child,
+pub(crate) struct Guest {
+    pub(crate) child: Child,
+}
+
+/// How qemu emulates the guest's CPUs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Accel {
+    /// Software emulation: slow, and works everywhere.
+    Tcg,
+    /// The host's hardware virtualisation (`/dev/kvm`): fast, when it works.
+    Kvm,
+}
+
+impl Accel {
+    /// qemu's name for it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Accel::Tcg => "tcg",
+            Accel::Kvm => "kvm",
+        }
+    }
+}
+
+/// The virtual machine a guest runs on.
+#[derive(Debug, Clone)]
+pub struct Machine {
+    pub memory_mib: u32,
+    pub cpus: u32,
+    pub accel: Accel,
+    /// A raw disk image, attached as the virtio disk `/dev/vda`.
+    pub disk: Option<PathBuf>,
+    /// The kernel's command line after the console settings.
+    pub append: String,
+}
+
+impl Machine {
+    /// The small initramfs-only guest of [`run_in_cgroup2_guest`].
+    fn small() -> Machine {
+        Machine {
+            memory_mib: 512,
+            cpus: 2,
+            accel: Accel::Tcg,
+            disk: None,
+            append: "rdinit=/init".to_string(),
+        }
+    }
+
+    /// The qemu command that boots `initrd` on this machine, its serial
+    /// console on qemu's stdout.
+    pub(crate) fn command(&self, initrd: &Path) -> Command {
+        let mut command = Command::new("qemu-system-x86_64");
+        command
+            .args(["-m", &self.memory_mib.to_string()])
+            .args(["-smp", &self.cpus.to_string()])
+            .args(["-nographic", "-no-reboot", "-nic", "none"])
+            .args(["-accel", self.accel.name()]);
+        if self.accel == Accel::Kvm {
+            command.args(["-cpu", "host"]);
+        }
+        if let Some(disk) = &self.disk {
+            command.arg("-drive").arg(format!(
+                "file={},format=raw,if=virtio,cache=unsafe",
+                disk.display()
+            ));
+        }
+        command
+            .arg("-kernel")
+            .arg(GUEST_KERNEL)
+            .arg("-initrd")
+            .arg(initrd)
+            .arg("-append")
+            .arg(format!("console=ttyS0 quiet panic=-1 {}", self.append))
+            .stdin(Stdio::null());
+        // SAFETY: prctl is async-signal-safe and touches no memory of ours. It
+        // makes the kernel kill qemu when the thread that started it dies, even
+        // by SIGKILL, where no destructor runs.
+        unsafe {
+            command.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
+                    .map_err(std::io::Error::from)
+            });
+        }
+        command
+    }
 }
 
 /// Starts qemu on `initrd` with the serial console written to `console`.
 fn boot(initrd: &Path, console: &Path) -> Guest {
     let log = File::create(console).expect("create the console log");
-    let mut command = Command::new("qemu-system-x86_64");
+    let mut command = Machine::small().command(initrd);
     command
-        .args([
-            "-m",
-            "512",
-            "-smp",
-            "2",
-            "-nographic",
-            "-no-reboot",
-            "-nic",
-            "none",
-        ])
-        .arg("-kernel")
-        .arg(GUEST_KERNEL)
-        .arg("-initrd")
-        .arg(initrd)
-        .args(["-append", "console=ttyS0 quiet panic=-1 rdinit=/init"])
-        .stdin(Stdio::null())
         .stderr(log.try_clone().expect("dup the console log"))
         .stdout(log);
-    // SAFETY: prctl is async-signal-safe and touches no memory of ours. It
-    // makes the kernel kill qemu when the thread that started it dies, even
-    // by SIGKILL, where no destructor runs.
-    unsafe {
-        command.pre_exec(|| {
-            nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL)
-                .map_err(std::io::Error::from)
-        });
-    }
     let child = command.spawn().unwrap_or_else(|err| {
         panic!("cannot start qemu-system-x86_64 ({err}): install it with `sudo ./scripts/setup`")
     });
