@@ -25,6 +25,7 @@ pub mod api;
 pub mod base64;
 pub mod cli;
 pub mod client;
+pub mod compose;
 pub mod copy;
 pub mod daemon;
 pub mod engine;

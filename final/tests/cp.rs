@@ -81,9 +81,12 @@ fn transcript_cp_both_ways() {
         daemon.skiff(&["cp", "-L", "web:/srv/escape", "etc-copy"]),
     );
     sh(&mut t, &daemon, "cat hostname; head -1 passwd; ls etc-copy");
+    // The container's /etc/hostname (its network's file, with its own
+    // name), not the host's.
+    let own = daemon.ok(daemon.docker(&["inspect", "-f", "{{.Config.Hostname}}", "web"]));
     assert_eq!(
         std::fs::read_to_string(daemon.work().join("hostname")).unwrap(),
-        "rootfs\n"
+        own
     );
 
     t.comment("into it: into a directory, under a new name, through its links");

@@ -51,7 +51,7 @@ fn transcript_docker_against_skiff() {
             &image,
             "sh",
             "-c",
-            "echo to stdout; echo to stderr >&2; exit 3",
+            "echo to stdout; sleep 0.1; echo to stderr >&2; exit 3",
         ],
     );
     assert_eq!(code.code, 3);

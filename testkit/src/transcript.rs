@@ -409,17 +409,24 @@ pub fn relayout_tables(
             .find_iter(line)
             .map(|m| line[..m.start()].chars().count())
             .collect();
+        // A cell that starts a little left of its title (a row laid out
+        // with a cell one character narrower than counted) is cut at the
+        // start of its word, not inside it.
+        let cut = |row: &[char], at: usize| -> usize {
+            let mut at = at.min(row.len());
+            while at > 0 && at < row.len() && row[at] != ' ' && row[at - 1] != ' ' {
+                at -= 1;
+            }
+            at
+        };
         let cells = |row: &[char]| -> Vec<String> {
             starts
                 .iter()
                 .enumerate()
                 .map(|(i, &from)| {
-                    let to = starts
-                        .get(i + 1)
-                        .copied()
-                        .unwrap_or(row.len())
-                        .min(row.len());
-                    let text: String = row[from.min(row.len())..to].iter().collect();
+                    let to = starts.get(i + 1).map_or(row.len(), |&next| cut(row, next));
+                    let from = cut(row, from).min(to);
+                    let text: String = row[from..to].iter().collect();
                     cell(&when.replace_all(text.trim(), "[WHEN]"))
                 })
                 .collect()

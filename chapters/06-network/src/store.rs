@@ -470,6 +470,21 @@ impl NetworkStore {
         self.remove_unused(true)
     }
 
+    /// Removes the default network (its bridge and rules) when no
+    /// container uses it: what a daemon does as it stops, so that an engine
+    /// that is not running leaves no interface behind. It is made again on
+    /// first use. Whether it was removed.
+    pub fn remove_default_if_unused(&self) -> Result<bool> {
+        let _store = self.lock()?;
+        for network in self.list()? {
+            if network.is_default() && self.attached(&network)?.is_empty() {
+                self.remove_locked(&network)?;
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     fn remove_unused(&self, with_default: bool) -> Result<Vec<String>> {
         let _store = self.lock()?;
         let mut removed = Vec::new();

@@ -28,6 +28,8 @@ fn header_name(field: &str) -> Option<&'static str> {
         "Status" => "STATUS",
         "Ports" => "PORTS",
         "Names" => "NAMES",
+        "Name" => "NAME",
+        "Service" => "SERVICE",
         "State" => "STATE",
         "Labels" => "LABELS",
         "Repository" => "REPOSITORY",
@@ -87,7 +89,7 @@ fn ports_column(ports: &Value) -> String {
 }
 
 /// The fields `docker ps --format` knows, for one container.
-fn ps_row(container: &Value) -> Value {
+pub fn ps_row(container: &Value) -> Value {
     let names: Vec<String> = container["Names"]
         .as_array()
         .into_iter()

@@ -201,6 +201,8 @@ pub enum Verbs {
     Load(transfer::LoadArgs),
     /// Show how an image was made
     History(transfer::HistoryArgs),
+    /// Run a compose file's application (up -d, down, ps, logs)
+    Compose(crate::compose::ComposeArgs),
     /// Make an image of a container's changes
     Commit(transfer::CommitArgs),
     /// Copy files between a container and this machine
@@ -424,6 +426,7 @@ impl Verbs {
                 transfer::history(&client, &args)
             }
             Verbs::Commit(args) => transfer::commit(&client, &args),
+            Verbs::Compose(args) => crate::compose::execute(args, host),
             Verbs::Cp(args) => copy::cp(&client, &args),
             Verbs::Update(args) => system::update(&client, &args),
             Verbs::Volume(verb) => verb.execute(&client),

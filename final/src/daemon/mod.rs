@@ -155,6 +155,16 @@ pub fn run(root: &Path, host: &Host) -> anyhow::Result<()> {
                 .await?;
             }
         }
+        // The default bridge goes with the daemon unless a container (kept
+        // by its shim) still uses it; the next daemon makes it again.
+        if let Err(e) = daemon
+            .engine
+            .network()
+            .networks()
+            .remove_default_if_unused()
+        {
+            eprintln!("skiff daemon: removing the default bridge: {e}");
+        }
         anyhow::Ok(())
     })
 }

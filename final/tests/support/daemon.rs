@@ -161,6 +161,12 @@ impl Drop for TestDaemon {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // The networks of this root (its default bridge among them), as a
+        // machine that drops the whole root would have to.
+        let networks = ch06_network::store::NetworkStore::open(&self.root());
+        if let Err(e) = networks.remove_all_unused() {
+            eprintln!("removing the test's networks: {e}");
+        }
         skiff_testkit::assert_no_mounts_under(self.dir.path());
     }
 }

@@ -47,7 +47,7 @@ pub enum ResourceError {
 }
 
 /// The networks and volumes the services in `services` use.
-fn used(project: &Project, services: &[String]) -> (BTreeSet<String>, BTreeSet<String>) {
+pub fn used(project: &Project, services: &[String]) -> (BTreeSet<String>, BTreeSet<String>) {
     let mut networks = BTreeSet::new();
     let mut volumes = BTreeSet::new();
     for name in services {
@@ -117,7 +117,7 @@ pub fn create(
 // ANCHOR_END: create
 
 /// What `network create` is asked for a network of the file.
-fn network_spec(resource: &Resource, def: &NetworkDef) -> Result<NetworkSpec, ResourceError> {
+pub fn network_spec(resource: &Resource, def: &NetworkDef) -> Result<NetworkSpec, ResourceError> {
     let unsupported = |message: &str| ResourceError::Unsupported {
         network: resource.name.clone(),
         message: message.to_string(),
