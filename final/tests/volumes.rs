@@ -74,6 +74,23 @@ fn transcript_volumes() {
         ]),
     );
 
+    t.comment("--read-only: the root refuses writes, the volume takes them");
+    record(
+        &mut t,
+        &image,
+        daemon.docker(&[
+            "run",
+            "--rm",
+            "--read-only",
+            "-v",
+            "data:/data",
+            &image.name,
+            "sh",
+            "-c",
+            "touch /srv/new; echo more >> /data/file && cat /data/file",
+        ]),
+    );
+
     t.comment("in use while a container (even a stopped one) names it");
     assert_ne!(
         record(&mut t, &image, daemon.docker(&["volume", "rm", "data"])),

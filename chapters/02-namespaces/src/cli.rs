@@ -9,7 +9,7 @@ use crate::namespaces::{Isolation, NetworkMode, PidMode};
 use crate::records::new_id;
 use crate::run::{Engine, RunError};
 use crate::seccomp::SeccompMode;
-use crate::spec::{Spec, base_env};
+use crate::spec::{Filesystem, Spec, base_env};
 use crate::userns::DEFAULT_MAP;
 use crate::verbs;
 use ch01_process::ProcessSpec;
@@ -82,6 +82,10 @@ pub struct ContainerArgs {
     /// Remove the container when it exits
     #[arg(long)]
     pub rm: bool,
+    /// Mount the container's root read-only (volumes and tmpfs mounts stay
+    /// writable)
+    #[arg(long = "read-only")]
+    pub read_only: bool,
 }
 
 /// The security options docker has that this engine knows: every value is
@@ -189,7 +193,10 @@ impl ContainerArgs {
             id_map: DEFAULT_MAP,
             stop_timeout: process.stop_timeout,
             auto_remove: self.rm,
-            filesystem: Default::default(),
+            filesystem: Filesystem {
+                read_only: self.read_only,
+                ..Filesystem::default()
+            },
             id,
         })
     }

@@ -730,3 +730,31 @@ fn every_capability_dropped_and_another_user() {
     assert_eq!(code, 0);
     assert_eq!(field(&out, "cap.eff"), "0000000000000000");
 }
+
+#[test]
+fn read_only_root_refuses_writes_but_not_in_its_mounts() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let (out, stderr, code) = output(run_in(
+        &rootfs,
+        &["--read-only"],
+        &[
+            "sh",
+            "-c",
+            "touch /new 2>&1; echo x > /dev/shm/ok && echo /dev/shm writable; probe mounts | grep ' / '",
+        ],
+    ));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(out.contains("Read-only file system"), "{out}");
+    assert!(out.contains("/dev/shm writable"), "{out}");
+    let root = out.lines().last().unwrap_or_default();
+    assert!(
+        root.contains(" ro"),
+        "the root is not mounted read-only: {root}"
+    );
+    assert!(!rootfs.path().join("new").exists());
+    // Without the flag the root takes writes.
+    let (_, stderr, code) = output(run_in(&rootfs, &[], &["touch", "/new"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert_no_mounts_under(rootfs.workdir());
+}

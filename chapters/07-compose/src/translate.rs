@@ -179,12 +179,6 @@ fn refuse_unsupported(name: &str, service: &Service) -> Result<(), TranslateErro
             "init: true is not supported: skiff has no init program to put in the container; make the command handle SIGTERM and reap its children, or drop init",
         ));
     }
-    if service.read_only == Some(true) {
-        return Err(unsupported(
-            name,
-            "read_only: true is not supported: chapter 4 always gives a container a writable layer; drop read_only",
-        ));
-    }
     if service.networks.len() > 1 {
         let names: Vec<&str> = service.networks.keys().map(String::as_str).collect();
         return Err(unsupported(
@@ -233,6 +227,7 @@ fn container_args(
             .map(|o| o.replacen("seccomp:", "seccomp=", 1))
             .collect(),
         rm: false,
+        read_only: service.read_only == Some(true),
     })
 }
 

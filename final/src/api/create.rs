@@ -124,6 +124,8 @@ pub struct HostConfig {
     pub extra_hosts: Option<Vec<String>>,
     pub restart_policy: Option<RestartBody>,
     pub auto_remove: bool,
+    /// `--read-only`.
+    pub readonly_rootfs: bool,
     pub cap_add: Option<Vec<String>>,
     pub cap_drop: Option<Vec<String>>,
     pub security_opt: Option<Vec<String>>,
@@ -272,6 +274,7 @@ fn spec_of(
                     },
                     security_opt,
                     rm: host.auto_remove,
+                    read_only: host.readonly_rootfs,
                 },
                 process: ProcessArgs {
                     flags: ProcessFlags {

@@ -22,6 +22,9 @@ pub struct RunArgs {
     /// Remove the container when it exits
     #[arg(long)]
     pub rm: bool,
+    /// Mount the container's root read-only
+    #[arg(long = "read-only")]
+    pub read_only: bool,
     #[arg(long)]
     pub name: Option<String>,
     /// Set an environment variable (KEY=VALUE, or KEY to pass ours on)
@@ -321,6 +324,7 @@ pub fn create_body(args: &RunArgs) -> Result<Value> {
             "NetworkMode": args.network.clone().unwrap_or_default(),
             "RestartPolicy": restart,
             "AutoRemove": args.rm,
+            "ReadonlyRootfs": args.read_only,
             "CapAdd": args.cap_add,
             "CapDrop": args.cap_drop,
             "SecurityOpt": args.security_opt,

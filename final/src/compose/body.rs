@@ -82,6 +82,7 @@ pub fn create_body(project: &Project, planned: &PlannedContainer) -> Result<Valu
             "CapDrop": service.cap_drop,
             "SecurityOpt": service.security_opt,
             "RestartPolicy": restart_policy(service),
+            "ReadonlyRootfs": service.read_only == Some(true),
         },
     }))
 }

@@ -67,6 +67,7 @@ fn build_flags(network: NetworkMode) -> StorageFlags {
                     network: network.name().to_string(),
                     security_opt: Vec::new(),
                     rm: false,
+                    read_only: false,
                 },
                 process: ProcessArgs::default(),
             },
