@@ -203,6 +203,90 @@ fn transcript_shim_outlives_daemon() {
     s.bind(|| insta::assert_snapshot!("shim_outlives_daemon", t.text()));
 }
 
+/// The port the book shows for the published web service.
+const SHOWN_PORT: &str = "8080";
+
+// ANCHOR: compose_outlives_daemon
+#[test]
+fn transcript_compose_outlives_daemon() {
+    let mut daemon = Daemon::start();
+    // A port free now, shown as 8080.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+        .to_string();
+    let mut t = Transcript::new();
+    t.comment("an application: a page served by httpd, its data in a volume");
+    let file = format!(
+        r#"cat > compose.yaml <<'EOF'
+services:
+  web:
+    image: {}
+    command: ["sh", "-c", "echo served > /www/index.html; exec httpd -f -p 80 -h /www"]
+    volumes:
+      - www:/www
+    ports:
+      - "127.0.0.1:{port}:80"
+    restart: always
+    stop_signal: SIGKILL
+volumes:
+  www:
+EOF"#,
+        daemon.image
+    );
+    shell(&mut t, &daemon, &file);
+    let up = shell(&mut t, &daemon, "skiff compose -p shop up -d");
+    assert_eq!(up.code, 0, "{}", up.output);
+    let url = format!("http://127.0.0.1:{port}/");
+    harness::eventually("the page is served", || {
+        Command::new("busybox")
+            .args(["wget", "-q", "-O", "/dev/null", &url])
+            .status()
+            .is_ok_and(|s| s.success())
+    });
+    t.comment("the daemon is killed: nothing of the application was in it");
+    let daemon_pid = daemon.process.as_ref().unwrap().id();
+    let mut kill = Command::new("kill");
+    kill.args(["-9", &daemon_pid.to_string()]);
+    t.run_shown(
+        "kill -9 $(pgrep -f -- '-H unix:///run/skiff.sock daemon')",
+        &mut kill,
+        None,
+    );
+    daemon.process.take().unwrap().wait().unwrap();
+    let served = shell(&mut t, &daemon, &format!("busybox wget -q -O - {url}"));
+    assert_eq!(served.output.trim(), "served", "{}", served.output);
+    t.comment("a new daemon finds the application as it was");
+    daemon.launch();
+    shell(&mut t, &daemon, "skiff compose -p shop ps --all");
+    let down = shell(&mut t, &daemon, "skiff compose -p shop down -v");
+    assert_eq!(down.code, 0, "{}", down.output);
+    // The ps table is laid out again once its times and ports are shown
+    // as the book shows them.
+    let registry = regex_escape(&daemon.registry.host());
+    let published = format!(r"127\.0\.0\.1:{port}\b");
+    let shown_port = format!("127.0.0.1:{SHOWN_PORT}");
+    let text = skiff_testkit::transcript::scrub(
+        t.text(),
+        &[
+            (registry.as_str(), "127.0.0.1:PORT"),
+            (published.as_str(), shown_port.as_str()),
+            (
+                r"Up (Less than a second|About a minute|\d+ seconds?)",
+                "Up [WHEN]",
+            ),
+            (
+                r"(Less than a second|About a minute|\d+ seconds?) ago",
+                "[WHEN] ago",
+            ),
+        ],
+    );
+    book_settings(&daemon).bind(|| insta::assert_snapshot!("compose_outlives_daemon", text));
+}
+// ANCHOR_END: compose_outlives_daemon
+
 /// The parent pid on the line of `ps -o ppid=,args=` that runs the shim.
 fn shim_parent(ps: &str) -> u32 {
     ps.lines()
