@@ -174,6 +174,9 @@ pub fn enter_rootfs(spec: &Spec, steps: &mut dyn Step) -> Result<(), HookError> 
     steps.before_bind(rootfs)?;
     mounts::bind_root(rootfs).map_err(failed)?;
     mounts::mount_kernel_filesystems(rootfs).map_err(failed)?;
+    if spec.process.terminal {
+        mounts::bind_console(rootfs).map_err(failed)?;
+    }
     steps.before_pivot(rootfs)?;
     if spec.filesystem.read_only {
         mounts::make_root_readonly(rootfs).map_err(failed)?;

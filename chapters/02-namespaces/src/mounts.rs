@@ -193,6 +193,36 @@ pub fn mount_kernel_filesystems(root: &Path) -> Result<()> {
 }
 // ANCHOR_END: kernel_filesystems
 
+/// `/dev/console`: the terminal on our standard input, when it is one.
+///
+/// The terminal was opened on the host (by the shim, or it is the user's
+/// own): it lives in the host's devpts, which the container's private
+/// `/dev/pts` instance does not show. The process still has a terminal
+/// (`isatty` is true), but a program that asks for its name (`tty`,
+/// `ttyname(3)`) finds no file for it. Bound on `/dev/console`, as runc
+/// binds the container's console, the terminal has a name in the
+/// container's `/dev`, and `ttyname` finds it there.
+pub fn bind_console(root: &Path) -> Result<()> {
+    if !nix::unistd::isatty(std::io::stdin()).unwrap_or(false) {
+        return Ok(());
+    }
+    // By its path (`/dev/pts/3`), not through the descriptor: the
+    // descriptor's mount is the host's namespace's, and a bind mount's
+    // source must be in ours (the kernel says EINVAL otherwise); the path
+    // finds our copy of that mount.
+    let source = std::fs::read_link("/proc/self/fd/0")
+        .map_err(|e| io_error(Path::new("/proc/self/fd/0"), e))?;
+    let target = root.join("dev/console");
+    std::fs::File::create(&target).map_err(|e| io_error(&target, e))?;
+    mount_fs(
+        &source.to_string_lossy(),
+        &target,
+        None,
+        MsFlags::MS_BIND,
+        None,
+    )
+}
+
 // ANCHOR: pivot_root
 /// Step 4: make `root` the root of the mount namespace and drop the old one.
 ///

@@ -12,8 +12,8 @@
 //!
 //! The terminal is allocated on the host, as chapter 1's and the engine's
 //! shim allocate theirs: the container's `/dev/pts` is a devpts instance of
-//! its own, where this terminal does not appear (`tty` prints "not a tty"
-//! while the process does have a terminal).
+//! its own, where this terminal does not appear. Chapter 2 binds it on the
+//! container's `/dev/console`, as runc does, so that `tty` finds its name.
 
 use nix::pty::{OpenptyResult, Winsize, openpty};
 use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
