@@ -278,6 +278,7 @@ pub fn spawn(
     options: &SpawnOptions,
     hooks: &mut dyn SpawnHooks,
 ) -> Result<Child, SpawnError> {
+    // SOLUTION START: ch01-spawn start the child: fork (or clone), the parent's hook, the go pipe, the child's steps, execve and the report pipe (book: The process > The code > Spawning)
     let mut exec = ExecPlan::new(spec)?;
     if options.die_with_parent {
         exec.parent = Some(pidfd_of_self()?);
@@ -327,6 +328,7 @@ pub fn spawn(
     }
     let _ = waitpid(pid, None);
     Err(ChildReport::decode(&report))
+    // SOLUTION END
 }
 // ANCHOR_END: spawn
 
@@ -497,10 +499,29 @@ fn run_child(
         // SAFETY: _exit ends the process without running the parent's atexit handlers.
         unsafe { libc::_exit(1) };
     }
-    let failure = prepare_and_exec(exec, options, hooks);
+    // A panic must not unwind out of here: above us is a copy of the
+    // parent's stack, and unwinding it would run the parent's destructors
+    // (remove its cgroup, its records) a second time, from the child. The
+    // panic becomes a report like any other failure before `execve`.
+    let failure = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        prepare_and_exec(exec, options, hooks)
+    }))
+    .unwrap_or_else(|panic| ChildReport::Setup(panic_message(panic.as_ref())));
     let _ = report.write_all(&failure.encode());
     // SAFETY: as above.
     unsafe { libc::_exit(failure.exit_code()) }
+}
+
+/// The text of a panic: `panic!` and `todo!` carry a `String` when they
+/// format arguments and a `&str` when they do not.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(text) = panic.downcast_ref::<String>() {
+        format!("panicked: {text}")
+    } else if let Some(text) = panic.downcast_ref::<&str>() {
+        format!("panicked: {text}")
+    } else {
+        "panicked before execve".into()
+    }
 }
 
 /// Runs the child's steps and `execve`; returns only on failure.

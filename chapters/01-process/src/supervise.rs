@@ -144,6 +144,7 @@ impl Supervisor {
         mut child: Child,
         watch: &mut dyn Watch,
     ) -> Result<ExitStatus, SuperviseError> {
+        // SOLUTION START: ch01-supervise the supervisor loop: reap with waitpid(-1, WNOHANG), poll the signalfd, forward signals, SIGKILL after the stop timeout (book: The process > The code > Supervising)
         let main = child.pid();
         let mut status = None;
         let mut kill_at: Option<Instant> = None;
@@ -257,6 +258,7 @@ impl Supervisor {
                 kill_at = Some(Instant::now() + grace);
             }
         }
+        // SOLUTION END
     }
     // ANCHOR_END: supervise
 

@@ -116,6 +116,7 @@ pub fn bind_root(root: &Path) -> Result<()> {
 // ANCHOR: kernel_filesystems
 /// Step 3: /proc, /dev and /sys, as docker mounts them.
 pub fn mount_kernel_filesystems(root: &Path) -> Result<()> {
+    // SOLUTION START: ch02-kernel-filesystems mount /proc, a small /dev (tmpfs, bound device nodes, devpts, shm, mqueue, links) and a read-only /sys in the new root (book: Namespaces > What and why > A root of its own: chroot vs pivot_root)
     let hardened = MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC;
     // /proc shows the processes of the pid namespace that mounts it: ours.
     mount_fs(
@@ -190,6 +191,7 @@ pub fn mount_kernel_filesystems(root: &Path) -> Result<()> {
         None,
     )?;
     Ok(())
+    // SOLUTION END
 }
 // ANCHOR_END: kernel_filesystems
 
@@ -232,6 +234,7 @@ pub fn bind_console(root: &Path) -> Result<()> {
 /// of the host stays reachable, unlike with `chroot`, which only changes
 /// where path lookups start.
 pub fn pivot_into(root: &Path) -> Result<()> {
+    // SOLUTION START: ch02-pivot-root chdir into the new root, pivot_root(".", "."), unmount the old root with MNT_DETACH, chdir("/") (book: Namespaces > What and why > A root of its own: chroot vs pivot_root)
     let step = |what: String| move |errno| MountError { step: what, errno };
     explain!("chdir({:?})", root.display());
     nix::unistd::chdir(root).map_err(step(format!("chdir({:?})", root.display())))?;
@@ -241,6 +244,7 @@ pub fn pivot_into(root: &Path) -> Result<()> {
     umount2("/", MntFlags::MNT_DETACH).map_err(step("umount2(old root)".into()))?;
     nix::unistd::chdir("/").map_err(step("chdir(\"/\")".into()))?;
     Ok(())
+    // SOLUTION END
 }
 // ANCHOR_END: pivot_root
 

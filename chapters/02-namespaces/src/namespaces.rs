@@ -124,6 +124,7 @@ impl Isolation {
     /// joined network namespace is not new either: the child enters it with
     /// `setns` ([`join_network`]).
     pub fn clone_flags(&self) -> CloneFlags {
+        // SOLUTION START: ch02-clone-flags the clone flags of the namespaces the container gets: mount always, UTS, IPC, PID, network and user unless shared (book: Namespaces > What and why > Namespaces)
         let mut flags = CloneFlags::CLONE_NEWNS;
         if !self.inherit.uts {
             flags |= CloneFlags::CLONE_NEWUTS;
@@ -141,6 +142,7 @@ impl Isolation {
             flags |= CloneFlags::CLONE_NEWUSER;
         }
         flags
+        // SOLUTION END
     }
 }
 // ANCHOR_END: clone_flags

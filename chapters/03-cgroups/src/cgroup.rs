@@ -210,6 +210,7 @@ fn setting(controller: Controller, file: &'static str, value: impl ToString) -> 
 /// assert_eq!(v2, ["memory.max = 67108864", "cpu.max = 50000 100000"]);
 /// ```
 pub fn settings(version: Version, limits: &Limits) -> Result<Vec<Setting>> {
+    // SOLUTION START: ch03-settings translate the limits into the files and values of one cgroup version: memory, swap, cpu quota, shares, cpuset, pids (book: Cgroups > What and why > Each limit, and how the kernel enforces it)
     use Controller::*;
     let mut out = Vec::new();
 
@@ -297,6 +298,7 @@ pub fn settings(version: Version, limits: &Limits) -> Result<Vec<Setting>> {
         out.push(setting(Pids, "pids.max", value));
     }
     Ok(out)
+    // SOLUTION END
 }
 // ANCHOR_END: settings
 
@@ -507,10 +509,12 @@ impl Cgroup {
     /// Moves process `pid` (with all its threads) into the cgroup; the
     /// children it forks from now on are born in it.
     pub fn add(&self, pid: Pid) -> Result<()> {
+        // SOLUTION START: ch03-add move the process into the cgroup: write its pid to cgroup.procs in every hierarchy (book: Cgroups > What and why > No instant unlimited)
         for dir in self.dirs() {
             write(&dir.join("cgroup.procs"), &pid.to_string())?;
         }
         Ok(())
+        // SOLUTION END
     }
     // ANCHOR_END: add
 
@@ -795,6 +799,7 @@ fn create_v2(
     settings: &[Setting],
     created: &mut Vec<PathBuf>,
 ) -> Result<()> {
+    // SOLUTION START: ch03-create-v2 v2: check the controllers are available, enable them in cgroup.subtree_control above the cgroup, make the directories (book: Cgroups > What and why > Two versions, and the machines in between)
     let available = read(&root.join("cgroup.controllers"))?;
     let available: BTreeSet<&str> = available.split_whitespace().collect();
     for s in settings {
@@ -823,6 +828,7 @@ fn create_v2(
         }
         mkdir_leaf(&leaf, created)
     })
+    // SOLUTION END
 }
 
 /// The directories between `root` and the cgroup at `path`, top first.
@@ -860,6 +866,7 @@ fn enable_controllers(dir: &Path, wanted: &[&str]) -> Result<()> {
 /// in the cpuset hierarchy, give each new cgroup its parent's CPUs and
 /// memory nodes.
 fn create_v1(root: &Path, path: &Path, is_cpuset: bool, created: &mut Vec<PathBuf>) -> Result<()> {
+    // SOLUTION START: ch03-create-v1 v1: make the cgroup in one hierarchy with the directories above it; in the cpuset hierarchy copy cpuset.cpus and cpuset.mems from the parent (book: Cgroups > What and why > Two versions, and the machines in between)
     let leaf = root.join(path);
     retry_enoent(|| {
         let mut above = root.to_path_buf();
@@ -876,6 +883,7 @@ fn create_v1(root: &Path, path: &Path, is_cpuset: bool, created: &mut Vec<PathBu
         }
         Ok(())
     })
+    // SOLUTION END
 }
 
 /// Copies `cpuset.cpus` and `cpuset.mems` from `parent` when empty in `dir`.
