@@ -150,12 +150,7 @@ pub async fn create(
     State(daemon): State<Arc<Daemon>>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let body: CreateBody = if body.is_empty() {
-        CreateBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid volume configuration: {e}")))?
-    };
+    let body: CreateBody = super::json::decode(&body)?;
     if !matches!(body.driver.as_str(), "" | "local") {
         return Err(ApiError::bad_request(format!(
             "volume driver {:?} is not supported: volumes here are local directories",
