@@ -86,6 +86,30 @@ fn record(t: &mut Transcript, mut command: Command) -> skiff_testkit::transcript
     t.run_shown(&line, &mut command, None)
 }
 
+/// Records `command | sort`: for lists whose order is the order in which
+/// containers that compose creates in parallel happened to be made.
+fn record_sorted(t: &mut Transcript, command: Command) -> skiff_testkit::transcript::Outcome {
+    let line = format!(
+        "{} | sort",
+        skiff_testkit::transcript::command_line(&command)
+    );
+    let mut piped = Command::new("sh");
+    piped
+        .args(["-c", "\"$@\" | sort", "sh"])
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => piped.env(key, value),
+            None => piped.env_remove(key),
+        };
+    }
+    if let Some(dir) = command.get_current_dir() {
+        piped.current_dir(dir);
+    }
+    t.run_shown(&line, &mut piped, None)
+}
+
 /// docker-compose works on the services in parallel: the lines saying a
 /// container was created, started, stopped or removed come in the order
 /// the work ended. Each run of them is put in the order of the steps
@@ -250,7 +274,7 @@ fn docker_compose_runs_the_example_app() {
     assert_eq!(exec.output, "visits 1\n");
 
     t.comment("the docker CLI sees compose's labels");
-    record(
+    record_sorted(
         &mut t,
         daemon.docker(&[
             "ps",
