@@ -297,7 +297,15 @@ pub fn inspect_json(daemon: &Daemon, record: &Record<Spec>) -> Value {
         object.insert("Hostname".into(), json!(spec.hostname));
         object.insert("Env".into(), json!(spec.process.env));
         object.insert("Cmd".into(), json!(args_or_cmd(spec)));
-        object.insert("Image".into(), json!(record.image));
+        // The image as the client named it (`alpine`), as dockerd keeps
+        // it; the record has the reference made whole.
+        let asked = spec.engine.config["Image"]
+            .as_str()
+            .filter(|i| !i.is_empty());
+        object.insert(
+            "Image".into(),
+            asked.map_or_else(|| json!(record.image), |i| json!(i)),
+        );
         object.insert(
             "WorkingDir".into(),
             json!(spec.process.cwd.clone().unwrap_or_default()),
@@ -318,6 +326,19 @@ pub fn inspect_json(daemon: &Daemon, record: &Record<Spec>) -> Value {
         object.insert("AutoRemove".into(), json!(spec.engine.auto_remove));
         object.entry("RestartPolicy").or_insert(json!({"Name": spec.engine.restart.name, "MaximumRetryCount": spec.engine.restart.maximum_retry_count}));
         object.insert("NetworkMode".into(), json!(networks::mode_name(record)));
+        // The only log driver here; clients read it to know whether
+        // `logs` can answer (docker-py's `containers.run` does).
+        let mut log_options = serde_json::Map::new();
+        if let Some(size) = spec.engine.log.max_size {
+            log_options.insert("max-size".into(), json!(size.to_string()));
+        }
+        if let Some(files) = spec.engine.log.max_file {
+            log_options.insert("max-file".into(), json!(files.to_string()));
+        }
+        object.insert(
+            "LogConfig".into(),
+            json!({"Type": "json-file", "Config": log_options}),
+        );
         object.insert("Memory".into(), json!(spec.limits.memory.unwrap_or(0)));
         object.insert("PidsLimit".into(), json!(spec.limits.pids_limit));
         object.insert(

@@ -198,6 +198,13 @@ pub fn router(daemon: Arc<Daemon>) -> App {
             get(volumes::inspect).delete(volumes::remove),
         )
         .route("/system/df", get(df::df))
+        .route("/swarm", get(system::not_in_swarm))
+        .route("/swarm/{*rest}", axum::routing::any(system::not_in_swarm))
+        .route("/nodes", get(system::not_in_swarm))
+        .route("/services", get(system::not_in_swarm))
+        .route("/tasks", get(system::not_in_swarm))
+        .route("/secrets", get(system::not_in_swarm))
+        .route("/configs", get(system::not_in_swarm))
         .with_state(daemon);
     tower::util::MapRequestLayer::new(strip_version as fn(Request) -> Request).layer(routes)
 }

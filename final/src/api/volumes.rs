@@ -151,8 +151,10 @@ pub async fn create(
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
     let body: CreateBody = super::json::decode(&body)?;
+    // dockerd looks a driver other than `local` up among its plugins, and
+    // answers 404 when there is none by that name: here there never is.
     if !matches!(body.driver.as_str(), "" | "local") {
-        return Err(ApiError::bad_request(format!(
+        return Err(ApiError::not_found(format!(
             "volume driver {:?} is not supported: volumes here are local directories",
             body.driver
         )));
