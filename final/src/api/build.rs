@@ -320,6 +320,12 @@ async fn relay(
     // command printing a binary) goes in pieces of at most MAX_LINE.
     let mut lines = tokio::io::BufReader::new(output).take(u64::MAX);
     let mut line = Vec::new();
+    // dockerd sends the image's id (`aux`) before the closing lines
+    // ("Successfully built ID", "Successfully tagged NAME"), and clients
+    // take the last line for the last word: docker-py's tests read
+    // `lines[-1]["stream"]`. The builder prints them before it reports
+    // the id, so they wait for it here.
+    let mut closing = Vec::new();
     loop {
         line.clear();
         lines.set_limit(MAX_LINE);
@@ -327,7 +333,11 @@ async fn relay(
             Ok(0) | Err(_) => break,
             Ok(_) => {
                 let text = String::from_utf8_lossy(&line).into_owned();
-                let _ = tx.send(Event::Output(text)).await;
+                if text.starts_with("Successfully built ") || !closing.is_empty() {
+                    closing.push(text);
+                } else {
+                    let _ = tx.send(Event::Output(text)).await;
+                }
             }
         }
     }
@@ -351,7 +361,16 @@ async fn relay(
             None,
         ),
     };
+    let built = matches!(event, Event::Built(_));
+    if !built {
+        for text in closing.drain(..) {
+            let _ = tx.send(Event::Output(text)).await;
+        }
+    }
     let _ = tx.send(event).await;
+    for text in closing {
+        let _ = tx.send(Event::Output(text)).await;
+    }
     let _ = tokio::task::spawn_blocking(move || drop(work)).await;
 }
 

@@ -1,5 +1,6 @@
 //! The container endpoints: list, inspect, start, stop, kill, wait, logs...
 
+use super::version::ApiVersion;
 use super::{ApiError, ApiResult, blocking, networks};
 use crate::daemon::events::Event;
 use crate::daemon::health::{self, HealthState};
@@ -51,6 +52,22 @@ fn health_of(daemon: &Daemon, record: &Record<Spec>) -> Option<HealthState> {
 
 fn nanos_to_rfc3339(nanos: Option<u64>) -> String {
     nanos.map_or_else(|| "0001-01-01T00:00:00Z".to_string(), rfc3339_nanos)
+}
+
+/// The `Command` of `docker ps`: the program and its arguments on one
+/// line, an argument with a space in single quotes, as dockerd writes it
+/// (`sh -c 'while true; do ...'`). Only for showing: not shell quoting.
+fn command_line(path: &str, args: &[String]) -> String {
+    std::iter::once(path.to_string())
+        .chain(args.iter().map(|arg| {
+            if arg.contains(' ') {
+                format!("'{arg}'")
+            } else {
+                arg.clone()
+            }
+        }))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `docker ps` filters: `{"status":["exited"],"name":["web"],...}` (or,
@@ -202,7 +219,7 @@ pub async fn list(
                 "Names": [format!("/{}", record.name())],
                 "Image": record.image.clone().unwrap_or_default(),
                 "ImageID": record.spec.engine.image_id,
-                "Command": std::iter::once(path).chain(args).collect::<Vec<_>>().join(" "),
+                "Command": command_line(&path, &args),
                 "Created": (record.created / 1_000_000_000) as i64,
                 "Ports": networks::ports_list(&daemon, record),
                 "Labels": record.spec.engine.labels,
@@ -253,11 +270,16 @@ fn mounts_of(record: &Record<Spec>) -> Vec<Value> {
 /// `GET /containers/{id}/json`: `docker inspect`.
 pub async fn inspect(
     State(daemon): State<Arc<Daemon>>,
+    version: ApiVersion,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     blocking(move || {
         let record = record_of(&daemon, &id)?;
-        Ok(Json(inspect_json(&daemon, &record)))
+        let mut inspected = inspect_json(&daemon, &record);
+        if version.before(1, 45) {
+            networks::with_short_id_alias(&mut inspected, record.spec.short_id());
+        }
+        Ok(Json(inspected))
     })
     .await
 }
@@ -275,7 +297,15 @@ pub fn inspect_json(daemon: &Daemon, record: &Record<Spec>) -> Value {
         object.insert("Hostname".into(), json!(spec.hostname));
         object.insert("Env".into(), json!(spec.process.env));
         object.insert("Cmd".into(), json!(args_or_cmd(spec)));
-        object.insert("Image".into(), json!(record.image));
+        // The image as the client named it (`alpine`), as dockerd keeps
+        // it; the record has the reference made whole.
+        let asked = spec.engine.config["Image"]
+            .as_str()
+            .filter(|i| !i.is_empty());
+        object.insert(
+            "Image".into(),
+            asked.map_or_else(|| json!(record.image), |i| json!(i)),
+        );
         object.insert(
             "WorkingDir".into(),
             json!(spec.process.cwd.clone().unwrap_or_default()),
@@ -296,6 +326,19 @@ pub fn inspect_json(daemon: &Daemon, record: &Record<Spec>) -> Value {
         object.insert("AutoRemove".into(), json!(spec.engine.auto_remove));
         object.entry("RestartPolicy").or_insert(json!({"Name": spec.engine.restart.name, "MaximumRetryCount": spec.engine.restart.maximum_retry_count}));
         object.insert("NetworkMode".into(), json!(networks::mode_name(record)));
+        // The only log driver here; clients read it to know whether
+        // `logs` can answer (docker-py's `containers.run` does).
+        let mut log_options = serde_json::Map::new();
+        if let Some(size) = spec.engine.log.max_size {
+            log_options.insert("max-size".into(), json!(size.to_string()));
+        }
+        if let Some(files) = spec.engine.log.max_file {
+            log_options.insert("max-file".into(), json!(files.to_string()));
+        }
+        object.insert(
+            "LogConfig".into(),
+            json!({"Type": "json-file", "Config": log_options}),
+        );
         object.insert("Memory".into(), json!(spec.limits.memory.unwrap_or(0)));
         object.insert("PidsLimit".into(), json!(spec.limits.pids_limit));
         object.insert(

@@ -173,7 +173,7 @@ pub async fn create(
 ) -> ApiResult<Response> {
     let raw: serde_json::Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_request(format!("invalid JSON: {e}")))?;
-    let parsed: CreateBody = serde_json::from_value(raw.clone())
+    let parsed: CreateBody = serde_json::from_value(super::json::without_nulls(raw.clone()))
         .map_err(|e| ApiError::bad_request(format!("invalid container configuration: {e}")))?;
     let name = query
         .name
@@ -466,6 +466,36 @@ fn network_args(
         add_hosts: host.extra_hosts.clone().unwrap_or_default(),
         mac_address: mac,
     })
+}
+
+/// The ports a container publishes when it joins a network, made again
+/// from the `HostConfig` it was created with: dockerd keeps `PortBindings`
+/// in the container's configuration and makes an endpoint's ports from
+/// them each time the container is connected.
+pub fn published_ports(
+    daemon: &Daemon,
+    record: &ch02_namespaces::records::Record<Spec>,
+) -> ApiResult<Vec<ch06_network::ports::PortRequest>> {
+    let body: CreateBody = serde_json::from_value(super::json::without_nulls(
+        record.spec.engine.config.clone(),
+    ))
+    .unwrap_or_default();
+    // The image's `EXPOSE`, for `-P`; an image removed since has none.
+    let exposed = record
+        .image
+        .as_deref()
+        .and_then(|name| reference::parse(name).ok())
+        .and_then(|reference| daemon.engine.images().image(&reference).ok())
+        .and_then(|(_, config)| config.config.exposed_ports);
+    let args = network_args(&body, exposed.as_ref())?;
+    let mut ports = Vec::new();
+    for spec in &args.publish {
+        ports.extend(
+            ch06_network::ports::parse_publish(spec)
+                .map_err(|e| ApiError::bad_request(ch01_process::exit::report(&e)))?,
+        );
+    }
+    Ok(ports)
 }
 
 /// A network error as docker words it.

@@ -8,6 +8,7 @@
 //! 3's cgroup join), and plays go-between for its stdio.
 
 use super::containers::record_of;
+use super::json::GoJson;
 use super::{ApiError, ApiResult, blocking};
 use crate::daemon::Daemon;
 use crate::daemon::shims::publish_with;
@@ -54,7 +55,7 @@ pub struct ExecInstance {
 pub async fn create(
     State(daemon): State<Arc<Daemon>>,
     Path(id): Path<String>,
-    Json(config): Json<ExecConfig>,
+    GoJson(config): GoJson<ExecConfig>,
 ) -> ApiResult<Response> {
     if config.cmd.is_empty() {
         return Err(ApiError::bad_request("no command given: Cmd is empty"));

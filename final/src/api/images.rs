@@ -1,6 +1,7 @@
 //! The image endpoints: pull, list, inspect, remove, tag, history, login.
 
 use super::create::{find_image, image_error};
+use super::json::GoJson;
 use super::{ApiError, ApiResult, blocking};
 use crate::daemon::Daemon;
 use axum::Json;
@@ -456,7 +457,7 @@ pub struct AuthBody {
 /// registry (checked when they are used).
 pub async fn auth(
     State(daemon): State<Arc<Daemon>>,
-    Json(body): Json<AuthBody>,
+    GoJson(body): GoJson<AuthBody>,
 ) -> ApiResult<Json<Value>> {
     let registry = body
         .serveraddress

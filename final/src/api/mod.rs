@@ -17,11 +17,13 @@ pub mod df;
 pub mod exec;
 pub mod helper;
 pub mod images;
+pub mod json;
 pub mod networks;
 pub mod query;
 pub mod system;
 pub mod transfer;
 pub mod update;
+pub mod version;
 pub mod volumes;
 
 use crate::daemon::Daemon;
@@ -196,22 +198,28 @@ pub fn router(daemon: Arc<Daemon>) -> App {
             get(volumes::inspect).delete(volumes::remove),
         )
         .route("/system/df", get(df::df))
+        .route("/swarm", get(system::not_in_swarm))
+        .route("/swarm/{*rest}", axum::routing::any(system::not_in_swarm))
+        .route("/nodes", get(system::not_in_swarm))
+        .route("/services", get(system::not_in_swarm))
+        .route("/tasks", get(system::not_in_swarm))
+        .route("/secrets", get(system::not_in_swarm))
+        .route("/configs", get(system::not_in_swarm))
         .with_state(daemon);
     tower::util::MapRequestLayer::new(strip_version as fn(Request) -> Request).layer(routes)
 }
 // ANCHOR_END: router
 
-/// `/v1.47/containers/json` is `/containers/json`.
+/// `/v1.47/containers/json` is `/containers/json`, and the request
+/// remembers it speaks 1.47 (see [`version::ApiVersion`]).
 fn strip_version(mut request: Request) -> Request {
     let path = request.uri().path();
     let stripped = path.strip_prefix("/v").and_then(|rest| {
         let (version, rest) = rest.split_once('/')?;
-        version
-            .split('.')
-            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| format!("/{rest}"))
+        Some((version::ApiVersion::parse(version)?, format!("/{rest}")))
     });
-    if let Some(path) = stripped {
+    if let Some((version, path)) = stripped {
+        request.extensions_mut().insert(version);
         let query = request
             .uri()
             .query()

@@ -8,6 +8,8 @@
 //! record, nothing to remove.
 
 use super::containers::Filters;
+use super::create::EndpointSettings;
+use super::json::GoJson;
 use super::{ApiError, ApiResult, blocking};
 use crate::daemon::Daemon;
 use crate::engine::Spec;
@@ -53,6 +55,13 @@ fn network_json(daemon: &Daemon, network: &Network) -> ApiResult<Value> {
     object.insert("Ingress".into(), json!(false));
     object.insert("ConfigFrom".into(), json!({"Network": ""}));
     object.insert("ConfigOnly".into(), json!(false));
+    // dockerd lists a user network's driver options as they were given
+    // (none here); clients compare them with their own configuration, and
+    // docker-compose recreates a network whose options differ. The bridge's
+    // name is shown for the default network only, as docker0's is.
+    if !network.is_default() {
+        object.insert("Options".into(), json!({}));
+    }
     if let Some(containers) = object.get_mut("Containers").and_then(Value::as_object_mut) {
         for container in containers.values_mut() {
             if let Some(c) = container.as_object_mut() {
@@ -176,7 +185,7 @@ pub struct IpamConfigBody {
 /// `POST /networks/create`: a bridge, a subnet and its rules (chapter 6).
 pub async fn create(
     State(daemon): State<Arc<Daemon>>,
-    Json(body): Json<CreateBody>,
+    GoJson(body): GoJson<CreateBody>,
 ) -> ApiResult<Response> {
     if !matches!(body.driver.as_str(), "" | "bridge") {
         return Err(ApiError::bad_request(format!(
@@ -284,19 +293,28 @@ pub async fn prune(State(daemon): State<Arc<Daemon>>) -> ApiResult<Json<Value>> 
 #[serde(rename_all = "PascalCase", default)]
 pub struct ConnectBody {
     pub container: String,
+    /// `--alias`, `--ip`: the container's settings on this network.
+    pub endpoint_config: Option<EndpointSettings>,
 }
 
-/// `POST /networks/{id}/connect` and `/disconnect`.
+// ANCHOR: connect
+/// `POST /networks/{id}/connect`.
 ///
-/// A container of chapter 6 has one network, chosen when it is created
-/// (its veth pair, address and names are made by its supervisor as it
-/// starts). Asking for the network it already has is accepted, as clients
-/// such as docker-compose do; moving it to another is refused, saying how
-/// to get there instead.
+/// A container of chapter 6 has at most one network: its veth pair,
+/// address and names are made by its supervisor as it starts, from the
+/// network section of its spec. So a container that does not run may
+/// join a network when it has none (it left its own with `disconnect`,
+/// or was created with `--network none`): its spec then names the
+/// network, with the aliases and address asked for, and its published
+/// ports are made again from its `HostConfig`, as dockerd does on
+/// connect. This is what docker-compose 1.x does to every container it
+/// creates: disconnect, then connect with the service's aliases. Asking
+/// for the network a container already has is accepted; a second network
+/// is refused, saying how to get there instead.
 pub async fn connect(
     State(daemon): State<Arc<Daemon>>,
     Path(name): Path<String>,
-    Json(body): Json<ConnectBody>,
+    GoJson(body): GoJson<ConnectBody>,
 ) -> ApiResult<StatusCode> {
     blocking(move || {
         let network = daemon
@@ -309,21 +327,59 @@ pub async fn connect(
         if on_network(&record, &network) {
             return Ok(StatusCode::OK);
         }
-        Err(ApiError::bad_request(format!(
-            "container {} is on network {}: a container joins one network here, chosen when it is created (recreate it with --network {})",
-            record.name(),
-            record.spec.base.network.mode,
-            network.name
-        )))
+        if record.is_running() || record.spec.base.network.mode != NetworkMode::None {
+            return Err(ApiError::bad_request(format!(
+                "container {} is on network {}: a container joins one network here (disconnect it while it is stopped, or recreate it with --network {})",
+                record.name(),
+                record.spec.base.network.mode,
+                network.name
+            )));
+        }
+        let mut request = record.spec.base.network.clone();
+        request.mode = if network.is_default() {
+            NetworkMode::Bridge
+        } else {
+            NetworkMode::Network(network.name.clone())
+        };
+        let endpoint = body.endpoint_config.unwrap_or_default();
+        request.aliases = Vec::new();
+        for alias in endpoint.aliases.into_iter().flatten() {
+            if !request.aliases.contains(&alias) {
+                request.aliases.push(alias);
+            }
+        }
+        request.ip = endpoint
+            .ipam_config
+            .map(|ipam| ipam.ipv4_address)
+            .filter(|ip| !ip.is_empty())
+            .map(|ip| {
+                ip.parse()
+                    .map_err(|_| ApiError::bad_request(format!("invalid IPv4 address {ip:?}")))
+            })
+            .transpose()?;
+        request.publish = super::create::published_ports(&daemon, &record)?;
+        request
+            .validate()
+            .map_err(|e| ApiError::bad_request(ch01_process::exit::report(&e)))?;
+        daemon
+            .engine
+            .containers()
+            .update::<Spec>(record.id(), |r| r.spec.base.network = request)?;
+        publish_container(&daemon, "connect", &network, record.id());
+        Ok(StatusCode::OK)
     })
     .await
 }
+// ANCHOR_END: connect
 
-/// `POST /networks/{id}/disconnect`.
+/// `POST /networks/{id}/disconnect`: a container that does not run leaves
+/// its network (its spec's mode becomes `none`, without its aliases,
+/// address and published ports, which `connect` sets again). A running
+/// container keeps the one network it has.
 pub async fn disconnect(
     State(daemon): State<Arc<Daemon>>,
     Path(name): Path<String>,
-    Json(body): Json<ConnectBody>,
+    GoJson(body): GoJson<ConnectBody>,
 ) -> ApiResult<StatusCode> {
     blocking(move || {
         let network = daemon
@@ -343,12 +399,37 @@ pub async fn disconnect(
                 ),
             ));
         }
-        Err(ApiError::bad_request(format!(
-            "container {} has no other network: remove it, or recreate it with --network none",
-            record.name()
-        )))
+        if record.is_running() {
+            return Err(ApiError::bad_request(format!(
+                "container {} runs on its only network: stop it first, or recreate it with --network none",
+                record.name()
+            )));
+        }
+        daemon.engine.containers().update::<Spec>(record.id(), |r| {
+            let request = &mut r.spec.base.network;
+            request.mode = NetworkMode::None;
+            request.aliases.clear();
+            request.ip = None;
+            request.mac_address = None;
+            request.publish.clear();
+        })?;
+        publish_container(&daemon, "disconnect", &network, record.id());
+        Ok(StatusCode::OK)
     })
     .await
+}
+
+/// A `network` event about a container (`connect`, `disconnect`), as
+/// dockerd sends them: the network's id, the container in the attributes.
+fn publish_container(daemon: &Daemon, action: &str, network: &Network, container: &str) {
+    let attributes = BTreeMap::from([
+        ("container".to_string(), container.to_string()),
+        ("name".to_string(), network.name.clone()),
+        ("type".to_string(), "bridge".to_string()),
+    ]);
+    daemon
+        .events
+        .publish("network", action, &network.id, attributes);
 }
 
 /// Whether `record`'s spec puts it on `network`.
@@ -392,17 +473,15 @@ pub fn settings(daemon: &Daemon, record: &Record<Spec>) -> Value {
             .as_ref()
             .and_then(|e| e.mac_address.map(|m| m.to_string()))
             .unwrap_or_default();
-        let mut aliases = record.spec.base.network.aliases.clone();
-        if matches!(mode, NetworkMode::Network(_)) {
-            aliases.insert(0, record.name().to_string());
-        }
+        let aliases = record.spec.base.network.aliases.clone();
+        let dns_names = dns_names(record);
         networks.insert(
             mode.to_string(),
             json!({
                 "IPAMConfig": record.spec.base.network.ip.map(|ip| json!({"IPv4Address": ip.to_string()})),
                 "Links": null,
                 "Aliases": if aliases.is_empty() { Value::Null } else { json!(aliases) },
-                "DNSNames": aliases,
+                "DNSNames": dns_names,
                 "NetworkID": network.as_ref().map(|n| n.id.clone()).unwrap_or_default(),
                 "EndpointID": if endpoint.is_some() { record.id().to_string() } else { String::new() },
                 "Gateway": if address.is_some() { network.as_ref().map(|n| n.gateway.to_string()).unwrap_or_default() } else { String::new() },
@@ -438,6 +517,54 @@ pub fn settings(daemon: &Daemon, record: &Record<Spec>) -> Value {
     })
 }
 // ANCHOR_END: settings
+
+/// The names chapter 6's resolver answers for a container on a network
+/// of its own: its name, its aliases, its short id and its hostname (on
+/// the default bridge, none: docker's default network has no DNS).
+fn dns_names(record: &Record<Spec>) -> Vec<String> {
+    if !matches!(record.spec.base.network.mode, NetworkMode::Network(_)) {
+        return Vec::new();
+    }
+    let mut names = vec![record.name().to_string()];
+    for name in record
+        .spec
+        .base
+        .network
+        .aliases
+        .iter()
+        .map(String::as_str)
+        .chain([record.spec.short_id(), record.spec.hostname.as_str()])
+    {
+        if !name.is_empty() && !names.iter().any(|n| n == name) {
+            names.push(name.to_string());
+        }
+    }
+    names
+}
+
+/// Before API 1.45, dockerd listed a container's short id among the
+/// `Aliases` of its user-defined networks (1.45 moved the names the
+/// resolver answers to `DNSNames`). Clients of that time rely on it:
+/// docker-compose 1.x reconnects a container to its networks, to set its
+/// aliases, unless its short id is there already.
+pub fn with_short_id_alias(inspected: &mut Value, short_id: &str) {
+    let Some(networks) = inspected
+        .pointer_mut("/NetworkSettings/Networks")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    for (name, endpoint) in networks.iter_mut() {
+        if matches!(name.as_str(), "bridge" | "host" | "none") || name.starts_with("container:") {
+            continue;
+        }
+        let mut aliases: Vec<Value> = endpoint["Aliases"].as_array().cloned().unwrap_or_default();
+        if !aliases.iter().any(|a| a == short_id) {
+            aliases.push(json!(short_id));
+        }
+        endpoint["Aliases"] = json!(aliases);
+    }
+}
 
 /// The `Ports` of `GET /containers/json`: one entry per published port.
 pub fn ports_list(daemon: &Daemon, record: &Record<Spec>) -> Vec<Value> {

@@ -1,6 +1,6 @@
 //! `/_ping`, `/version`, `/info`, `/events`.
 
-use super::{API_VERSION, ApiResult, MIN_API_VERSION, blocking};
+use super::{API_VERSION, ApiError, ApiResult, MIN_API_VERSION, blocking};
 use crate::daemon::Daemon;
 use crate::daemon::events::Event;
 use axum::body::Body;
@@ -224,3 +224,16 @@ pub async fn events(
         .expect("a valid response")
 }
 // ANCHOR_END: events
+
+/// `/swarm`, `/nodes`, `/services`, `/tasks`, `/secrets`, `/configs`:
+/// skiff is never a swarm node. dockerd answers these on a node outside a
+/// swarm with 503 and its reason, and clients know that answer: docker-py's
+/// `leave_swarm(force=True)` takes it for "nothing to leave".
+pub async fn not_in_swarm(request: axum::extract::Request) -> ApiError {
+    let message = if request.uri().path() == "/swarm/leave" {
+        "This node is not part of a swarm"
+    } else {
+        "This node is not a swarm manager: skiff runs containers on one host, without swarm mode"
+    };
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, message)
+}

@@ -10,6 +10,7 @@
 
 use super::containers::record_of;
 use super::create::RestartBody;
+use super::json::GoJson;
 use super::{ApiError, ApiResult, blocking};
 use crate::daemon::Daemon;
 use crate::engine::{RestartPolicy, Spec};
@@ -86,7 +87,7 @@ impl UpdateBody {
 pub async fn update(
     State(daemon): State<Arc<Daemon>>,
     Path(id): Path<String>,
-    Json(body): Json<UpdateBody>,
+    GoJson(body): GoJson<UpdateBody>,
 ) -> ApiResult<Json<Value>> {
     blocking(move || {
         let record = record_of(&daemon, &id)?;

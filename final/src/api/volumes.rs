@@ -150,14 +150,11 @@ pub async fn create(
     State(daemon): State<Arc<Daemon>>,
     body: axum::body::Bytes,
 ) -> ApiResult<Response> {
-    let body: CreateBody = if body.is_empty() {
-        CreateBody::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("invalid volume configuration: {e}")))?
-    };
+    let body: CreateBody = super::json::decode(&body)?;
+    // dockerd looks a driver other than `local` up among its plugins, and
+    // answers 404 when there is none by that name: here there never is.
     if !matches!(body.driver.as_str(), "" | "local") {
-        return Err(ApiError::bad_request(format!(
+        return Err(ApiError::not_found(format!(
             "volume driver {:?} is not supported: volumes here are local directories",
             body.driver
         )));
