@@ -91,6 +91,14 @@ fn transcript_compose() {
             "{{.Names}} {{.Label \"com.docker.compose.service\"}} {{.Label \"com.docker.compose.container-number\"}}",
         ]),
     );
+    t.comment("docker-compose 1.29 (a client of the API) sees the same project by its labels");
+    let mut theirs = Command::new("/usr/bin/docker-compose");
+    theirs
+        .args(["-p", "shop", "-f", "compose.yaml", "ps"])
+        .env("DOCKER_HOST", daemon.host())
+        .current_dir(daemon.work());
+    record(&mut t, &image, theirs);
+
     t.comment("back to one");
     assert_eq!(
         record(&mut t, &image, compose(&["up", "-d", "--scale", "web=1"])),
