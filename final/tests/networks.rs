@@ -78,6 +78,20 @@ fn transcript_networks_and_published_ports() {
         ],
     );
     assert_eq!(by_name.output, "hello from db\nhello from db\n");
+    // The names it answers to on the network, its short id among them, as
+    // docker lists them (docker-compose 1.29 looks for the short id).
+    let short_id = &db.output.trim()[..12];
+    let aliases = stdout(&daemon.docker(&[
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings.Networks.appnet.Aliases}}",
+        "db",
+    ]));
+    assert_eq!(
+        aliases.trim(),
+        format!(r#"["db","database","{short_id}"]"#),
+        "db's aliases on appnet"
+    );
     step(
         &mut t,
         &daemon,

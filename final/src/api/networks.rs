@@ -392,9 +392,18 @@ pub fn settings(daemon: &Daemon, record: &Record<Spec>) -> Value {
             .as_ref()
             .and_then(|e| e.mac_address.map(|m| m.to_string()))
             .unwrap_or_default();
+        // On a user network the container answers to its name, its
+        // aliases and its short id (chapter 6's DNS records). docker
+        // (before API 1.45) lists the short id among the aliases, and
+        // docker-compose 1.29 relies on it: without it, compose takes a
+        // created container for one to disconnect and connect again.
         let mut aliases = record.spec.base.network.aliases.clone();
         if matches!(mode, NetworkMode::Network(_)) {
+            let short_id: String = record.id().chars().take(12).collect();
             aliases.insert(0, record.name().to_string());
+            if !aliases.contains(&short_id) {
+                aliases.push(short_id);
+            }
         }
         networks.insert(
             mode.to_string(),
