@@ -83,6 +83,15 @@ impl Dockerd {
         Ok(dockerd)
     }
 
+    /// Another client (docker-compose) pointed at this dockerd.
+    pub fn client(&self, program: &Path) -> Cli {
+        Cli::new(
+            program,
+            &self.dir.join("docker.sock"),
+            &self.dir.join("cli-config"),
+        )
+    }
+
     /// The daemons' pids: dockerd, containerd.
     pub fn pids(&self) -> Vec<i32> {
         [&self.dockerd, &self.containerd]
