@@ -31,6 +31,7 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use skiff::client::http::Endpoint;
 use skiff::client::query;
+use std::cell::Cell;
 use std::collections::BTreeMap;
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, TcpListener, TcpStream};
@@ -62,6 +63,8 @@ pub struct App {
     file: PathBuf,
     image: String,
     project: String,
+    /// Rounds begun, for a new port each round.
+    rounds: Cell<u16>,
 }
 
 impl App {
@@ -73,6 +76,7 @@ impl App {
             image: image.to_string(),
             // docker-compose 1.29 keeps only [-_a-z0-9] of a project name.
             project: format!("skiffbench{}", std::process::id()),
+            rounds: Cell::new(0),
         })
     }
 
@@ -82,7 +86,9 @@ impl App {
     /// and skiff reserves a host port by a `bind` that such a socket
     /// blocks (see chapter 6's `ports.rs`).
     fn write_file(&self) -> Result<u16> {
-        let port = free_port()?;
+        let round = self.rounds.get();
+        self.rounds.set(round.wrapping_add(1));
+        let port = free_port(round)?;
         std::fs::write(&self.file, compose_file(&self.image, port))
             .with_context(|| format!("write {}", self.file.display()))?;
         Ok(port)
@@ -317,10 +323,27 @@ fn check_port(port: u16) -> Result<()> {
     Ok(())
 }
 
-/// A port of 127.0.0.1 that nothing listens on now.
-fn free_port() -> Result<u16> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("find a free port")?;
-    Ok(listener.local_addr()?.port())
+/// A port of 127.0.0.1 for this round: below the kernel's range of
+/// ephemeral ports (`net.ipv4.ip_local_port_range`), where no outgoing
+/// connection of the machine takes one while the round runs; a new one
+/// each round (`round` counts them), so that no socket of an earlier
+/// round lingers on it; and free now (nothing listens there).
+fn free_port(round: u16) -> Result<u16> {
+    let range =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").unwrap_or_default();
+    let ephemeral: u16 = (range.split_whitespace().next())
+        .and_then(|low| low.parse().ok())
+        .unwrap_or(32768);
+    let low = ephemeral.saturating_sub(8000).max(1024);
+    let span = ephemeral - low;
+    let start = (std::process::id() as u16)
+        .wrapping_mul(61)
+        .wrapping_add(round.wrapping_mul(7))
+        % span;
+    (0..span)
+        .map(|step| low + (start + step) % span)
+        .find(|&port| TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok())
+        .with_context(|| format!("no free port of 127.0.0.1 in {low}..{ephemeral}"))
 }
 
 // ANCHOR: compose_file
