@@ -1,7 +1,8 @@
 //! The engine bench (`cargo bench -p skiff --bench engine`) in a quick,
 //! skiff-only mode, so that it does not rot: it must run every scenario
-//! against skiff's daemon, with the skiff CLI and the docker CLI, and say
-//! loudly that dockerd was not measured. No dockerd is needed here.
+//! against skiff's daemon, with the skiff CLI and the docker CLI (compose:
+//! skiff compose and docker-compose), and say loudly that dockerd was not
+//! measured. No dockerd is needed here.
 
 #[path = "../benches/engine/bench/mod.rs"]
 #[allow(dead_code)]
@@ -20,6 +21,8 @@ fn the_bench_runs_every_scenario_against_skiff_in_quick_mode() {
         "1",
         "--containers",
         "3",
+        "--compose-iterations",
+        "1",
         "--skiff-only",
         "--json",
     ];
@@ -49,6 +52,9 @@ fn the_bench_runs_every_scenario_against_skiff_in_quick_mode() {
             "exec true",
             "rm -f",
             "run -d + exec + rm -f",
+            "compose up -d",
+            "compose up -d -> all healthy",
+            "compose down -v",
             "ps (3 running)",
             "daemon idle RSS",
             "daemon idle PSS",
@@ -69,12 +75,19 @@ fn the_bench_runs_every_scenario_against_skiff_in_quick_mode() {
         assert_eq!(docker["unavailable"], "not measured: --skiff-only", "{row}");
         assert_eq!(row["ratio"], serde_json::Value::Null, "{row}");
         if row["unit"] == "ms" {
-            // Two measured rounds each, through both CLIs.
-            assert_eq!(skiff["count"], 2, "{row}");
-            assert_eq!(row["docker_cli_on_skiff"]["count"], 2, "{row}");
+            // Two measured rounds each (one for compose), through both
+            // clients.
+            let rounds = if row["name"].as_str().unwrap().starts_with("compose") {
+                1
+            } else {
+                2
+            };
+            assert_eq!(skiff["count"], rounds, "{row}");
+            assert_eq!(row["docker_cli_on_skiff"]["count"], rounds, "{row}");
+            assert!(skiff["p90"].as_f64() >= skiff["median"].as_f64(), "{row}");
         }
     }
-    let shims = &rows[8]["skiff"];
+    let shims = &rows[11]["skiff"];
     assert_eq!(shims["count"], 3, "one figure per shim: {shims}");
 }
 
@@ -90,6 +103,14 @@ mod parts {
         let summary = Summary::of(&[12.0, 10.0, 500.0, 11.0, 13.0]).unwrap();
         assert_eq!(summary.median, 12.0);
         assert_eq!((summary.min, summary.max, summary.count), (10.0, 500.0, 5));
+    }
+
+    #[test]
+    fn the_p90_is_the_nearest_rank() {
+        let ten: Vec<f64> = (1..=10).map(f64::from).collect();
+        assert_eq!(Summary::of(&ten).unwrap().p90, 9.0);
+        assert_eq!(Summary::of(&[3.0, 1.0, 2.0]).unwrap().p90, 3.0);
+        assert_eq!(Summary::of(&[7.0]).unwrap().p90, 7.0);
     }
 
     #[test]

@@ -78,6 +78,20 @@ fn transcript_networks_and_published_ports() {
         ],
     );
     assert_eq!(by_name.output, "hello from db\nhello from db\n");
+    // The names it answers to on the network: since API 1.45 the aliases
+    // given, and every name in DNSNames, its short id among them (older
+    // clients, docker-compose 1.29, find the short id among the aliases).
+    let short_id = &db.output.trim()[..12];
+    let names = stdout(&daemon.docker(&[
+        "inspect",
+        "-f",
+        "{{json .NetworkSettings.Networks.appnet.Aliases}} {{json .NetworkSettings.Networks.appnet.DNSNames}}",
+        "db",
+    ]));
+    assert!(
+        names.starts_with(r#"["database"] ["db","database","#) && names.contains(short_id),
+        "db's names on appnet: {names}"
+    );
     step(
         &mut t,
         &daemon,

@@ -87,7 +87,7 @@ fn transcript_volumes() {
             &image.name,
             "sh",
             "-c",
-            "touch /srv/new; echo more >> /data/file && cat /data/file",
+            "touch /srv/new 2>&1; echo more >> /data/file && cat /data/file",
         ]),
     );
 

@@ -124,26 +124,55 @@ pub struct RunConfig {
 }
 
 /// Docker's `Healthcheck` (durations in nanoseconds; 0 = the engine's default).
+///
+/// A number may also be `null`: docker-py (and so docker-compose 1.29)
+/// sends `"StartPeriod": null` for what the file leaves out, and Go's
+/// decoder, which dockerd uses, reads `null` as "leave it zero".
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase")]
 pub struct HealthConfig {
     /// `["NONE"]`, `["CMD", argv...]` or `["CMD-SHELL", command]`.
     #[serde(default)]
     pub test: Vec<String>,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(
+        default,
+        skip_serializing_if = "is_zero",
+        deserialize_with = "null_as_zero"
+    )]
     pub interval: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(
+        default,
+        skip_serializing_if = "is_zero",
+        deserialize_with = "null_as_zero"
+    )]
     pub timeout: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(
+        default,
+        skip_serializing_if = "is_zero",
+        deserialize_with = "null_as_zero"
+    )]
     pub start_period: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(
+        default,
+        skip_serializing_if = "is_zero",
+        deserialize_with = "null_as_zero"
+    )]
     pub start_interval: i64,
-    #[serde(default, skip_serializing_if = "is_zero")]
+    #[serde(
+        default,
+        skip_serializing_if = "is_zero",
+        deserialize_with = "null_as_zero"
+    )]
     pub retries: i64,
 }
 
 fn is_zero(n: &i64) -> bool {
     *n == 0
+}
+
+/// A number, or `null` read as 0 (what Go's JSON decoder leaves).
+fn null_as_zero<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<i64, D::Error> {
+    Ok(Option::<i64>::deserialize(deserializer)?.unwrap_or(0))
 }
 
 /// One step of the image's making (`docker history` shows these).
@@ -263,6 +292,25 @@ pub fn process_defaults(config: &RunConfig) -> ch01_process::ProcessSpec {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// docker-compose 1.29's healthcheck for a file without `start_period`.
+    #[test]
+    fn a_null_healthcheck_number_reads_as_zero() {
+        let sent = r#"{"Test": ["CMD", "true"], "Interval": 200000000,
+            "Timeout": null, "Retries": 3, "StartPeriod": null}"#;
+        let config: HealthConfig = serde_json::from_str(sent).unwrap();
+        assert_eq!(
+            config,
+            HealthConfig {
+                test: vec!["CMD".into(), "true".into()],
+                interval: 200_000_000,
+                retries: 3,
+                ..HealthConfig::default()
+            }
+        );
+        let text = serde_json::to_string(&config).unwrap();
+        assert!(!text.contains("StartPeriod"), "{text}");
+    }
 
     #[test]
     fn entrypoint_and_cmd_combine_as_in_docker() {

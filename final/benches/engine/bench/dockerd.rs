@@ -3,8 +3,11 @@
 //! - containerd with a config of its own: root, state and sockets in the
 //!   bench's directory, the CRI plugin off;
 //! - dockerd with its own data root, exec root, pid file, socket and config
-//!   file, no bridge, no iptables, no IP forwarding, and containers in a
-//!   cgroup parent named for this run;
+//!   file, no default bridge, no iptables, no IP forwarding, and
+//!   containers in a cgroup parent named for this run. User networks
+//!   (compose's) still work: each is a bridge of the host's with no
+//!   rules, removed with the network; docker-proxy serves published ports
+//!   on 127.0.0.1;
 //! - both in a private mount namespace of their own (`unshare`, then
 //!   `nsenter` for dockerd, which must see containerd's mounts) where
 //!   tmpfs hide the paths they write to whatever their flags say:
@@ -81,6 +84,15 @@ impl Dockerd {
         dockerd.start_containerd()?;
         dockerd.start_dockerd(&tools[0])?;
         Ok(dockerd)
+    }
+
+    /// Another client (docker-compose) pointed at this dockerd.
+    pub fn client(&self, program: &Path) -> Cli {
+        Cli::new(
+            program,
+            &self.dir.join("docker.sock"),
+            &self.dir.join("cli-config"),
+        )
     }
 
     /// The daemons' pids: dockerd, containerd.

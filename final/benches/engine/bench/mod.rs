@@ -1,6 +1,7 @@
 //! The bench itself, a module so that a test can run it in a quick mode
 //! (`final/tests/bench_engine.rs`) and it does not rot.
 
+mod compose;
 mod dockerd;
 mod image;
 mod interrupt;
@@ -135,6 +136,20 @@ pub fn run(options: &Options) -> Result<Report> {
     eprintln!("bench: run -d + exec + rm -f, {rounds} rounds");
     let lifecycle = scenarios::lifecycle(&mut lanes, options, reference)?;
 
+    let compose = if options.no_compose {
+        None
+    } else {
+        let rounds = options.warmup + options.compose_iterations;
+        eprintln!("bench: compose up -d to healthy + down -v, {rounds} rounds");
+        Some(compose::measure(
+            options,
+            &tmp.path().join("compose"),
+            reference,
+            &skiff,
+            docker.as_ref(),
+        )?)
+    };
+
     let count = options.containers;
     eprintln!("bench: starting {count} containers in each engine");
     let skiff_ids = scenarios::fill(&skiff.cli, count, reference)?;
@@ -171,6 +186,11 @@ pub fn run(options: &Options) -> Result<Report> {
         },
     };
 
+    for lane in &lanes {
+        if let Some(reason) = &lane.broken {
+            unavailable.insert(lane.column, reason.clone());
+        }
+    }
     let mut context = vec![
         ("kernel".to_string(), kernel()),
         ("cpus".to_string(), cpus()),
@@ -178,8 +198,8 @@ pub fn run(options: &Options) -> Result<Report> {
         (
             "rounds".to_string(),
             format!(
-                "{} measured after {} warm-up; {count} containers for ps and shims",
-                options.iterations, options.warmup
+                "{} measured after {} warm-up ({} for compose); {count} containers for ps and shims",
+                options.iterations, options.warmup, options.compose_iterations
             ),
         ),
         ("skiff".to_string(), version(Path::new(skiffd::SKIFF))),
@@ -192,37 +212,43 @@ pub fn run(options: &Options) -> Result<Report> {
             context.push((tool.to_string(), version(Path::new(tool))));
         }
     }
-    context.push(("load before".to_string(), load_before));
-    context.push(("load after".to_string(), load_average()));
-    for lane in &lanes {
-        if let Some(reason) = &lane.broken {
-            unavailable.insert(lane.column, reason.clone());
+    if let Some(compose) = &compose {
+        context.push((
+            "compose".to_string(),
+            "3 services, checks every 200 ms; columns: skiff compose, \
+             docker-compose on skiff, docker-compose on dockerd"
+                .to_string(),
+        ));
+        if let Ok(program) = options.docker_compose() {
+            context.push(("docker-compose".to_string(), version(&program)));
+        }
+        for (column, reason) in &compose.unavailable {
+            if unavailable.get(column) != Some(reason) {
+                context.push((
+                    "compose !!!".to_string(),
+                    format!("{} left out: {reason}", column.heading()),
+                ));
+            }
         }
     }
+    context.push(("load before".to_string(), load_before));
+    context.push(("load after".to_string(), load_average()));
 
-    let cell = |samples: &Samples, column: Column| match samples.get(&column) {
-        Some(values) => Summary::of(values).map_or(Cell::NotApplicable, Cell::Measured),
-        None => Cell::Unavailable(
-            unavailable
-                .get(&column)
-                .cloned()
-                .unwrap_or_else(|| "not measured".to_string()),
-        ),
-    };
-    let timing = |name: &str, samples: &Samples, target: Option<f64>| Row {
-        name: name.to_string(),
-        unit: Unit::Millis,
-        cells: Column::ALL
-            .into_iter()
-            .map(|column| (column, cell(samples, column)))
-            .collect(),
-        target,
-    };
-    let mut rows = vec![timing("run --rm true", &run_rm, Some(0.1))];
+    let mut rows = vec![timing("run --rm true", &run_rm, &unavailable, Some(0.1))];
     for (name, samples) in scenarios::LIFECYCLE.iter().zip(&lifecycle) {
-        rows.push(timing(name, samples, None));
+        rows.push(timing(name, samples, &unavailable, None));
     }
-    rows.push(timing(&format!("ps ({count} running)"), &ps, None));
+    if let Some(compose) = &compose {
+        for (name, samples) in compose::PHASES.iter().zip(&compose.samples) {
+            rows.push(timing(name, samples, &compose.unavailable, None));
+        }
+    }
+    rows.push(timing(
+        &format!("ps ({count} running)"),
+        &ps,
+        &unavailable,
+        None,
+    ));
     rows.extend(idle.rows("daemon idle", Some(0.1)));
     rows.extend(shims.rows(&format!("shim per container ({count} running)"), Some(0.2)));
     rows.extend(busy.rows(&format!("daemon with {count} running"), None));
@@ -246,6 +272,33 @@ fn start_docker(dir: &Path, docker_cli: &Path, image: &str) -> Result<dockerd::D
         .run(&["pull", "--quiet", image])
         .context("pull the image into dockerd")?;
     Ok(docker)
+}
+
+/// A row of durations: a summary per column, or why a column has none.
+fn timing(
+    name: &str,
+    samples: &Samples,
+    unavailable: &BTreeMap<Column, String>,
+    target: Option<f64>,
+) -> Row {
+    let cell = |column: Column| match samples.get(&column) {
+        Some(values) => Summary::of(values).map_or(Cell::NotApplicable, Cell::Measured),
+        None => Cell::Unavailable(
+            unavailable
+                .get(&column)
+                .cloned()
+                .unwrap_or_else(|| "not measured".to_string()),
+        ),
+    };
+    Row {
+        name: name.to_string(),
+        unit: Unit::Millis,
+        cells: Column::ALL
+            .into_iter()
+            .map(|column| (column, cell(column)))
+            .collect(),
+        target,
+    }
 }
 
 fn break_lane(lanes: &mut [Lane], column: Column, reason: String) {

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-/// skiff's daemon against dockerd: run, exec, ps and memory, with medians
+/// skiff's daemon against dockerd: run, exec, ps, compose and memory, with medians
 #[derive(Debug, Clone, clap::Parser)]
 #[command(name = "bench-engine")]
 pub struct Options {
@@ -25,6 +25,17 @@ pub struct Options {
     /// else /usr/bin/docker]
     #[arg(long, value_name = "PATH")]
     pub docker_cli: Option<PathBuf>,
+    /// docker-compose (1.29, Debian's) for the compose scenario's
+    /// comparison lanes [default: /usr/bin/docker-compose]
+    #[arg(long, value_name = "PATH")]
+    pub docker_compose: Option<PathBuf>,
+    /// Measured rounds of the compose scenario, whose rounds take seconds
+    /// (after the same `--warmup`)
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub compose_iterations: u32,
+    /// Leave out the compose scenario (`up -d` to healthy, `down -v`)
+    #[arg(long)]
+    pub no_compose: bool,
     /// Passed by `cargo bench` to every bench binary; nothing to do with it
     #[arg(long, hide = true)]
     pub bench: bool,
@@ -54,5 +65,23 @@ impl Options {
                         .join(" or ")
                 )
             })
+    }
+}
+
+impl Options {
+    /// docker-compose, or why there is none.
+    pub fn docker_compose(&self) -> Result<PathBuf, String> {
+        let path = self
+            .docker_compose
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("/usr/bin/docker-compose"));
+        if path.exists() {
+            Ok(path)
+        } else {
+            Err(format!(
+                "no docker-compose at {}: install Debian's docker-compose (scripts/bench-engine does)",
+                path.display()
+            ))
+        }
     }
 }

@@ -19,6 +19,8 @@ const COMMAND_DEADLINE: Duration = Duration::from_secs(120);
 #[derive(Debug, Clone)]
 pub struct Cli {
     program: PathBuf,
+    /// Arguments before every command's own (`compose` for `skiff compose`).
+    prefix: Vec<String>,
     host: String,
     config: PathBuf,
 }
@@ -27,14 +29,28 @@ impl Cli {
     pub fn new(program: &Path, socket: &Path, config: &Path) -> Cli {
         Cli {
             program: program.to_path_buf(),
+            prefix: Vec::new(),
             host: format!("unix://{}", socket.display()),
             config: config.to_path_buf(),
         }
     }
 
+    /// The same client with `args` before every command's own: a verb
+    /// group (`skiff compose ...`).
+    pub fn with_prefix(mut self, args: &[&str]) -> Cli {
+        self.prefix = args.iter().map(|arg| arg.to_string()).collect();
+        self
+    }
+
+    /// The daemon's address: `unix:///PATH`.
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(&self.program);
         command
+            .args(&self.prefix)
             .args(args)
             .env("DOCKER_HOST", &self.host)
             .env("SKIFF_HOST", &self.host)
@@ -66,7 +82,12 @@ impl Cli {
             bail!(
                 "`{} {}` failed ({}): {}",
                 self.program.display(),
-                args.join(" "),
+                self.prefix
+                    .iter()
+                    .map(String::as_str)
+                    .chain(args.iter().copied())
+                    .collect::<Vec<_>>()
+                    .join(" "),
                 output.status,
                 String::from_utf8_lossy(&output.stderr).trim()
             );

@@ -73,7 +73,7 @@ impl Cell {
     fn json(&self) -> Value {
         match self {
             Cell::Measured(s) => {
-                json!({"median": s.median, "min": s.min, "max": s.max, "count": s.count})
+                json!({"median": s.median, "p90": s.p90, "min": s.min, "max": s.max, "count": s.count})
             }
             Cell::Unavailable(reason) => json!({"unavailable": reason}),
             Cell::NotApplicable => Value::Null,
@@ -133,11 +133,7 @@ impl Report {
             let name = format!("{} [{}]", row.name, row.unit.label());
             let _ = write!(out, "{name:<42}");
             for column in Column::ALL {
-                let text = match row.cells.get(&column) {
-                    Some(Cell::Measured(s)) => format!("{:.2}", s.median),
-                    Some(Cell::Unavailable(_)) => "unavailable".to_string(),
-                    Some(Cell::NotApplicable) | None => "-".to_string(),
-                };
+                let text = cell_text(row.cells.get(&column), |s| s.median);
                 let _ = write!(out, "{text:>14}");
             }
             let ratio = |column| {
@@ -158,6 +154,7 @@ impl Report {
                 ratio(Column::DockerCliOnSkiff)
             );
         }
+        self.p90_table(&mut out);
         for (column, reason) in &self.unavailable {
             let _ = writeln!(
                 out,
@@ -166,6 +163,25 @@ impl Report {
             );
         }
         out
+    }
+
+    /// The 90th percentiles of the timed rows: the medians' companion,
+    /// for the rounds the machine slowed down.
+    fn p90_table(&self, out: &mut String) {
+        let _ = write!(out, "\n{:<42}", "p90");
+        for column in Column::ALL {
+            let _ = write!(out, "{:>14}", column.heading());
+        }
+        let _ = writeln!(out);
+        for row in self.rows.iter().filter(|row| row.unit == Unit::Millis) {
+            let name = format!("{} [{}]", row.name, row.unit.label());
+            let _ = write!(out, "{name:<42}");
+            for column in Column::ALL {
+                let text = cell_text(row.cells.get(&column), |s| s.p90);
+                let _ = write!(out, "{text:>14}");
+            }
+            let _ = writeln!(out);
+        }
     }
 
     pub fn json(&self) -> Value {
@@ -201,5 +217,15 @@ impl Report {
             .map(|(key, value)| (key.clone(), json!(value)))
             .collect();
         json!({"context": context, "unavailable": unavailable, "rows": rows})
+    }
+}
+
+/// One figure of a cell (`figure` picks the median or the p90), or why
+/// there is none.
+fn cell_text(cell: Option<&Cell>, figure: impl Fn(&Summary) -> f64) -> String {
+    match cell {
+        Some(Cell::Measured(summary)) => format!("{:.2}", figure(summary)),
+        Some(Cell::Unavailable(_)) => "unavailable".to_string(),
+        Some(Cell::NotApplicable) | None => "-".to_string(),
     }
 }
