@@ -9,13 +9,17 @@
 //!   in the container; `-p 127.0.0.1:8080:80/udp` only on 127.0.0.1, UDP;
 //!   `-p 80` or `-p 127.0.0.1::80` lets the kernel choose a free host port;
 //!   `-p 8080-8081:80-81` publishes a range, pairwise.
-//! - A reservation is a socket **bound** to the host address and port (not
-//!   listening), kept open by the supervisor for the container's life, as
-//!   podman's conmon does. Binding is the test "is this port free?" that
-//!   cannot race: if something else listens there, `bind` fails with
-//!   `EADDRINUSE` and the container does not start; and while we hold it, no
-//!   program of the host can later bind the port and be silently bypassed
-//!   by our DNAT rule. Port 0 asks the kernel for a free port from
+//! - A reservation is a socket **bound** to the host address and port, kept
+//!   open by the supervisor for the container's life. Binding is the test
+//!   "is this port free?" that cannot race: if something else listens
+//!   there, `bind` fails with `EADDRINUSE` and the container does not start.
+//!   A TCP reservation also **listens** (it never accepts: the DNAT rule
+//!   takes every packet for the port before a socket could see it), with
+//!   `SO_REUSEADDR`, as servers and docker's proxy bind: a connection of a
+//!   minute ago in `TIME_WAIT` on the port does not refuse the container,
+//!   and a listening socket refuses every later `bind` of the port, so no
+//!   program of the host can take it and be silently bypassed by our DNAT
+//!   rule. Port 0 asks the kernel for a free port from
 //!   `net.ipv4.ip_local_port_range`, which `getsockname` then tells us.
 //!
 //! The sockets are `CLOEXEC`: they never leak into the container's program.
@@ -275,9 +279,11 @@ pub fn reserve_all(requests: &[PortRequest]) -> Result<Vec<Reservation>, PortErr
     requests.iter().map(reserve).collect()
 }
 
-/// A TCP socket bound to `address` but not listening. `std` binds and
-/// listens in one step (and sets `SO_REUSEADDR`, which would let another
-/// non-listening socket share the port), so we make it by hand.
+/// A TCP socket bound to `address` with `SO_REUSEADDR`, listening with
+/// an empty backlog. Made by hand rather than with `TcpListener::bind`, to
+/// say each step: the option (the port may hold sockets in `TIME_WAIT`),
+/// the bind (the test that the port is free), the listen (from then on no
+/// other socket can bind the port, `SO_REUSEADDR` or not).
 fn bound_tcp(address: SocketAddr) -> io::Result<TcpListener> {
     use std::os::fd::FromRawFd;
     let SocketAddr::V4(v4) = address else {
@@ -290,6 +296,20 @@ fn bound_tcp(address: SocketAddr) -> io::Result<TcpListener> {
     }
     // SAFETY: fd is a new descriptor that nothing else owns.
     let owned = unsafe { OwnedFd::from_raw_fd(fd) };
+    let one: libc::c_int = 1;
+    // SAFETY: SO_REUSEADDR takes an int, whose address and size are given.
+    let rc = unsafe {
+        libc::setsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_REUSEADDR,
+            (&one as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc < 0 {
+        return Err(io::Error::last_os_error());
+    }
     let sockaddr = libc::sockaddr_in {
         sin_family: libc::AF_INET as libc::sa_family_t,
         sin_port: v4.port().to_be(),
@@ -309,8 +329,12 @@ fn bound_tcp(address: SocketAddr) -> io::Result<TcpListener> {
     if rc < 0 {
         return Err(io::Error::last_os_error());
     }
-    // A TcpListener is only a typed owner of the descriptor here: it is never
-    // asked to accept, and `local_addr` works on any bound socket.
+    // SAFETY: listen on our own bound socket.
+    if unsafe { libc::listen(fd, 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // A TcpListener is the typed owner of the descriptor: it is never asked
+    // to accept, and `local_addr` tells the port.
     Ok(TcpListener::from(owned))
 }
 
@@ -393,5 +417,29 @@ mod tests {
         assert_ne!(held.mapping.host_port, 0);
         assert!(TcpListener::bind(("127.0.0.1", held.mapping.host_port)).is_err());
         drop(held);
+    }
+
+    #[test]
+    fn a_port_with_a_connection_in_time_wait_can_be_reserved() {
+        use std::io::Read;
+        // A server on the port closes a connection first: its side stays in
+        // TIME_WAIT for a minute, holding the port.
+        let server = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = server.local_addr().unwrap().port();
+        let mut client = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        let (accepted, _) = server.accept().unwrap();
+        drop(accepted);
+        let mut end = [0u8; 1];
+        assert_eq!(client.read(&mut end).unwrap(), 0);
+        drop(client);
+        drop(server);
+        let request = PortRequest {
+            host_ip: Ipv4Addr::LOCALHOST,
+            host_port: Some(port),
+            container_port: 80,
+            protocol: Protocol::Tcp,
+        };
+        let held = reserve(&request).unwrap();
+        assert_eq!(held.mapping.host_port, port);
     }
 }
