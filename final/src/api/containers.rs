@@ -533,6 +533,22 @@ pub async fn kill(
         }
         verbs::kill_container(&daemon.engine, record.id(), signal)?;
         shims::publish(&daemon, "kill", record.id());
+        // As dockerd: a SIGKILL is answered once the container is dead and
+        // its exit recorded, so that the client's next `inspect` shows it
+        // stopped (docker-py's tests and scripts rely on it). Another
+        // signal may be handled: it is answered at once.
+        if signal == nix::sys::signal::Signal::SIGKILL {
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while std::time::Instant::now() < deadline
+                && daemon
+                    .engine
+                    .containers()
+                    .find::<Spec>(record.id())
+                    .is_ok_and(|r| r.is_running())
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
         Ok(StatusCode::NO_CONTENT)
     })
     .await
