@@ -86,6 +86,10 @@ pub struct ContainerArgs {
     /// writable)
     #[arg(long = "read-only")]
     pub read_only: bool,
+    /// Run an init as PID 1 (chapter 1's supervisor) that forwards signals
+    /// and reaps zombies
+    #[arg(long)]
+    pub init: bool,
 }
 
 /// The security options docker has that this engine knows: every value is
@@ -197,6 +201,7 @@ impl ContainerArgs {
                 read_only: self.read_only,
                 ..Filesystem::default()
             },
+            init: self.init,
             id,
         })
     }

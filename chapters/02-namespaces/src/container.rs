@@ -16,6 +16,7 @@ use crate::step::Step;
 use crate::userns;
 use ch01_process::{HookError, SpawnError, SpawnHooks};
 use nix::unistd::Pid;
+use std::path::Path;
 
 /// Why a container could not be created, before or while it starts.
 #[derive(Debug, thiserror::Error)]
@@ -70,6 +71,8 @@ pub struct ContainerHooks<'a> {
     pub steps: &'a mut dyn Step,
     /// The syscall filter, compiled before the fork.
     pub filter: Option<&'a Filter>,
+    /// `--init`: the host's copy of the init, to bind on [`crate::init::PATH`].
+    pub init: Option<&'a Path>,
 }
 
 // ANCHOR: hooks
@@ -106,7 +109,7 @@ impl SpawnHooks for ContainerHooks<'_> {
         if spec.isolation.network == NetworkMode::None {
             namespaces::bring_up_loopback().map_err(|e| HookError::new("bringing up lo", e))?;
         }
-        enter_rootfs(spec, &mut *self.steps)?;
+        enter_rootfs(spec, &mut *self.steps, self.init)?;
         filter_while_privileged(spec, self.filter)
     }
 
@@ -167,7 +170,11 @@ fn install(filter: &Filter) -> Result<(), HookError> {
 // ANCHOR: enter_rootfs
 /// The mount steps, in order; see [`mounts`]. `steps` are the later
 /// chapters' additions (an overlay root, volumes).
-pub fn enter_rootfs(spec: &Spec, steps: &mut dyn Step) -> Result<(), HookError> {
+pub fn enter_rootfs(
+    spec: &Spec,
+    steps: &mut dyn Step,
+    init: Option<&Path>,
+) -> Result<(), HookError> {
     let rootfs = spec.rootfs.as_path();
     let failed = |e: mounts::MountError| HookError::new("setting up the root filesystem", e);
     mounts::make_private().map_err(failed)?;
@@ -176,6 +183,9 @@ pub fn enter_rootfs(spec: &Spec, steps: &mut dyn Step) -> Result<(), HookError> 
     mounts::mount_kernel_filesystems(rootfs).map_err(failed)?;
     if spec.process.terminal {
         mounts::bind_console(rootfs).map_err(failed)?;
+    }
+    if let Some(init) = init {
+        mounts::bind_file(init, rootfs, crate::init::PATH).map_err(failed)?;
     }
     steps.before_pivot(rootfs)?;
     if spec.filesystem.read_only {

@@ -26,6 +26,7 @@ pub mod caps;
 pub mod cli;
 pub mod container;
 pub mod exec;
+pub mod init;
 pub mod mounts;
 pub mod names;
 pub mod namespaces;

@@ -195,6 +195,29 @@ pub fn mount_kernel_filesystems(root: &Path) -> Result<()> {
 }
 // ANCHOR_END: kernel_filesystems
 
+/// Binds the host's file `source` on `inside` (a path under the
+/// container's private /dev, which holds nothing else of ours) in the root
+/// `root`, read-only.
+pub fn bind_file(source: &Path, root: &Path, inside: &str) -> Result<()> {
+    let target = root.join(inside.trim_start_matches('/'));
+    std::fs::File::create(&target).map_err(|e| io_error(&target, e))?;
+    mount_fs(
+        &source.to_string_lossy(),
+        &target,
+        None,
+        MsFlags::MS_BIND,
+        None,
+    )?;
+    let kept = existing_flags(&target);
+    mount_fs(
+        "none",
+        &target,
+        None,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY | kept,
+        None,
+    )
+}
+
 /// `/dev/console`: the terminal on our standard input, when it is one.
 ///
 /// The terminal was opened on the host (by the shim, or it is the user's

@@ -234,6 +234,11 @@ impl Containers {
         Ok(Containers { dir })
     }
 
+    /// The engine's state directory, which holds `containers/`.
+    pub fn root(&self) -> &Path {
+        self.dir.parent().unwrap_or(&self.dir)
+    }
+
     /// The directory of container `id`, which holds its record (and, from
     /// chapter 4 on, its writable layer).
     pub fn dir(&self, id: &str) -> PathBuf {

@@ -48,6 +48,8 @@ pub enum RunError {
     StillRunning(String),
     #[error("container {name} did not stop within {seconds} s of SIGKILL")]
     WontStop { name: String, seconds: u64 },
+    #[error("writing the init (--init) into the engine's directory: {0}")]
+    Init(std::io::Error),
 }
 
 // ANCHOR: engine
@@ -224,16 +226,32 @@ impl<'a, E: Engine> Prepared<'a, E> {
             die_with_parent: true,
         };
         let containers = container.engine.containers();
+        // With --init, chapter 1's binary (a file of the host, written once)
+        // is what the container executes first, the command its child.
+        let init = match spec.init.then(|| crate::init::install(containers.root())) {
+            Some(Ok(path)) => Some(path),
+            Some(Err(error)) => {
+                let _ = container.steps.release();
+                return Err(RunError::Init(error));
+            }
+            None => None,
+        };
+        let process = if init.is_some() {
+            crate::init::wrap(&spec.process)
+        } else {
+            spec.process.clone()
+        };
         let mut hooks = ContainerHooks {
             spec: &spec,
             steps: &mut container.steps,
             filter: filter.as_ref(),
+            init: init.as_deref(),
         }
         .then(RecordStart {
             containers,
             id: &spec.id,
         });
-        let child = spawn(&spec.process, &options, &mut hooks);
+        let child = spawn(&process, &options, &mut hooks);
         let child = match child {
             Ok(child) => child,
             Err(error) => {

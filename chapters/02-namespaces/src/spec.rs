@@ -64,6 +64,10 @@ pub struct Spec {
     /// A read-only root, and the paths hidden or read-only in it.
     #[serde(default)]
     pub filesystem: Filesystem,
+    /// `--init`: chapter 1's supervisor runs as PID 1, the command as its
+    /// child (see [`crate::init`]).
+    #[serde(default)]
+    pub init: bool,
 }
 // ANCHOR_END: spec
 
@@ -203,6 +207,7 @@ mod tests {
             id_map: DEFAULT_MAP,
             stop_timeout: None,
             auto_remove: false,
+            init: false,
             filesystem: Filesystem::default(),
         }
     }

@@ -137,6 +137,7 @@ fn spec(rootfs: &Rootfs, network: NetworkMode, script: &str) -> Spec {
         id_map: DEFAULT_MAP,
         stop_timeout: None,
         auto_remove: true,
+        init: false,
         cap_sets: None,
         filesystem: Default::default(),
         id,

@@ -758,3 +758,23 @@ fn read_only_root_refuses_writes_but_not_in_its_mounts() {
     assert_eq!(code, 0, "{stderr}");
     assert_no_mounts_under(rootfs.workdir());
 }
+
+#[test]
+fn init_runs_as_pid_1_reaps_orphans_and_passes_the_exit_status() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    // An orphan (the inner shell's background sleep) is handed to PID 1,
+    // the init, not to the command: the init reaps it, no zombie is listed.
+    let script = "sh -c 'sleep 0.2 &'; sleep 1; ps -o pid,stat,args; exit 3";
+    let (out, stderr, code) = output(run_in(&rootfs, &["--init"], &["sh", "-c", script]));
+    assert_eq!(code, 3, "{stderr}");
+    let first = out.lines().nth(1).unwrap_or_default();
+    assert!(
+        first.trim_start().starts_with("1 ") && first.contains("/dev/init run -- sh"),
+        "PID 1 is not the init: {out}"
+    );
+    assert!(!out.lines().any(|l| l.contains(" Z ")), "a zombie: {out}");
+    // The init is not in the root filesystem: only bound on /dev/init.
+    assert!(!rootfs.path().join("dev/init").exists());
+    assert_no_mounts_under(rootfs.workdir());
+}

@@ -173,12 +173,6 @@ pub fn check_service(project: &Project, name: &str) -> Result<(), TranslateError
 
 /// Keys of the model that no chapter implements.
 fn refuse_unsupported(name: &str, service: &Service) -> Result<(), TranslateError> {
-    if service.init == Some(true) {
-        return Err(unsupported(
-            name,
-            "init: true is not supported: skiff has no init program to put in the container; make the command handle SIGTERM and reap its children, or drop init",
-        ));
-    }
     if service.networks.len() > 1 {
         let names: Vec<&str> = service.networks.keys().map(String::as_str).collect();
         return Err(unsupported(
@@ -228,6 +222,7 @@ fn container_args(
             .collect(),
         rm: false,
         read_only: service.read_only == Some(true),
+        init: service.init == Some(true),
     })
 }
 

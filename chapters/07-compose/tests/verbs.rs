@@ -142,11 +142,6 @@ fn what_no_chapter_implements_is_refused_before_anything_is_made() {
     let setup = Setup::new();
     for (key, yaml, message) in [
         (
-            "init",
-            "    init: true\n",
-            "service \"one\": init: true is not supported",
-        ),
-        (
             "two networks",
             "    networks: [a, b]\nnetworks:\n  a:\n  b:\n",
             "service \"one\": it joins 2 networks (a, b): chapter 6 attaches a container to one network; keep one",

@@ -126,6 +126,8 @@ pub struct HostConfig {
     pub auto_remove: bool,
     /// `--read-only`.
     pub readonly_rootfs: bool,
+    /// `--init` (`null`: the daemon's default, no init).
+    pub init: Option<bool>,
     pub cap_add: Option<Vec<String>>,
     pub cap_drop: Option<Vec<String>>,
     pub security_opt: Option<Vec<String>>,
@@ -275,6 +277,7 @@ fn spec_of(
                     security_opt,
                     rm: host.auto_remove,
                     read_only: host.readonly_rootfs,
+                    init: host.init.unwrap_or(false),
                 },
                 process: ProcessArgs {
                     flags: ProcessFlags {

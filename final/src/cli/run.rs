@@ -25,6 +25,9 @@ pub struct RunArgs {
     /// Mount the container's root read-only
     #[arg(long = "read-only")]
     pub read_only: bool,
+    /// Run an init as PID 1 that forwards signals and reaps zombies
+    #[arg(long)]
+    pub init: bool,
     #[arg(long)]
     pub name: Option<String>,
     /// Set an environment variable (KEY=VALUE, or KEY to pass ours on)
@@ -325,6 +328,7 @@ pub fn create_body(args: &RunArgs) -> Result<Value> {
             "RestartPolicy": restart,
             "AutoRemove": args.rm,
             "ReadonlyRootfs": args.read_only,
+            "Init": args.init.then_some(true),
             "CapAdd": args.cap_add,
             "CapDrop": args.cap_drop,
             "SecurityOpt": args.security_opt,

@@ -83,6 +83,7 @@ pub fn create_body(project: &Project, planned: &PlannedContainer) -> Result<Valu
             "SecurityOpt": service.security_opt,
             "RestartPolicy": restart_policy(service),
             "ReadonlyRootfs": service.read_only == Some(true),
+            "Init": service.init,
         },
     }))
 }

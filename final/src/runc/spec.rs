@@ -239,6 +239,7 @@ pub fn to_spec(
         id_map,
         stop_timeout: None,
         auto_remove: false,
+        init: false,
         filesystem: Filesystem {
             read_only: root.readonly,
             masked_paths: linux.masked_paths.clone().unwrap_or_default(),

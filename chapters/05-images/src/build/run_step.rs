@@ -68,6 +68,7 @@ fn build_flags(network: NetworkMode) -> StorageFlags {
                     security_opt: Vec::new(),
                     rm: false,
                     read_only: false,
+                    init: false,
                 },
                 process: ProcessArgs::default(),
             },
