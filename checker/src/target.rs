@@ -355,8 +355,37 @@ impl Target {
     }
 }
 
+impl Target {
+    /// Removes every container the binary still has a record of, with its
+    /// own `rm -f`, as a learner ends a session: a container whose engine a
+    /// check killed is only marked exited by the next command, and its
+    /// cgroups go with its removal (chapter 3).
+    fn remove_containers(&self) {
+        if !self.containers {
+            return;
+        }
+        let root = self.work.path().join("state");
+        let listed = Command::new(&self.bin)
+            .arg("--root")
+            .arg(&root)
+            .args(["ps", "-aq"])
+            .output();
+        let Ok(listed) = listed else {
+            return;
+        };
+        for id in String::from_utf8_lossy(&listed.stdout).split_whitespace() {
+            let _ = Command::new(&self.bin)
+                .arg("--root")
+                .arg(&root)
+                .args(["rm", "-f", id])
+                .output();
+        }
+    }
+}
+
 impl Drop for Target {
     fn drop(&mut self) {
+        self.remove_containers();
         let seen = self.seen_cgroups.lock().expect("cgroup list lock").clone();
         crate::cleanup::remove_cgroups(&seen);
         crate::cleanup::unmount_under(self.work.path());
