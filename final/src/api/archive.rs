@@ -160,6 +160,9 @@ fn tar_body(mut helper: Helper) -> Body {
     Body::from_stream(stream)
 }
 
+/// How much of a refused upload is read before the answer.
+const DRAIN_LIMIT: usize = 64 << 20;
+
 // ANCHOR: put
 /// `PUT /containers/{id}/archive?path=DIR`: the tar body unpacked into DIR.
 pub async fn put(
@@ -168,10 +171,29 @@ pub async fn put(
     Query(query): Query<PathQuery>,
     request: Request,
 ) -> ApiResult<StatusCode> {
-    let path = query.path()?;
-    let mut helper = start(&daemon, id, "put", &path, Stdio::piped(), Stdio::null()).await?;
-    let mut stdin = helper.child.stdin.take().expect("stdin is piped");
     let mut body = request.into_body().into_data_stream();
+    let started = match query.path() {
+        Ok(path) => start(&daemon, id, "put", &path, Stdio::piped(), Stdio::null()).await,
+        Err(error) => Err(error),
+    };
+    let mut helper = match started {
+        Ok(helper) => helper,
+        Err(error) => {
+            // The client is still sending its tar (the docker CLI sends it
+            // even when the container is unknown): read it to its end
+            // before the answer, so that the client's writes do not fail
+            // on a closed connection. Up to a bound: past it, answer.
+            let mut read = 0usize;
+            while let Some(Ok(chunk)) = body.next().await {
+                read += chunk.len();
+                if read > DRAIN_LIMIT {
+                    break;
+                }
+            }
+            return Err(error);
+        }
+    };
+    let mut stdin = helper.child.stdin.take().expect("stdin is piped");
     while let Some(chunk) = body.next().await {
         let Ok(chunk) = chunk else { break };
         // The helper stopped reading: its report says why.
