@@ -151,3 +151,51 @@ fn transcript_compose() {
     );
     settings().bind(|| insta::assert_snapshot!("compose", text));
 }
+
+/// `up` without `-d`: the containers' output behind their names, until
+/// Ctrl-C, which stops them (the daemon keeps the stopped containers).
+#[test]
+fn up_in_the_foreground_follows_the_output_until_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let daemon = TestDaemon::start();
+    let image = TestImage::push();
+    std::fs::write(
+        daemon.work().join("compose.yaml"),
+        format!(
+            "services:\n  ticker:\n    image: {}\n    command: [\"sh\", \"-c\", \"echo first; trap 'echo bye; exit 0' TERM; while true; do sleep 0.1; done\"]\n",
+            image.name
+        ),
+    )
+    .unwrap();
+    let mut up = daemon.skiff(&["compose", "-p", "fg", "up"]);
+    let mut child = up
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    while let Some(Ok(line)) = lines.next() {
+        seen.push(line.clone());
+        if line.contains("first") {
+            break;
+        }
+    }
+    assert!(
+        seen.iter().any(|l| l == "Attaching to fg-ticker-1")
+            && seen.iter().any(|l| l.starts_with("fg-ticker-1  | first")),
+        "{seen:?}"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{rest:?}");
+    assert!(rest.iter().any(|l| l.ends_with("| bye")), "{rest:?}");
+    let state = daemon.ok(daemon.docker(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]));
+    assert_eq!(state.trim(), "fg-ticker-1 exited");
+    daemon.ok(daemon.skiff(&["compose", "-p", "fg", "down"]));
+}
