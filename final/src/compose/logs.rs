@@ -113,6 +113,12 @@ pub fn attach_until_stopped(client: &Client, members: &[Member], console: &Conso
                 )?;
                 console.progress("Container", &member.name, "Stopped");
             }
+            // Their last lines are still on the way: the streams end as
+            // the daemon closes them, soon after the containers ended.
+            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            while !readers.iter().all(|r| r.is_finished()) && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
             return Ok(128 + signal.ssi_signo as i32);
         }
         std::thread::sleep(Duration::from_millis(100));
