@@ -60,6 +60,15 @@ pub fn install(root: &Path) -> std::io::Result<PathBuf> {
     file.sync_all()?;
     std::fs::set_permissions(&partial, std::fs::Permissions::from_mode(0o755))?;
     std::fs::rename(&partial, &path)?;
+    // Earlier versions go (a container started with one keeps it: its
+    // bind mount holds the file, not its name).
+    for entry in std::fs::read_dir(&dir)?.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with("skiff-init-") && entry.path() != path {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
     Ok(path)
 }
 

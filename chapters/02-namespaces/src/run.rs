@@ -48,7 +48,9 @@ pub enum RunError {
     StillRunning(String),
     #[error("container {name} did not stop within {seconds} s of SIGKILL")]
     WontStop { name: String, seconds: u64 },
-    #[error("writing the init (--init) into the engine's directory: {0}")]
+    #[error(
+        "writing the init (--init) into the engine's directory: {0} (is --root writable, with room left?)"
+    )]
     Init(std::io::Error),
 }
 

@@ -317,13 +317,7 @@ pub async fn connect(
     GoJson(body): GoJson<ConnectBody>,
 ) -> ApiResult<StatusCode> {
     blocking(move || {
-        let network = daemon
-            .engine
-            .network()
-            .networks()
-            .get(&name)
-            .map_err(network_store_error)?;
-        let record = daemon.engine.containers().find::<Spec>(&body.container)?;
+        let (network, record) = network_and_container(&daemon, &name, &body.container)?;
         if on_network(&record, &network) {
             return Ok(StatusCode::OK);
         }
@@ -372,6 +366,23 @@ pub async fn connect(
 }
 // ANCHOR_END: connect
 
+/// The network `name` and the record of `container`, for connect and
+/// disconnect.
+fn network_and_container(
+    daemon: &Daemon,
+    name: &str,
+    container: &str,
+) -> ApiResult<(Network, Record<Spec>)> {
+    let network = daemon
+        .engine
+        .network()
+        .networks()
+        .get(name)
+        .map_err(network_store_error)?;
+    let record = daemon.engine.containers().find::<Spec>(container)?;
+    Ok((network, record))
+}
+
 /// `POST /networks/{id}/disconnect`: a container that does not run leaves
 /// its network (its spec's mode becomes `none`, without its aliases,
 /// address and published ports, which `connect` sets again). A running
@@ -382,13 +393,7 @@ pub async fn disconnect(
     GoJson(body): GoJson<ConnectBody>,
 ) -> ApiResult<StatusCode> {
     blocking(move || {
-        let network = daemon
-            .engine
-            .network()
-            .networks()
-            .get(&name)
-            .map_err(network_store_error)?;
-        let record = daemon.engine.containers().find::<Spec>(&body.container)?;
+        let (network, record) = network_and_container(&daemon, &name, &body.container)?;
         if !on_network(&record, &network) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,

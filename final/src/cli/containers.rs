@@ -190,28 +190,37 @@ pub fn ps(
     Ok(0)
 }
 
-/// `skiff inspect [-f FORMAT] NAME...`: containers, then images.
+/// `skiff inspect [-f FORMAT] NAME...`: containers, then images,
+/// networks and volumes.
 pub fn inspect(client: &Client, names: &[String], format: Option<&str>) -> Result<i32> {
+    inspect_each(names, format, |name| {
+        client
+            .get(&format!("/containers/{name}/json"))
+            .or_else(|_| client.get(&format!("/images/{name}/json")))
+            .or_else(|_| client.get(&format!("/networks/{name}")))
+            .or_else(|_| client.get(&format!("/volumes/{name}")))
+            .map_err(|_| format!("Error: No such object: {name}"))
+    })
+}
+
+/// The `inspect` verbs: each of `names` looked up with `lookup`, what was
+/// found printed as a JSON array (or one line each with `format`), what
+/// was not said on standard error; exit code 1 when anything was missing.
+pub fn inspect_each(
+    names: &[String],
+    format: Option<&str>,
+    lookup: impl Fn(&str) -> std::result::Result<Value, String>,
+) -> Result<i32> {
     let mut found = Vec::new();
     let mut code = 0;
     for name in names {
-        let container = client.get(&format!("/containers/{name}/json"));
-        let value = match container {
-            Ok(value) => value,
-            Err(_) => match client
-                .get(&format!("/images/{name}/json"))
-                .or_else(|_| client.get(&format!("/networks/{name}")))
-                .or_else(|_| client.get(&format!("/volumes/{name}")))
-            {
-                Ok(value) => value,
-                Err(_) => {
-                    eprintln!("Error: No such object: {name}");
-                    code = 1;
-                    continue;
-                }
-            },
-        };
-        found.push(value);
+        match lookup(name) {
+            Ok(value) => found.push(value),
+            Err(message) => {
+                eprintln!("{message}");
+                code = 1;
+            }
+        }
     }
     match format {
         Some(format) => {

@@ -2,7 +2,6 @@
 
 use super::containers::print_formatted;
 use crate::client::{Client, query};
-use crate::template::Template;
 use anyhow::{Result, bail};
 use clap::Subcommand;
 use serde_json::{Value, json};
@@ -157,27 +156,11 @@ impl NetworkVerbs {
                 Ok(0)
             }
             NetworkVerbs::Inspect { format, networks } => {
-                let mut found = Vec::new();
-                let mut code = 0;
-                for name in &networks {
-                    match client.get(&format!("/networks/{name}")) {
-                        Ok(network) => found.push(network),
-                        Err(error) => {
-                            eprintln!("Error: {error}");
-                            code = 1;
-                        }
-                    }
-                }
-                match format {
-                    Some(format) => {
-                        let template = Template::parse(&format)?;
-                        for network in &found {
-                            println!("{}", template.render(network)?);
-                        }
-                    }
-                    None => println!("{}", serde_json::to_string_pretty(&found)?),
-                }
-                Ok(code)
+                super::containers::inspect_each(&networks, format.as_deref(), |name| {
+                    client
+                        .get(&format!("/networks/{name}"))
+                        .map_err(|error| format!("Error: {error}"))
+                })
             }
             NetworkVerbs::Rm { networks } => super::containers::each(&networks, |n| {
                 client.delete(&format!("/networks/{n}")).map(drop)

@@ -2,7 +2,6 @@
 
 use super::containers::print_formatted;
 use crate::client::{Client, query};
-use crate::template::Template;
 use anyhow::{Result, bail};
 use ch05_images::history::human_size;
 use clap::Subcommand;
@@ -144,27 +143,11 @@ impl VolumeVerbs {
                 Ok(0)
             }
             VolumeVerbs::Inspect { format, volumes } => {
-                let mut found = Vec::new();
-                let mut code = 0;
-                for name in volumes {
-                    match client.get(&format!("/volumes/{name}")) {
-                        Ok(volume) => found.push(volume),
-                        Err(error) => {
-                            eprintln!("{error}");
-                            code = 1;
-                        }
-                    }
-                }
-                match format {
-                    Some(format) => {
-                        let template = Template::parse(&format)?;
-                        for volume in &found {
-                            println!("{}", template.render(volume)?);
-                        }
-                    }
-                    None => println!("{}", serde_json::to_string_pretty(&found)?),
-                }
-                Ok(code)
+                super::containers::inspect_each(&volumes, format.as_deref(), |name| {
+                    client
+                        .get(&format!("/volumes/{name}"))
+                        .map_err(|error| error.to_string())
+                })
             }
             VolumeVerbs::Rm { force, volumes } => super::containers::each(&volumes, |name| {
                 let q = query(&[("force", if force { "1".into() } else { String::new() })]);
