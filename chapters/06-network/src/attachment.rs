@@ -25,7 +25,8 @@
 
 use crate::dns::{DnsConfig, DnsServer};
 pub use crate::endpoint::{
-    Endpoint, endpoints, find_endpoint, release, release_orphans, release_stale, veth_name,
+    Endpoint, Link, endpoints, find_endpoint, release, release_orphans, release_stale, veth_name,
+    veth_name_on,
 };
 use crate::endpoint::{Veth, create_endpoint, endpoint_dir, endpoint_file, release_endpoint};
 use crate::files::{ContainerFiles, HostsContent, ResolvConf, render_hosts};
@@ -34,7 +35,7 @@ use crate::netlink::{Netlink, NetlinkError};
 use crate::netns::{self, Entered};
 use crate::ports::{self, PortMapping, Reservation};
 use crate::records::Record;
-use crate::request::{NetworkMode, NetworkRequest};
+use crate::request::{ExtraNetwork, NetworkMode, NetworkRequest};
 use crate::state::{self, StateError};
 use crate::store::{Network, NetworkError, NetworkStore};
 use ch02_namespaces::records::ProcessId;
@@ -150,9 +151,33 @@ impl Attachment {
             }
         };
         check_fits(request, network.as_ref())?;
+        let mut more: Vec<Link> = Vec::new();
+        for extra in &request.also {
+            let joined = network_named(store, &extra.network)?;
+            check_fits_extra(extra, &joined)?;
+            let taken = network.as_ref().is_some_and(|n| n.id == joined.id)
+                || more.iter().any(|l| l.network.id == joined.id);
+            if taken {
+                return Err(AttachError::Unsupported(format!(
+                    "network {} is given twice: a container has one cable per network",
+                    joined.name
+                )));
+            }
+            more.push(Link {
+                veth: veth_name_on(&who.id, &joined.id),
+                inside: format!("eth{}", more.len() + 1),
+                address: None,
+                aliases: extra.aliases.clone(),
+                network: joined,
+            });
+        }
         let host = ResolvConf::host();
+        let any_dns = network
+            .iter()
+            .chain(more.iter().map(|l| &l.network))
+            .any(|n| n.dns);
         let dns_upstreams = match &network {
-            Some(n) if n.dns => {
+            Some(_) if any_dns => {
                 let servers = if request.dns.is_empty() {
                     &host.nameservers
                 } else {
@@ -162,6 +187,7 @@ impl Attachment {
             }
             _ => Vec::new(),
         };
+        let dns_records = dns_records(store, network.iter().chain(more.iter().map(|l| &l.network)));
         let reservations = ports::reserve_all(&request.publish)?;
         let mut endpoint = Endpoint {
             container: who.id.clone(),
@@ -178,6 +204,8 @@ impl Attachment {
             files,
             owns_files,
             owner: ProcessId::of(std::process::id() as i32),
+            dns_records,
+            more,
         };
         // The intent first: from here on, `release` knows what to undo.
         create_endpoint(store, &endpoint)?;
@@ -191,6 +219,19 @@ impl Attachment {
                     &who.hostname,
                 );
                 endpoint.address = Some(store.lease(network, request.ip, record)?);
+                state::write_json_atomic(&endpoint_file(store, &who.id), &endpoint)?;
+            }
+            for (link, extra) in endpoint.more.iter_mut().zip(&request.also) {
+                let record = Record::new(
+                    &who.id,
+                    Ipv4Addr::UNSPECIFIED,
+                    &who.name,
+                    &link.aliases,
+                    &who.hostname,
+                );
+                link.address = Some(store.lease(&link.network, extra.ip, record)?);
+            }
+            if !endpoint.more.is_empty() {
                 state::write_json_atomic(&endpoint_file(store, &who.id), &endpoint)?;
             }
             if endpoint.owns_files {
@@ -228,9 +269,9 @@ impl Attachment {
     }
 
     // ANCHOR: join
-    /// Plugs the container whose first process is `child` into its network
-    /// (see the module's documentation). Nothing to do for `none`, `host`
-    /// and `container:`. On error, call [`release`](Self::release).
+    /// Plugs the container whose first process is `child` into its
+    /// networks (see the module's documentation). Nothing to do for `none`,
+    /// `host` and `container:`. On error, call [`release`](Self::release).
     pub fn join(&mut self, child: Pid) -> Result<()> {
         let (Some(network), Some(address), Some(veth)) = (
             self.endpoint.network.clone(),
@@ -241,44 +282,32 @@ impl Attachment {
         };
         let netns_error = |source| AttachError::Netns { pid: child, source };
         let target = netns::open_of_process(child).map_err(netns_error)?;
-        let mut host = Netlink::open()?;
-        let bridge = host
-            .link(&network.bridge)?
-            .ok_or_else(|| NetlinkError::NoSuchLink(network.bridge.clone()))?;
-        let mtu = if bridge.mtu == 0 { 1500 } else { bridge.mtu };
-        // A pair left by a killed attempt with the same id would be in the way.
-        host.delete_link_named(&veth)?;
-        // The container's end is born in its namespace, already named eth0:
-        // moving a link between namespaces afterwards would cost the kernel
-        // an RCU grace period (tens of milliseconds) for nothing.
-        host.create_veth_into(&veth, CONTAINER_LINK, mtu, target.as_fd())?;
-        let veth_index = host.index_of(&veth)?;
-        host.set_master(veth_index, bridge.index)?;
-        host.set_up(veth_index)?;
-        {
-            let _inside = Entered::enter(target.as_fd()).map_err(netns_error)?;
-            // Opened inside: this socket speaks to the container's stack.
-            let mut inside = Netlink::open()?;
-            if let Some(lo) = inside.link("lo")?
-                && !lo.up
-            {
-                inside.set_up(lo.index)?;
-            }
-            let index = inside.index_of(CONTAINER_LINK)?;
-            if let Some(mac) = self.endpoint.mac_address {
-                inside.set_mac(index, mac.0)?;
-            }
-            inside.add_address(index, address, network.subnet.prefix())?;
-            inside.set_up(index)?;
-            if !network.internal {
-                inside.add_default_route(network.gateway, index)?;
-            }
+        let mut cables = vec![Cable {
+            network: &network,
+            veth: &veth,
+            inside: CONTAINER_LINK,
+            address,
+            mac: self.endpoint.mac_address,
+        }];
+        for link in &self.endpoint.more {
+            cables.push(Cable {
+                network: &link.network,
+                veth: &link.veth,
+                inside: &link.inside,
+                address: link.address.expect("leased in prepare"),
+                mac: None,
+            });
         }
-        if network.dns {
+        plug(target.as_fd(), &cables, true).map_err(|e| match e {
+            PlugError::Netns(source) => netns_error(source),
+            PlugError::Attach(e) => e,
+        })?;
+        if !self.endpoint.dns_records.is_empty() {
             let config = DnsConfig {
-                records: self.store.records_path(&network),
+                records: self.endpoint.dns_records.clone(),
+                follow: Some(endpoint_file(&self.store, &self.endpoint.container)),
                 upstreams: self.endpoint.dns_upstreams.clone(),
-                forward: !network.internal,
+                forward: cables.iter().any(|c| !c.network.internal),
             };
             self.dns = Some(DnsServer::bind_in(target.as_fd(), config).map_err(AttachError::Dns)?);
         }
@@ -323,6 +352,11 @@ impl Attachment {
             dns,
         } = self;
         drop(dns);
+        // Read again: `connect` may have added cables while it ran.
+        let endpoint = state::read_json::<Endpoint>(&endpoint_file(&store, &endpoint.container))
+            .ok()
+            .flatten()
+            .unwrap_or(endpoint);
         let sharer = NetworkMode::Container(endpoint.container.clone());
         let shared = endpoints(&store)?.iter().any(|e| e.mode == sharer);
         let veth = if shared {
@@ -337,7 +371,249 @@ impl Attachment {
     // ANCHOR_END: release_live
 }
 
+// ANCHOR: connect
+/// Connects the running container `container`, whose first process is
+/// `pid`, to one more network (`network connect`): a cable of its own
+/// (`eth1`, `eth2`...), an address and its names there. Its default route
+/// stays where it is; its DNS responder, if it has one, answers the new
+/// network's names too (it follows the endpoint record's `dns_records`).
+///
+/// Each change of the endpoint record is made under the store's lock and
+/// written before what it describes is made, as in [`Attachment::prepare`]:
+/// if this process dies half-way, the container's release undoes it all.
+pub fn connect(
+    store: &NetworkStore,
+    container: &str,
+    pid: Pid,
+    extra: &ExtraNetwork,
+) -> Result<Link> {
+    let network = network_named(store, &extra.network)?;
+    check_fits_extra(extra, &network)?;
+    // The intent first: the cable, without its address yet.
+    let (mut link, name, hostname) = change_endpoint(store, container, |endpoint| {
+        if endpoint.network.is_none() {
+            return Err(AttachError::Unsupported(format!(
+                "container {} has no network of its own (--network {}): only a container on a bridge or user-defined network can join another",
+                endpoint.name, endpoint.mode
+            )));
+        }
+        if endpoint.networks().iter().any(|(n, _)| n.id == network.id) {
+            return Err(AttachError::Unsupported(format!(
+                "container {} is already on network {}",
+                endpoint.name, network.name
+            )));
+        }
+        let link = Link {
+            veth: veth_name_on(container, &network.id),
+            inside: endpoint.next_inside_name(),
+            address: None,
+            aliases: extra.aliases.clone(),
+            network: network.clone(),
+        };
+        endpoint.more.push(link.clone());
+        if network.dns {
+            endpoint.dns_records.push(store.records_path(&network));
+        }
+        Ok((link, endpoint.name.clone(), endpoint.hostname.clone()))
+    })?;
+    let plugged = (|| {
+        let record = Record::new(
+            container,
+            Ipv4Addr::UNSPECIFIED,
+            &name,
+            &extra.aliases,
+            &hostname,
+        );
+        let address = store.lease(&network, extra.ip, record)?;
+        link.address = Some(address);
+        change_endpoint(store, container, |endpoint| {
+            for cable in endpoint.more.iter_mut().filter(|l| l.veth == link.veth) {
+                cable.address = Some(address);
+            }
+            Ok(())
+        })?;
+        let netns_error = |source| AttachError::Netns { pid, source };
+        let target = netns::open_of_process(pid).map_err(netns_error)?;
+        let cable = Cable {
+            network: &network,
+            veth: &link.veth,
+            inside: &link.inside,
+            address,
+            mac: None,
+        };
+        plug(target.as_fd(), &[cable], false).map_err(|e| match e {
+            PlugError::Netns(source) => netns_error(source),
+            PlugError::Attach(e) => e,
+        })
+    })();
+    match plugged {
+        Ok(()) => Ok(link),
+        Err(e) => {
+            let _ = disconnect(store, container, &network.id);
+            Err(e)
+        }
+    }
+}
+// ANCHOR_END: connect
+
+/// Disconnects the running container `container` from `network`, one of
+/// the networks it joined besides its first: the cable is unplugged (the
+/// pair deleted by its host end), the address and names freed. The first
+/// network stays while the container runs: its default route and published
+/// ports go through it.
+pub fn disconnect(store: &NetworkStore, container: &str, network: &str) -> Result<()> {
+    let endpoint = state::read_json::<Endpoint>(&endpoint_file(store, container))?
+        .ok_or_else(|| AttachError::NoSuchContainer(container.to_string()))?;
+    let wanted = |n: &&Network| n.id == network || n.name == network;
+    if let Some(first) = endpoint.network.as_ref().filter(wanted) {
+        return Err(AttachError::Unsupported(format!(
+            "network {} is the first network of container {}: it leaves it when it stops",
+            first.name, endpoint.name
+        )));
+    }
+    let Some(link) = endpoint.more.iter().find(|l| wanted(&&l.network)).cloned() else {
+        return Err(AttachError::Unsupported(format!(
+            "container {} is not on network {network}",
+            endpoint.name
+        )));
+    };
+    Netlink::open()?.delete_link_named(&link.veth)?;
+    store.unlease(&link.network.id, container)?;
+    change_endpoint(store, container, |endpoint| {
+        endpoint.more.retain(|l| l.veth != link.veth);
+        let records = store.records_path(&link.network);
+        endpoint.dns_records.retain(|p| *p != records);
+        Ok(())
+    })
+}
+
+/// Changes the endpoint record of `container` under the store's lock, so
+/// that two changes at once (two `connect`s) do not lose one another.
+fn change_endpoint<T>(
+    store: &NetworkStore,
+    container: &str,
+    change: impl FnOnce(&mut Endpoint) -> Result<T>,
+) -> Result<T> {
+    let _lock = store.lock()?;
+    let file = endpoint_file(store, container);
+    let mut endpoint = state::read_json::<Endpoint>(&file)?
+        .ok_or_else(|| AttachError::NoSuchContainer(container.to_string()))?;
+    let value = change(&mut endpoint)?;
+    state::write_json_atomic(&file, &endpoint)?;
+    Ok(value)
+}
+
 /// Refuses what the chosen network cannot give.
+/// One cable to plug: a veth pair between a network's bridge and the
+/// container's namespace, and the container's address on it.
+struct Cable<'a> {
+    network: &'a Network,
+    veth: &'a str,
+    inside: &'a str,
+    address: Ipv4Addr,
+    mac: Option<crate::request::MacAddress>,
+}
+
+/// Why [`plug`] failed: entering the namespace, or a request.
+enum PlugError {
+    Netns(io::Error),
+    Attach(AttachError),
+}
+
+impl<E: Into<AttachError>> From<E> for PlugError {
+    fn from(e: E) -> PlugError {
+        PlugError::Attach(e.into())
+    }
+}
+
+// ANCHOR: plug
+/// Plugs `cables` into the network namespace `target`: for each, the pair
+/// is created with its container end born in `target` under its inside
+/// name, the host end joins the network's bridge; then, inside, loopback
+/// and each link come up with their addresses; with `route`, the default
+/// route goes through the first cable whose network is not `--internal`.
+fn plug(target: BorrowedFd<'_>, cables: &[Cable<'_>], route: bool) -> Result<(), PlugError> {
+    let mut host = Netlink::open()?;
+    for cable in cables {
+        let bridge = host
+            .link(&cable.network.bridge)?
+            .ok_or_else(|| NetlinkError::NoSuchLink(cable.network.bridge.clone()))?;
+        let mtu = if bridge.mtu == 0 { 1500 } else { bridge.mtu };
+        // A pair left by a killed attempt with the same id would be in the way.
+        host.delete_link_named(cable.veth)?;
+        // The container's end is born in its namespace, already named: moving
+        // a link between namespaces afterwards would cost the kernel an RCU
+        // grace period (tens of milliseconds) for nothing.
+        host.create_veth_into(cable.veth, cable.inside, mtu, target)?;
+        let veth_index = host.index_of(cable.veth)?;
+        host.set_master(veth_index, bridge.index)?;
+        host.set_up(veth_index)?;
+    }
+    let _inside = Entered::enter(target).map_err(PlugError::Netns)?;
+    // Opened inside: this socket speaks to the container's stack.
+    let mut inside = Netlink::open()?;
+    if let Some(lo) = inside.link("lo")?
+        && !lo.up
+    {
+        inside.set_up(lo.index)?;
+    }
+    let mut routed = !route;
+    for cable in cables {
+        let index = inside.index_of(cable.inside)?;
+        if let Some(mac) = cable.mac {
+            inside.set_mac(index, mac.0)?;
+        }
+        inside.add_address(index, cable.address, cable.network.subnet.prefix())?;
+        inside.set_up(index)?;
+        if !routed && !cable.network.internal {
+            inside.add_default_route(cable.network.gateway, index)?;
+            routed = true;
+        }
+    }
+    Ok(())
+}
+// ANCHOR_END: plug
+
+/// The records files of those of `networks` with DNS by name: what the
+/// container's responder answers from.
+fn dns_records<'a>(
+    store: &NetworkStore,
+    networks: impl Iterator<Item = &'a Network>,
+) -> Vec<std::path::PathBuf> {
+    networks
+        .filter(|n| n.dns)
+        .map(|n| store.records_path(n))
+        .collect()
+}
+
+/// The network `name` names, up: `bridge` (or `default`) is the default
+/// network, created on first use.
+fn network_named(store: &NetworkStore, name: &str) -> Result<Network> {
+    let network = match name {
+        "bridge" | "default" => store.default_network()?,
+        _ => store.get(name)?,
+    };
+    store.ensure_up(&network)?;
+    Ok(network)
+}
+
+/// Refuses what one more network cannot give.
+fn check_fits_extra(extra: &ExtraNetwork, network: &Network) -> Result<()> {
+    let unsupported = |what: &str| {
+        Err(AttachError::Unsupported(format!(
+            "{what} (network {})",
+            network.name
+        )))
+    };
+    if !network.dns && extra.ip.is_some() {
+        return unsupported("--ip is supported on user-defined networks only");
+    }
+    if !network.dns && !extra.aliases.is_empty() {
+        return unsupported("--network-alias is supported on user-defined networks only");
+    }
+    Ok(())
+}
+
 fn check_fits(request: &NetworkRequest, network: Option<&Network>) -> Result<()> {
     let Some(network) = network else {
         return Ok(());
@@ -390,7 +666,7 @@ fn write_files(endpoint: &Endpoint, request: &NetworkRequest, host: &ResolvConf)
         _ => render_hosts(&HostsContent { own, extra }),
     };
     let resolv = match (&endpoint.mode, &endpoint.network) {
-        (_, Some(network)) if network.dns => {
+        (_, Some(_)) if !endpoint.dns_records.is_empty() => {
             let mut options = vec!["ndots:0".to_string()];
             options.extend(
                 host.options

@@ -124,6 +124,7 @@ impl NetworkArgs {
                 .as_deref()
                 .map(str::parse::<MacAddress>)
                 .transpose()?,
+            also: Vec::new(),
         })
     }
 }
@@ -289,6 +290,19 @@ pub enum NetworkCommand {
     },
     /// Remove every user-defined network no container uses
     Prune,
+    /// Connect a running container to one more network (a cable of its own: eth1, eth2...)
+    Connect {
+        /// Another name the container answers to on this network
+        #[arg(long = "alias", value_name = "NAME")]
+        aliases: Vec<String>,
+        /// Its address on this network
+        #[arg(long, value_name = "IP")]
+        ip: Option<Ipv4Addr>,
+        network: String,
+        container: String,
+    },
+    /// Disconnect a running container from a network it joined besides its first
+    Disconnect { network: String, container: String },
 }
 
 /// Why a verb failed.
@@ -369,6 +383,22 @@ fn network(engine: &NetworkEngine, command: NetworkCommand) -> Result<i32, VerbE
                 store.remove(&name)?;
                 println!("{name}");
             }
+        }
+        NetworkCommand::Connect {
+            aliases,
+            ip,
+            network,
+            container,
+        } => {
+            let extra = crate::request::ExtraNetwork {
+                network,
+                ip,
+                aliases,
+            };
+            verbs::connect(engine, &container, &extra)?;
+        }
+        NetworkCommand::Disconnect { network, container } => {
+            verbs::disconnect(engine, &network, &container)?;
         }
         NetworkCommand::Prune => {
             let removed = store.prune()?;

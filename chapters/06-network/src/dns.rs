@@ -75,8 +75,13 @@ pub const MAX_PENDING: usize = 4096;
 /// How one responder behaves.
 #[derive(Debug, Clone)]
 pub struct DnsConfig {
-    /// The records file of the container's network.
-    pub records: PathBuf,
+    /// The records files of the container's networks with DNS by name, its
+    /// first network first.
+    pub records: Vec<PathBuf>,
+    /// The container's endpoint record, when the list of networks can
+    /// change while it runs (`network connect`): its `dns_records` replace
+    /// `records` whenever the file changes.
+    pub follow: Option<PathBuf>,
     /// The resolvers to forward other questions to.
     pub upstreams: Vec<SocketAddr>,
     /// Whether to forward at all (not on internal networks).
@@ -93,8 +98,12 @@ pub enum Decision {
 }
 
 // ANCHOR: decide
-/// Decides what to answer to `query`, from the network's records.
-pub fn decide(query: &Message, records: &Records, forward: bool) -> Decision {
+/// Decides what to answer to `query`, from the records of the container's
+/// networks (its first network first). A name is answered from the first
+/// network that knows it: a neighbour on two networks is reached at its
+/// address on the network the two share, not at one the asker cannot
+/// route to.
+pub fn decide(query: &Message, networks: &[Records], forward: bool) -> Decision {
     let mut answer = Message::response(query.metadata.id, query.metadata.op_code);
     answer.metadata.recursion_desired = query.metadata.recursion_desired;
     answer.metadata.recursion_available = true;
@@ -128,7 +137,7 @@ pub fn decide(query: &Message, records: &Records, forward: bool) -> Decision {
 
     if question.query_type() == RecordType::PTR
         && let Some(address) = reverse_name(&name)
-        && let Some(owner) = records.reverse(address)
+        && let Some(owner) = networks.iter().find_map(|r| r.reverse(address))
         && let Ok(target) = Name::from_ascii(format!("{owner}.{DOMAIN}."))
     {
         answer.metadata.authoritative = true;
@@ -139,7 +148,11 @@ pub fn decide(query: &Message, records: &Records, forward: bool) -> Decision {
         ));
         return Decision::Answer(answer);
     }
-    let mut addresses = records.lookup(short);
+    let mut addresses = networks
+        .iter()
+        .map(|r| r.lookup(short))
+        .find(|found| !found.is_empty())
+        .unwrap_or_default();
     if !addresses.is_empty() {
         // Round-robin: the addresses of a name several containers share
         // (the replicas of a compose service) come in an order that turns
@@ -194,11 +207,21 @@ struct Pending {
     since: Instant,
 }
 
-/// The records file as last read, and how to tell it changed.
+/// A file's identity and last change: how to tell it changed.
+type Stamp = (u64, i64, i64);
+
+fn stamp_of(path: &std::path::Path) -> Option<Stamp> {
+    std::fs::metadata(path)
+        .ok()
+        .map(|m| (m.ino(), m.mtime(), m.mtime_nsec()))
+}
+
+/// The records files as last read, and how to tell they changed.
 #[derive(Debug, Default)]
 struct RecordsCache {
-    stamp: Option<(u64, i64, i64)>,
-    records: Records,
+    follow: Option<Stamp>,
+    stamps: Vec<Option<Stamp>>,
+    networks: Vec<Records>,
 }
 
 const LISTENER: u64 = 0;
@@ -313,18 +336,38 @@ impl DnsServer {
     }
     // ANCHOR_END: handle_ready
 
-    fn records(&mut self) -> &Records {
-        let stamp = std::fs::metadata(&self.config.records)
-            .ok()
-            .map(|m| (m.ino(), m.mtime(), m.mtime_nsec()));
-        if stamp != self.cache.stamp {
-            self.cache.records = crate::state::read_json(&self.config.records)
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            self.cache.stamp = stamp;
+    /// The records of the container's networks, read again when a file
+    /// changed (a neighbour started or ended, a network was connected).
+    fn records(&mut self) -> &[Records] {
+        if let Some(endpoint) = &self.config.follow {
+            let stamp = stamp_of(endpoint);
+            if stamp != self.cache.follow {
+                if let Some(endpoint) =
+                    crate::state::read_json::<crate::endpoint::Endpoint>(endpoint)
+                        .ok()
+                        .flatten()
+                {
+                    self.config.records = endpoint.dns_records;
+                }
+                self.cache.follow = stamp;
+            }
         }
-        &self.cache.records
+        let stamps: Vec<_> = self.config.records.iter().map(|p| stamp_of(p)).collect();
+        if stamps != self.cache.stamps {
+            self.cache.networks = self
+                .config
+                .records
+                .iter()
+                .map(|p| {
+                    crate::state::read_json(p)
+                        .ok()
+                        .flatten()
+                        .unwrap_or_default()
+                })
+                .collect();
+            self.cache.stamps = stamps;
+        }
+        &self.cache.networks
     }
 
     fn question(&mut self, bytes: &[u8], client: SocketAddr) {
@@ -442,7 +485,7 @@ mod tests {
     #[test]
     fn answers_names_aliases_and_short_ids() {
         for name in ["web.", "API", "abcdef012345.", "web.dns.skiff."] {
-            let a = answer(decide(&ask(name, RecordType::A), &records(), true));
+            let a = answer(decide(&ask(name, RecordType::A), &[records()], true));
             assert_eq!(a.metadata.response_code, ResponseCode::NoError, "{name}");
             assert_eq!(a.answers.len(), 1, "{name}");
             assert_eq!(
@@ -454,14 +497,14 @@ mod tests {
 
     #[test]
     fn aaaa_of_a_known_name_is_empty_and_unknown_in_domain_is_nxdomain() {
-        let a = answer(decide(&ask("web.", RecordType::AAAA), &records(), true));
+        let a = answer(decide(&ask("web.", RecordType::AAAA), &[records()], true));
         assert_eq!(
             (a.metadata.response_code, a.answers.len()),
             (ResponseCode::NoError, 0)
         );
         let a = answer(decide(
             &ask("nobody.dns.skiff.", RecordType::A),
-            &records(),
+            &[records()],
             true,
         ));
         assert_eq!(a.metadata.response_code, ResponseCode::NXDomain);
@@ -470,12 +513,12 @@ mod tests {
     #[test]
     fn others_are_forwarded_or_refused() {
         assert_eq!(
-            decide(&ask("example.com.", RecordType::A), &records(), true),
+            decide(&ask("example.com.", RecordType::A), &[records()], true),
             Decision::Forward
         );
         let a = answer(decide(
             &ask("example.com.", RecordType::A),
-            &records(),
+            &[records()],
             false,
         ));
         assert_eq!(a.metadata.response_code, ResponseCode::Refused);
@@ -497,7 +540,7 @@ mod tests {
             .map(|id| {
                 let mut question = ask("web.", RecordType::A);
                 question.metadata.id = id;
-                let a = answer(decide(&question, &shared, true));
+                let a = answer(decide(&question, std::slice::from_ref(&shared), true));
                 assert_eq!(a.answers.len(), 3);
                 a.answers[0].data.to_string()
             })
@@ -509,17 +552,44 @@ mod tests {
     fn reverse_lookup() {
         let a = answer(decide(
             &ask("2.0.202.10.in-addr.arpa.", RecordType::PTR),
-            &records(),
+            &[records()],
             true,
         ));
         assert_eq!(a.answers[0].data.to_string(), "web.dns.skiff.");
         assert_eq!(
             decide(
                 &ask("9.0.202.10.in-addr.arpa.", RecordType::PTR),
-                &records(),
+                &[records()],
                 true
             ),
             Decision::Forward
         );
+    }
+
+    #[test]
+    fn a_name_is_answered_from_the_first_network_that_knows_it() {
+        let mut back = Records::default();
+        back.upsert(Entry::new(
+            "abcdef0123456789",
+            "10.203.0.7".parse().unwrap(),
+            "web",
+            &[],
+            "web",
+        ));
+        back.upsert(Entry::new(
+            "0123456789abcdef",
+            "10.203.0.8".parse().unwrap(),
+            "db",
+            &[],
+            "db",
+        ));
+        let networks = [records(), back];
+        let first = |name: &str| {
+            answer(decide(&ask(name, RecordType::A), &networks, true)).answers[0]
+                .data
+                .to_string()
+        };
+        assert_eq!(first("web."), "10.202.0.2");
+        assert_eq!(first("db."), "10.203.0.8");
     }
 }

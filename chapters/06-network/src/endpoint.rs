@@ -60,12 +60,57 @@ pub struct Endpoint {
     /// The process that prepared it, the container's supervisor.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<ProcessId>,
+    /// Its cables to the networks it is on besides the first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub more: Vec<Link>,
+    /// The records files its DNS responder answers from: those of its
+    /// networks with DNS by name. The responder reads this list again when
+    /// this record changes (`network connect` to a running container).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dns_records: Vec<PathBuf>,
 }
+
+// ANCHOR: link
+/// A container's cable to one more network: the pair's host end on that
+/// network's bridge, its container end named `inside` (`eth1`, `eth2`...).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Link {
+    /// The network.
+    pub network: Network,
+    /// The host end of the veth pair.
+    pub veth: String,
+    /// The container's end, inside its namespace.
+    pub inside: String,
+    /// Its address there, once leased.
+    pub address: Option<Ipv4Addr>,
+    /// Its aliases there.
+    pub aliases: Vec<String>,
+}
+// ANCHOR_END: link
 
 impl Endpoint {
     /// Whether the process that prepared it still runs.
     pub fn owner_alive(&self) -> bool {
         self.owner.is_some_and(|owner| owner.is_alive())
+    }
+
+    /// Every network the container is on, the first one first, with its
+    /// address there (once leased).
+    pub fn networks(&self) -> Vec<(&Network, Option<Ipv4Addr>)> {
+        self.network
+            .iter()
+            .map(|n| (n, self.address))
+            .chain(self.more.iter().map(|l| (&l.network, l.address)))
+            .collect()
+    }
+
+    /// The name of the container's end of a new cable: the first `ethN`
+    /// none of its cables has.
+    pub fn next_inside_name(&self) -> String {
+        (1..)
+            .map(|n| format!("eth{n}"))
+            .find(|name| self.more.iter().all(|l| &l.inside != name))
+            .expect("an unused ethN")
     }
 }
 
@@ -112,6 +157,12 @@ pub fn veth_name(container: &str) -> String {
     format!("veth{}", &digest.hex()[..11])
 }
 
+/// The host end of a container's cable to one more network: the same rule
+/// as [`veth_name`], over the container's id and the network's.
+pub fn veth_name_on(container: &str, network_id: &str) -> String {
+    veth_name(&format!("{container}/{network_id}"))
+}
+
 /// What to do with the host end of a container's veth pair on release.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Veth {
@@ -148,15 +199,21 @@ pub(crate) fn release_endpoint(
                 .map_err(Into::into),
         );
     }
-    if let Some(veth) = endpoint.veth.as_ref().filter(|_| veth == Veth::Delete) {
-        keep(
-            Netlink::open()
-                .and_then(|mut n| n.delete_link_named(veth))
-                .map(drop)
-                .map_err(Into::into),
-        );
+    if veth == Veth::Delete {
+        let pairs = endpoint
+            .veth
+            .iter()
+            .chain(endpoint.more.iter().map(|l| &l.veth));
+        for veth in pairs {
+            keep(
+                Netlink::open()
+                    .and_then(|mut n| n.delete_link_named(veth))
+                    .map(drop)
+                    .map_err(Into::into),
+            );
+        }
     }
-    if let Some(network) = &endpoint.network {
+    for (network, _) in endpoint.networks() {
         keep(
             store
                 .unlease(&network.id, &endpoint.container)

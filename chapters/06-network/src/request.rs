@@ -172,7 +172,29 @@ pub struct NetworkRequest {
     /// `--mac-address` (bridged modes only).
     #[serde(default)]
     pub mac_address: Option<MacAddress>,
+    /// The networks the container is on besides the first (`mode`), each
+    /// with a cable of its own: `eth1`, `eth2`... (a second `--network`,
+    /// compose's second network, `network connect`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<ExtraNetwork>,
 }
+
+// ANCHOR: extra_network
+/// One more network for a container already on a bridged network: its own
+/// veth pair, address and names there. The default route stays with the
+/// first network; the others are reached through their subnet's route.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtraNetwork {
+    /// The network's name or id (`bridge` for the default network).
+    pub network: String,
+    /// `--ip` on this network.
+    #[serde(default)]
+    pub ip: Option<Ipv4Addr>,
+    /// `--network-alias` on this network.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+// ANCHOR_END: extra_network
 
 /// A request whose parts contradict each other.
 #[derive(Debug, thiserror::Error)]
@@ -202,6 +224,27 @@ impl NetworkRequest {
             return conflict(
                 "--dns and --add-host cannot be set (the other container's files are shared)",
             );
+        }
+        if !self.also.is_empty() && !mode.is_bridged() {
+            return conflict("a second network needs a bridge or user-defined first network, not");
+        }
+        let mut seen = vec![mode.to_string()];
+        for extra in &self.also {
+            let name = match extra.network.as_str() {
+                "default" => "bridge",
+                other => other,
+            };
+            if seen.iter().any(|n| n == name) {
+                return Err(RequestError(format!(
+                    "network {name} is given twice: a container has one cable per network"
+                )));
+            }
+            if matches!(name, "none" | "host") || name.starts_with("container:") {
+                return Err(RequestError(format!(
+                    "--network {name} cannot be a second network: only the default bridge or user-defined networks can"
+                )));
+            }
+            seen.push(name.to_string());
         }
         Ok(())
     }
@@ -266,6 +309,33 @@ mod tests {
             ..Default::default()
         };
         assert!(r.validate().is_ok());
+    }
+
+    #[test]
+    fn second_networks() {
+        let on = |mode: &str, also: &[&str]| NetworkRequest {
+            mode: mode.parse().unwrap(),
+            also: also
+                .iter()
+                .map(|n| ExtraNetwork {
+                    network: n.to_string(),
+                    ..Default::default()
+                })
+                .collect(),
+            ..Default::default()
+        };
+        assert!(on("front", &["back", "bridge"]).validate().is_ok());
+        for (mode, also) in [
+            ("none", &["back"][..]),
+            ("host", &["back"]),
+            ("front", &["front"]),
+            ("bridge", &["default"]),
+            ("front", &["back", "back"]),
+            ("front", &["host"]),
+            ("front", &["container:web"]),
+        ] {
+            assert!(on(mode, also).validate().is_err(), "{mode} {also:?}");
+        }
     }
 
     #[test]

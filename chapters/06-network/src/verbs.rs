@@ -1,10 +1,13 @@
 //! The verbs that read a container's network: `port`, and `ps`'s PORTS.
 
-use crate::attachment::{AttachError, find_endpoint};
+use crate::attachment::{self, AttachError, Link, find_endpoint};
 use crate::engine::NetworkEngine;
 use crate::ports::{PortMapping, Protocol};
+use crate::request::ExtraNetwork;
+use crate::store::NetworkError;
 use ch02_namespaces::records::Record;
 use ch02_namespaces::{Engine, RunError, Spec};
+use nix::unistd::Pid;
 
 /// Why `port` or `ps` failed.
 #[derive(Debug, thiserror::Error)]
@@ -13,10 +16,16 @@ pub enum NetworkVerbError {
     Run(#[from] RunError),
     #[error("{0}")]
     Attach(#[from] AttachError),
+    #[error("{0}")]
+    Network(#[from] NetworkError),
     #[error("invalid port {0:?}: use PORT or PORT/tcp or PORT/udp")]
     Port(String),
     #[error("no public port '{port}' published for {container}")]
     NotPublished { port: String, container: String },
+    #[error(
+        "container {0} is not running: network connect and disconnect change the cables of a running container (start it first)"
+    )]
+    NotRunning(String),
 }
 
 /// The published ports of a running container (none once it stopped).
@@ -73,6 +82,55 @@ pub fn port(
     Ok(lines)
 }
 // ANCHOR_END: port
+
+// ANCHOR: connect
+/// `network connect [--alias NAME] [--ip IP] NETWORK CONTAINER`: one more
+/// cable for a running container (see [`crate::attachment::connect`]).
+pub fn connect(
+    engine: &NetworkEngine,
+    container: &str,
+    extra: &ExtraNetwork,
+) -> Result<Link, NetworkVerbError> {
+    let (record, pid) = running(engine, container)?;
+    Ok(attachment::connect(
+        engine.networks(),
+        &record.spec.id,
+        pid,
+        extra,
+    )?)
+}
+// ANCHOR_END: connect
+
+/// `network disconnect NETWORK CONTAINER`: unplugs the cable a running
+/// container has to `network` (one it joined besides its first).
+pub fn disconnect(
+    engine: &NetworkEngine,
+    network: &str,
+    container: &str,
+) -> Result<(), NetworkVerbError> {
+    let (record, _) = running(engine, container)?;
+    let network = engine.networks().get(network)?;
+    Ok(attachment::disconnect(
+        engine.networks(),
+        &record.spec.id,
+        &network.id,
+    )?)
+}
+
+/// The record of a running container, and its first process.
+fn running(
+    engine: &NetworkEngine,
+    container: &str,
+) -> Result<(Record<Spec>, Pid), NetworkVerbError> {
+    let record = engine
+        .containers()
+        .find::<Spec>(container)
+        .map_err(RunError::from)?;
+    match record.state.pid.filter(|_| record.is_running()) {
+        Some(pid) => Ok((record, Pid::from_raw(pid.pid))),
+        None => Err(NetworkVerbError::NotRunning(record.spec.name.clone())),
+    }
+}
 
 /// The PORTS column of `docker ps`: `0.0.0.0:8080->80/tcp, ...`.
 pub fn ports_column(ports: &[PortMapping]) -> String {

@@ -238,3 +238,53 @@ fn transcript_before_chapter_5_has_no_network_after_chapter_6_has() {
     );
     setup.assert_snapshot("before_after", t.text());
 }
+
+#[test]
+fn transcript_a_running_container_joins_a_second_network() {
+    let setup = Setup::new();
+    let mut t = Transcript::new();
+    for name in ["front", "back"] {
+        let created = setup.run(&mut t, &["network", "create", name]);
+        assert_eq!(created.code, 0, "{}", created.output);
+    }
+    let _web = setup.background(
+        "web",
+        &["--network", "front", "busybox", "sh", "-c", &serve("web")],
+    );
+    let fetch = |t: &mut Transcript, url: &str| {
+        setup.run(
+            t,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                "back",
+                "busybox",
+                "wget",
+                "-q",
+                "-O",
+                "-",
+                url,
+            ],
+        )
+    };
+    // On back, nobody is called web yet.
+    let before = fetch(&mut t, "http://web.dns.skiff/");
+    assert_ne!(before.code, 0, "{}", before.output);
+    let connected = setup.run(
+        &mut t,
+        &["network", "connect", "--alias", "www", "back", "web"],
+    );
+    assert_eq!(connected.code, 0, "{}", connected.output);
+    assert_eq!(fetch(&mut t, "http://www/").output, "hello from web\n");
+    assert_eq!(fetch(&mut t, "http://web/").output, "hello from web\n");
+    let inspected = setup.run(&mut t, &["network", "inspect", "back"]);
+    assert!(inspected.output.contains("\"web\""), "{}", inspected.output);
+    let first = setup.run(&mut t, &["network", "disconnect", "front", "web"]);
+    assert_ne!(first.code, 0);
+    let disconnected = setup.run(&mut t, &["network", "disconnect", "back", "web"]);
+    assert_eq!(disconnected.code, 0, "{}", disconnected.output);
+    let after = fetch(&mut t, "http://web.dns.skiff/");
+    assert_ne!(after.code, 0, "{}", after.output);
+    setup.assert_snapshot("second_network", t.text());
+}

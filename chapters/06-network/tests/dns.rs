@@ -18,11 +18,19 @@ use support::{FakeContainer, Sandbox, identity};
 /// What the fake upstream answers for `example.test`.
 const EXAMPLE: Ipv4Addr = Ipv4Addr::new(203, 0, 113, 7);
 
-/// A resolver on a loopback address of its own, port 53: `example.test` has
-/// an address, every other name does not exist.
+/// A resolver on a loopback address of its own (one per call: the tests of
+/// this file run in parallel), port 53: `example.test` has an address,
+/// every other name does not exist.
 fn fake_upstream() -> IpAddr {
+    static CALLS: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let pid = std::process::id();
-    let ip = Ipv4Addr::new(127, 77, (pid % 250) as u8, (pid / 250 % 250) as u8 + 2);
+    let ip = Ipv4Addr::new(
+        127,
+        77 + call % 8,
+        (pid % 250) as u8,
+        (pid / 250 % 250) as u8 + 2,
+    );
     let socket = UdpSocket::bind((ip, 53)).expect("bind the fake upstream");
     std::thread::spawn(move || {
         let mut buffer = [0u8; 1500];
@@ -209,7 +217,8 @@ fn the_responder_rereads_the_records_file_when_it_changes() {
     let listener = UdpSocket::bind("127.0.0.1:0").unwrap();
     let to = listener.local_addr().unwrap();
     let config = DnsConfig {
-        records: path.clone(),
+        records: vec![path.clone()],
+        follow: None,
         upstreams: vec![],
         forward: false,
     };
@@ -235,4 +244,80 @@ fn the_responder_rereads_the_records_file_when_it_changes() {
     assert_eq!(lookup(), vec![Ipv4Addr::new(10, 202, 9, 2)]);
     write("10.202.9.3");
     assert_eq!(lookup(), vec![Ipv4Addr::new(10, 202, 9, 3)]);
+}
+
+#[test]
+fn a_container_on_two_networks_finds_its_neighbours_on_both() {
+    let sandbox = Sandbox::new();
+    let (front, back) = (
+        sandbox.network("front", false),
+        sandbox.network("back", false),
+    );
+    let upstream = fake_upstream();
+    let (web, a, b) = (
+        FakeContainer::start(),
+        FakeContainer::start(),
+        FakeContainer::start(),
+    );
+    let mut a_a = Attachment::prepare(
+        &sandbox.store,
+        &identity("a"),
+        &on(&front.name, vec![upstream]),
+    )
+    .unwrap();
+    a_a.join(a.pid).unwrap();
+    let mut a_b = Attachment::prepare(
+        &sandbox.store,
+        &identity("b"),
+        &on(&back.name, vec![upstream]),
+    )
+    .unwrap();
+    a_b.join(b.pid).unwrap();
+    let web_id = identity("web");
+    let mut a_web =
+        Attachment::prepare(&sandbox.store, &web_id, &on(&front.name, vec![upstream])).unwrap();
+    a_web.join(web.pid).unwrap();
+    let (a_address, b_address) = (
+        a_a.endpoint().address.unwrap(),
+        a_b.endpoint().address.unwrap(),
+    );
+    assert_eq!(
+        addresses(&ask(&web, &mut a_web, "a.", RecordType::A)),
+        [a_address]
+    );
+    let unknown = ask(&web, &mut a_web, "b.dns.skiff.", RecordType::A);
+    assert_eq!(unknown.metadata.response_code, ResponseCode::NXDomain);
+
+    // Connected to back while it runs: its responder answers back's names.
+    let extra = ch06_network::request::ExtraNetwork {
+        network: back.name.clone(),
+        ..Default::default()
+    };
+    ch06_network::attachment::connect(&sandbox.store, &web_id.id, web.pid, &extra).unwrap();
+    assert_eq!(
+        addresses(&ask(&web, &mut a_web, "b.", RecordType::A)),
+        [b_address]
+    );
+    assert_eq!(
+        addresses(&ask(&web, &mut a_web, "a.", RecordType::A)),
+        [a_address]
+    );
+    // And b finds web by name on back.
+    let web_on_back = ch06_network::attachment::find_endpoint(&sandbox.store, &web_id.id)
+        .unwrap()
+        .unwrap()
+        .more[0]
+        .address
+        .unwrap();
+    assert_eq!(
+        addresses(&ask(&b, &mut a_b, "web.", RecordType::A)),
+        [web_on_back]
+    );
+
+    ch06_network::attachment::disconnect(&sandbox.store, &web_id.id, &back.name).unwrap();
+    let gone = ask(&web, &mut a_web, "b.dns.skiff.", RecordType::A);
+    assert_eq!(gone.metadata.response_code, ResponseCode::NXDomain);
+    for attached in [a_web, a_a, a_b] {
+        attached.release().unwrap();
+    }
 }
