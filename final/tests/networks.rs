@@ -186,3 +186,127 @@ fn transcript_networks_and_published_ports() {
     s.add_filter(&format!(r"\b{taken_port}\b"), "TAKEN");
     s.bind(|| insta::assert_snapshot!("networks", t.text()));
 }
+
+#[test]
+fn transcript_a_container_on_several_networks() {
+    let daemon = Daemon::start();
+    daemon.pull();
+    let image = daemon.image.clone();
+    let mut t = Transcript::new();
+    for name in ["front", "back", "extra"] {
+        let created = step(&mut t, &daemon, &["network", "create", name]);
+        assert_eq!(created.code, 0, "{}", created.output);
+    }
+    t.comment("two --network flags: a cable on each, eth0 and eth1");
+    let web = step(
+        &mut t,
+        &daemon,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "web",
+            "--hostname",
+            "web",
+            "--network",
+            "front",
+            "--network",
+            "back",
+            &image,
+            "sh",
+            "-c",
+            SERVE,
+        ],
+    );
+    assert_eq!(web.code, 0, "{}", web.output);
+    let fetch = |t: &mut Transcript, network: &str, url: &str| {
+        step(
+            t,
+            &daemon,
+            &[
+                "run",
+                "--rm",
+                "--network",
+                network,
+                &image,
+                "wget",
+                "-q",
+                "-O-",
+                url,
+            ],
+        )
+    };
+    for network in ["front", "back"] {
+        assert_eq!(
+            fetch(&mut t, network, "http://web/").output,
+            "hello from web\n",
+            "from {network}"
+        );
+    }
+    let listed = step(
+        &mut t,
+        &daemon,
+        &[
+            "inspect",
+            "-f",
+            "{{range $name, $n := .NetworkSettings.Networks}}{{$name}} {{end}}",
+            "web",
+        ],
+    );
+    assert_eq!(listed.output.trim(), "back front");
+    let cables = step(
+        &mut t,
+        &daemon,
+        &[
+            "exec",
+            "web",
+            "sh",
+            "-c",
+            "ip -o -4 addr show | grep -c eth",
+        ],
+    );
+    assert_eq!(cables.output.trim(), "2");
+
+    t.comment("a running container joins one more network, under an alias, and leaves it");
+    let connected = step(
+        &mut t,
+        &daemon,
+        &["network", "connect", "--alias", "www", "extra", "web"],
+    );
+    assert_eq!(connected.code, 0, "{}", connected.output);
+    assert_eq!(
+        fetch(&mut t, "extra", "http://www/").output,
+        "hello from web\n"
+    );
+    let disconnected = step(&mut t, &daemon, &["network", "disconnect", "extra", "web"]);
+    assert_eq!(disconnected.code, 0, "{}", disconnected.output);
+    let gone = fetch(&mut t, "extra", "http://web.dns.skiff/");
+    assert_ne!(gone.code, 0, "{}", gone.output);
+
+    t.comment("stopped and started again: the networks of its spec, a cable each");
+    step(&mut t, &daemon, &["stop", "-t", "1", "web"]);
+    step(&mut t, &daemon, &["start", "web"]);
+    assert_eq!(
+        fetch(&mut t, "back", "http://web/").output,
+        "hello from web\n"
+    );
+    let id = stdout(&daemon.docker(&["inspect", "-f", "{{.Id}}", "web"]));
+    let ids: Vec<String> = ["front", "back", "extra"]
+        .iter()
+        .map(|n| stdout(&daemon.docker(&["network", "inspect", "-f", "{{.Id}}", n])))
+        .collect();
+    let veths: Vec<String> = ids
+        .iter()
+        .map(|n| ch06_network::endpoint::veth_name_on(id.trim(), n.trim()))
+        .collect();
+    step(&mut t, &daemon, &["rm", "-f", "web"]);
+    step(
+        &mut t,
+        &daemon,
+        &["network", "rm", "front", "back", "extra"],
+    );
+    for veth in &veths {
+        assert!(!link_exists(veth), "{veth} left behind");
+    }
+    settings(&daemon).bind(|| insta::assert_snapshot!("several_networks", t.text()));
+}

@@ -36,7 +36,7 @@ use ch05_images::image::HealthConfig;
 use ch05_images::reference::{self, Reference, ReferenceError};
 use ch06_network::cli::{NetworkArgs, NetworkFlagError};
 use ch06_network::ports::{PortRequest, Protocol};
-use ch06_network::request::{NetworkMode, RequestError};
+use ch06_network::request::{ExtraNetwork, NetworkMode, RequestError};
 use std::path::PathBuf;
 
 /// Why a service cannot become a container's spec.
@@ -102,7 +102,6 @@ pub fn container_spec(
 ) -> Result<Spec, TranslateError> {
     let name = planned.service.as_str();
     let service = &project.services[name];
-    refuse_unsupported(name, service)?;
     let reference =
         reference::parse(&planned.image).map_err(|source| TranslateError::Reference {
             service: name.to_string(),
@@ -164,25 +163,8 @@ pub fn container_spec(
 /// of every service before it makes anything.
 pub fn check_service(project: &Project, name: &str) -> Result<(), TranslateError> {
     let service = &project.services[name];
-    refuse_unsupported(name, service)?;
     for volume in &service.volumes {
         check_volume(name, volume)?;
-    }
-    Ok(())
-}
-
-/// Keys of the model that no chapter implements.
-fn refuse_unsupported(name: &str, service: &Service) -> Result<(), TranslateError> {
-    if service.networks.len() > 1 {
-        let names: Vec<&str> = service.networks.keys().map(String::as_str).collect();
-        return Err(unsupported(
-            name,
-            format!(
-                "it joins {} networks ({}): chapter 6 attaches a container to one network; keep one",
-                names.len(),
-                names.join(", ")
-            ),
-        ));
     }
     Ok(())
 }
@@ -361,29 +343,38 @@ fn mount(project: &Project, name: &str, volume: &ServiceVolume) -> Result<Mount,
 // ANCHOR_END: mounts
 
 // ANCHOR: network_request
-/// Chapter 6's request: the project network, under the service's name and
-/// aliases (so that `web` finds every replica of `web`), the ports.
+/// Chapter 6's request: the project's networks (the first by name is the
+/// container's first network, the others are `also`), on each under the
+/// service's name and aliases (so that `web` finds every replica of
+/// `web`), the ports.
 fn network_request(
     engine: &ComposeEngine,
     project: &Project,
     name: &str,
     service: &Service,
 ) -> Result<ch06_network::NetworkRequest, NetworkFlagError> {
-    let (key, settings) = service
-        .networks
-        .iter()
+    let mut joined = Vec::new();
+    for (key, settings) in &service.networks {
+        let network = project.network_name(key);
+        // Refused before anything is made, as chapter 6's run refuses it.
+        engine.network().networks().get(&network)?;
+        let settings = settings.clone().unwrap_or_default();
+        let mut aliases = vec![name.to_string()];
+        aliases.extend(settings.aliases.iter().cloned());
+        joined.push(ExtraNetwork {
+            network,
+            ip: settings.ipv4_address,
+            aliases,
+        });
+    }
+    let mut joined = joined.into_iter();
+    let first = joined
         .next()
         .expect("resolve gives every service a network");
-    let network = project.network_name(key);
-    // Refused before anything is made, as chapter 6's run refuses it.
-    engine.network().networks().get(&network)?;
-    let settings = settings.clone().unwrap_or_default();
-    let mut aliases = vec![name.to_string()];
-    aliases.extend(settings.aliases.iter().cloned());
     let args = NetworkArgs {
         publish: Vec::new(),
-        ip: settings.ipv4_address,
-        aliases,
+        ip: first.ip,
+        aliases: first.aliases,
         dns: service
             .dns
             .iter()
@@ -402,7 +393,8 @@ fn network_request(
             .collect(),
         mac_address: None,
     };
-    let mut request = args.to_request(NetworkMode::Network(network))?;
+    let mut request = args.to_request(NetworkMode::Network(first.network))?;
+    request.also = joined.collect();
     for port in &service.ports {
         request.publish.push(port_request(port)?);
     }

@@ -23,6 +23,7 @@ use ch04_overlayfs::cli::{StorageArgs, StorageFlags};
 use ch05_images::image::HealthConfig;
 use ch05_images::reference::{self, Reference};
 use ch06_network::cli::NetworkArgs;
+use ch06_network::request::ExtraNetwork;
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -243,6 +244,7 @@ fn spec_of(
         .image(&reference)
         .map_err(image_error)?;
     let network = network_args(&body, config.config.exposed_ports.as_ref())?;
+    let also = extra_networks(daemon, &body)?;
     let healthcheck = healthcheck_of(body.healthcheck.take(), config.config.healthcheck.clone());
     let host = body.host_config;
     let mut warnings = Vec::new();
@@ -301,12 +303,16 @@ fn spec_of(
         },
         storage: storage_args(host.binds, host.mounts, host.tmpfs)?,
     };
-    let request = ch06_network::cli::network_request(
+    let mut request = ch06_network::cli::network_request(
         daemon.engine.network(),
         &network,
         &mut flags.below.below.container,
     )
     .map_err(network_error)?;
+    request.also = also;
+    request
+        .validate()
+        .map_err(|e| ApiError::bad_request(ch01_process::exit::report(&e)))?;
     let entrypoint = body.entrypoint.map(StrSlice::into_vec);
     let cmd = body.cmd.map(StrSlice::into_vec).unwrap_or_default();
     let storage = daemon
@@ -468,6 +474,66 @@ fn network_args(
         dns,
         add_hosts: host.extra_hosts.clone().unwrap_or_default(),
         mac_address: mac,
+    })
+}
+
+// ANCHOR: extra_networks
+/// The networks a container joins besides its first: the other entries of
+/// `NetworkingConfig.EndpointsConfig` (`docker run --network a --network
+/// b` sends both; docker-compose sends one and connects the others before
+/// the start). Each must exist, as dockerd checks at create.
+fn extra_networks(daemon: &Daemon, body: &CreateBody) -> ApiResult<Vec<ExtraNetwork>> {
+    let Some(all) = body.networking_config.endpoints_config.as_ref() else {
+        return Ok(Vec::new());
+    };
+    if all.len() < 2 {
+        return Ok(Vec::new());
+    }
+    let first = match body.host_config.network_mode.as_str() {
+        "" | "default" => "bridge",
+        mode => mode,
+    };
+    let mut extra = Vec::new();
+    for (name, settings) in all {
+        let name = if name == "default" { "bridge" } else { name };
+        if name == first {
+            continue;
+        }
+        if name != "bridge" {
+            let store = daemon.engine.network().networks();
+            store
+                .get(name)
+                .map_err(super::networks::network_store_error)?;
+        }
+        extra.push(endpoint_request(name, settings)?);
+    }
+    Ok(extra)
+}
+// ANCHOR_END: extra_networks
+
+/// One more network for a container, with the settings of its endpoint
+/// (`--alias`, `--ip`), as chapter 6's request.
+pub fn endpoint_request(network: &str, settings: &EndpointSettings) -> ApiResult<ExtraNetwork> {
+    let ip = settings
+        .ipam_config
+        .as_ref()
+        .map(|ipam| ipam.ipv4_address.as_str())
+        .filter(|ip| !ip.is_empty())
+        .map(|ip| {
+            ip.parse()
+                .map_err(|_| ApiError::bad_request(format!("invalid IPv4 address {ip:?}")))
+        })
+        .transpose()?;
+    let mut aliases: Vec<String> = Vec::new();
+    for alias in settings.aliases.iter().flatten() {
+        if !aliases.contains(alias) {
+            aliases.push(alias.clone());
+        }
+    }
+    Ok(ExtraNetwork {
+        network: network.to_string(),
+        ip,
+        aliases,
     })
 }
 

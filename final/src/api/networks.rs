@@ -300,17 +300,16 @@ pub struct ConnectBody {
 // ANCHOR: connect
 /// `POST /networks/{id}/connect`.
 ///
-/// A container of chapter 6 has at most one network: its veth pair,
-/// address and names are made by its supervisor as it starts, from the
-/// network section of its spec. So a container that does not run may
-/// join a network when it has none (it left its own with `disconnect`,
-/// or was created with `--network none`): its spec then names the
-/// network, with the aliases and address asked for, and its published
-/// ports are made again from its `HostConfig`, as dockerd does on
-/// connect. This is what docker-compose 1.x does to every container it
-/// creates: disconnect, then connect with the service's aliases. Asking
-/// for the network a container already has is accepted; a second network
-/// is refused, saying how to get there instead.
+/// A container of chapter 6 has a first network (its `--network`) and may
+/// have others (its spec's `also`), one cable each. Connecting a container
+/// that has none (created with `--network none`, or left its network with
+/// `disconnect`) while it does not run gives it its first network, its
+/// published ports made again from its `HostConfig`, as dockerd does on
+/// connect: docker-compose 1.x does this to every container it creates.
+/// Connecting one that has a network adds another to its spec, so that it
+/// joins it at every start, and, if it runs, plugs the cable in now
+/// (chapter 6's `attachment::connect`). Asking for a network the container
+/// is on already is accepted.
 pub async fn connect(
     State(daemon): State<Arc<Daemon>>,
     Path(name): Path<String>,
@@ -318,47 +317,43 @@ pub async fn connect(
 ) -> ApiResult<StatusCode> {
     blocking(move || {
         let (network, record) = network_and_container(&daemon, &name, &body.container)?;
-        if on_network(&record, &network) {
+        if place(&record, &network) != Place::Off {
             return Ok(StatusCode::OK);
         }
-        if record.is_running() || record.spec.base.network.mode != NetworkMode::None {
+        let endpoint = body.endpoint_config.unwrap_or_default();
+        let mode = &record.spec.base.network.mode;
+        if !record.is_running() && *mode == NetworkMode::None {
+            let extra = super::create::endpoint_request(&key_of(&network), &endpoint)?;
+            let mut request = record.spec.base.network.clone();
+            request.mode = if network.is_default() {
+                NetworkMode::Bridge
+            } else {
+                NetworkMode::Network(network.name.clone())
+            };
+            request.aliases = extra.aliases;
+            request.ip = extra.ip;
+            request.publish = super::create::published_ports(&daemon, &record)?;
+            update_network(&daemon, &record, request)?;
+        } else if mode.is_bridged() {
+            let extra = super::create::endpoint_request(&key_of(&network), &endpoint)?;
+            let mut request = record.spec.base.network.clone();
+            request.also.push(extra.clone());
+            update_network(&daemon, &record, request)?;
+            if let Some(pid) = running_pid(&record) {
+                let store = daemon.engine.network().networks();
+                if let Err(e) = ch06_network::attachment::connect(store, record.id(), pid, &extra) {
+                    // The spec as it was: the container did not join.
+                    update_network(&daemon, &record, record.spec.base.network.clone())?;
+                    return Err(attach_error(e));
+                }
+            }
+        } else {
             return Err(ApiError::bad_request(format!(
-                "container {} is on network {}: a container joins one network here (disconnect it while it is stopped, or recreate it with --network {})",
+                "container {} shares the network namespace of {} (--network {mode}): it cannot be connected to any other network",
                 record.name(),
-                record.spec.base.network.mode,
-                network.name
+                if *mode == NetworkMode::Host { "the host" } else { "another container" },
             )));
         }
-        let mut request = record.spec.base.network.clone();
-        request.mode = if network.is_default() {
-            NetworkMode::Bridge
-        } else {
-            NetworkMode::Network(network.name.clone())
-        };
-        let endpoint = body.endpoint_config.unwrap_or_default();
-        request.aliases = Vec::new();
-        for alias in endpoint.aliases.into_iter().flatten() {
-            if !request.aliases.contains(&alias) {
-                request.aliases.push(alias);
-            }
-        }
-        request.ip = endpoint
-            .ipam_config
-            .map(|ipam| ipam.ipv4_address)
-            .filter(|ip| !ip.is_empty())
-            .map(|ip| {
-                ip.parse()
-                    .map_err(|_| ApiError::bad_request(format!("invalid IPv4 address {ip:?}")))
-            })
-            .transpose()?;
-        request.publish = super::create::published_ports(&daemon, &record)?;
-        request
-            .validate()
-            .map_err(|e| ApiError::bad_request(ch01_process::exit::report(&e)))?;
-        daemon
-            .engine
-            .containers()
-            .update::<Spec>(record.id(), |r| r.spec.base.network = request)?;
         publish_container(&daemon, "connect", &network, record.id());
         Ok(StatusCode::OK)
     })
@@ -383,10 +378,13 @@ fn network_and_container(
     Ok((network, record))
 }
 
-/// `POST /networks/{id}/disconnect`: a container that does not run leaves
-/// its network (its spec's mode becomes `none`, without its aliases,
-/// address and published ports, which `connect` sets again). A running
-/// container keeps the one network it has.
+/// `POST /networks/{id}/disconnect`. A network the container joined
+/// besides its first leaves its spec, and, if it runs, its cable is
+/// unplugged now. Its first network: a container that does not run leaves
+/// it (its next network, if it has one, becomes its first; otherwise its
+/// mode becomes `none`, without aliases, address and published ports,
+/// which `connect` sets again); a running container keeps it, since its
+/// default route and published ports go through it.
 pub async fn disconnect(
     State(daemon): State<Arc<Daemon>>,
     Path(name): Path<String>,
@@ -394,34 +392,94 @@ pub async fn disconnect(
 ) -> ApiResult<StatusCode> {
     blocking(move || {
         let (network, record) = network_and_container(&daemon, &name, &body.container)?;
-        if !on_network(&record, &network) {
-            return Err(ApiError::new(
-                StatusCode::FORBIDDEN,
-                format!(
-                    "container {} is not connected to network {}",
-                    record.name(),
-                    network.name
-                ),
-            ));
+        let mut request = record.spec.base.network.clone();
+        match place(&record, &network) {
+            Place::Off => {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "container {} is not connected to network {}",
+                        record.name(),
+                        network.name
+                    ),
+                ));
+            }
+            Place::Also(index) => {
+                request.also.remove(index);
+                if running_pid(&record).is_some() {
+                    let store = daemon.engine.network().networks();
+                    ch06_network::attachment::disconnect(store, record.id(), &network.id)
+                        .map_err(attach_error)?;
+                }
+            }
+            Place::First if record.is_running() => {
+                return Err(ApiError::bad_request(format!(
+                    "network {} is the first network of container {}, which runs: stop it first, or recreate it with another --network",
+                    network.name,
+                    record.name()
+                )));
+            }
+            Place::First if !request.also.is_empty() => {
+                let next = request.also.remove(0);
+                request.mode = match next.network.as_str() {
+                    "bridge" | "default" => NetworkMode::Bridge,
+                    name => NetworkMode::Network(name.to_string()),
+                };
+                request.aliases = next.aliases;
+                request.ip = next.ip;
+            }
+            Place::First => {
+                request.mode = NetworkMode::None;
+                request.aliases.clear();
+                request.ip = None;
+                request.mac_address = None;
+                request.publish.clear();
+            }
         }
-        if record.is_running() {
-            return Err(ApiError::bad_request(format!(
-                "container {} runs on its only network: stop it first, or recreate it with --network none",
-                record.name()
-            )));
-        }
-        daemon.engine.containers().update::<Spec>(record.id(), |r| {
-            let request = &mut r.spec.base.network;
-            request.mode = NetworkMode::None;
-            request.aliases.clear();
-            request.ip = None;
-            request.mac_address = None;
-            request.publish.clear();
-        })?;
+        update_network(&daemon, &record, request)?;
         publish_container(&daemon, "disconnect", &network, record.id());
         Ok(StatusCode::OK)
     })
     .await
+}
+
+/// Writes `request` as the network section of `record`'s spec, once it is
+/// checked.
+fn update_network(
+    daemon: &Daemon,
+    record: &Record<Spec>,
+    request: ch06_network::NetworkRequest,
+) -> ApiResult<()> {
+    request
+        .validate()
+        .map_err(|e| ApiError::bad_request(ch01_process::exit::report(&e)))?;
+    daemon
+        .engine
+        .containers()
+        .update::<Spec>(record.id(), |r| r.spec.base.network = request)?;
+    Ok(())
+}
+
+/// The first process of a running container, whose network namespace a
+/// cable is plugged into.
+fn running_pid(record: &Record<Spec>) -> Option<nix::unistd::Pid> {
+    record
+        .state
+        .pid
+        .filter(|_| record.is_running())
+        .map(|pid| nix::unistd::Pid::from_raw(pid.pid))
+}
+
+/// Chapter 6's refusal of a connect or disconnect, as the API's error.
+fn attach_error(error: ch06_network::AttachError) -> ApiError {
+    let message = ch01_process::exit::report(&error);
+    match error {
+        ch06_network::AttachError::Unsupported(_) | ch06_network::AttachError::Request(_) => {
+            ApiError::bad_request(message)
+        }
+        ch06_network::AttachError::Network(e) => network_store_error(e),
+        _ => ApiError::internal(message),
+    }
 }
 
 /// A `network` event about a container (`connect`, `disconnect`), as
@@ -437,12 +495,49 @@ fn publish_container(daemon: &Daemon, action: &str, network: &Network, container
         .publish("network", action, &network.id, attributes);
 }
 
-/// Whether `record`'s spec puts it on `network`.
-fn on_network(record: &Record<Spec>, network: &Network) -> bool {
-    match &record.spec.base.network.mode {
+/// Where a container's spec puts it with respect to a network.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// Its first network (`--network`).
+    First,
+    /// One of its others (`also`), at this index.
+    Also(usize),
+    /// Not on it.
+    Off,
+}
+
+/// Whether `name` (a network's name or id, `bridge`) names `network`.
+fn names(name: &str, network: &Network) -> bool {
+    match name {
+        "bridge" | "default" => network.is_default(),
+        _ => name == network.name || name == network.id,
+    }
+}
+
+/// Where `record`'s spec puts it with respect to `network`.
+fn place(record: &Record<Spec>, network: &Network) -> Place {
+    let request = &record.spec.base.network;
+    let first = match &request.mode {
         NetworkMode::Bridge => network.is_default(),
-        NetworkMode::Network(name) => *name == network.name || *name == network.id,
+        NetworkMode::Network(name) => names(name, network),
         _ => false,
+    };
+    if first {
+        return Place::First;
+    }
+    match request.also.iter().position(|e| names(&e.network, network)) {
+        Some(index) => Place::Also(index),
+        None => Place::Off,
+    }
+}
+
+/// The name a container's spec and `NetworkSettings` use for a network:
+/// `bridge` for the default one.
+fn key_of(network: &Network) -> String {
+    if network.is_default() {
+        "bridge".to_string()
+    } else {
+        network.name.clone()
     }
 }
 
@@ -462,7 +557,8 @@ pub fn settings(daemon: &Daemon, record: &Record<Spec>) -> Value {
         .is_running()
         .then(|| find_endpoint(store, record.id()).ok().flatten())
         .flatten();
-    let mode = &record.spec.base.network.mode;
+    let request = &record.spec.base.network;
+    let mode = &request.mode;
     let mut networks = serde_json::Map::new();
     if !matches!(mode, NetworkMode::Container(_)) {
         let network = match mode {
@@ -472,30 +568,38 @@ pub fn settings(daemon: &Daemon, record: &Record<Spec>) -> Value {
                 .or_else(|| store.find(&mode.to_string()).ok().flatten()),
             _ => None,
         };
-        let address = endpoint.as_ref().and_then(|e| e.address);
-        let prefix = network.as_ref().map(|n| n.subnet.prefix()).unwrap_or(0);
         let mac = endpoint
             .as_ref()
             .and_then(|e| e.mac_address.map(|m| m.to_string()))
             .unwrap_or_default();
-        let aliases = record.spec.base.network.aliases.clone();
-        let dns_names = dns_names(record);
-        networks.insert(
-            mode.to_string(),
-            json!({
-                "IPAMConfig": record.spec.base.network.ip.map(|ip| json!({"IPv4Address": ip.to_string()})),
-                "Links": null,
-                "Aliases": if aliases.is_empty() { Value::Null } else { json!(aliases) },
-                "DNSNames": dns_names,
-                "NetworkID": network.as_ref().map(|n| n.id.clone()).unwrap_or_default(),
-                "EndpointID": if endpoint.is_some() { record.id().to_string() } else { String::new() },
-                "Gateway": if address.is_some() { network.as_ref().map(|n| n.gateway.to_string()).unwrap_or_default() } else { String::new() },
-                "IPAddress": address.map(|a| a.to_string()).unwrap_or_default(),
-                "IPPrefixLen": if address.is_some() { prefix } else { 0 },
-                "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
-                "MacAddress": mac,
-            }),
-        );
+        let first = Joined {
+            network: network.as_ref(),
+            address: endpoint.as_ref().and_then(|e| e.address),
+            mac,
+            aliases: &request.aliases,
+            ip: request.ip,
+            live: endpoint.is_some(),
+        };
+        networks.insert(mode.to_string(), first.settings(record));
+    }
+    for extra in &request.also {
+        let network = store.find(&extra.network).ok().flatten();
+        let address = endpoint.as_ref().and_then(|e| {
+            e.more
+                .iter()
+                .find(|l| network.as_ref().is_some_and(|n| n.id == l.network.id))
+                .and_then(|l| l.address)
+        });
+        let joined = Joined {
+            network: network.as_ref(),
+            address,
+            mac: String::new(),
+            aliases: &extra.aliases,
+            ip: extra.ip,
+            live: address.is_some(),
+        };
+        let key = network.as_ref().map_or(extra.network.clone(), key_of);
+        networks.insert(key, joined.settings(record));
     }
     let mut ports = serde_json::Map::new();
     for port in endpoint.iter().flat_map(|e| e.ports.iter()) {
@@ -523,19 +627,45 @@ pub fn settings(daemon: &Daemon, record: &Record<Spec>) -> Value {
 }
 // ANCHOR_END: settings
 
-/// The names chapter 6's resolver answers for a container on a network
-/// of its own: its name, its aliases, its short id and its hostname (on
-/// the default bridge, none: docker's default network has no DNS).
-fn dns_names(record: &Record<Spec>) -> Vec<String> {
-    if !matches!(record.spec.base.network.mode, NetworkMode::Network(_)) {
-        return Vec::new();
+/// A container on one of its networks, for `NetworkSettings.Networks`.
+struct Joined<'a> {
+    network: Option<&'a Network>,
+    address: Option<std::net::Ipv4Addr>,
+    mac: String,
+    aliases: &'a [String],
+    ip: Option<std::net::Ipv4Addr>,
+    /// Whether the container is plugged in (it runs).
+    live: bool,
+}
+
+impl Joined<'_> {
+    fn settings(&self, record: &Record<Spec>) -> Value {
+        let network = self.network;
+        let address = self.address;
+        let prefix = network.map(|n| n.subnet.prefix()).unwrap_or(0);
+        let dns = network.is_some_and(|n| n.dns);
+        json!({
+            "IPAMConfig": self.ip.map(|ip| json!({"IPv4Address": ip.to_string()})),
+            "Links": null,
+            "Aliases": if self.aliases.is_empty() { Value::Null } else { json!(self.aliases) },
+            "DNSNames": if dns { dns_names(record, self.aliases) } else { Vec::new() },
+            "NetworkID": network.map(|n| n.id.clone()).unwrap_or_default(),
+            "EndpointID": if self.live { record.id().to_string() } else { String::new() },
+            "Gateway": if address.is_some() { network.map(|n| n.gateway.to_string()).unwrap_or_default() } else { String::new() },
+            "IPAddress": address.map(|a| a.to_string()).unwrap_or_default(),
+            "IPPrefixLen": if address.is_some() { prefix } else { 0 },
+            "IPv6Gateway": "", "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0,
+            "MacAddress": self.mac,
+        })
     }
+}
+
+/// The names chapter 6's resolver answers for a container on a network
+/// with DNS by name (not the default bridge: docker's default network has
+/// none): its name, its aliases there, its short id and its hostname.
+fn dns_names(record: &Record<Spec>, aliases: &[String]) -> Vec<String> {
     let mut names = vec![record.name().to_string()];
-    for name in record
-        .spec
-        .base
-        .network
-        .aliases
+    for name in aliases
         .iter()
         .map(String::as_str)
         .chain([record.spec.short_id(), record.spec.hostname.as_str()])

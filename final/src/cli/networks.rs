@@ -58,8 +58,17 @@ pub enum NetworkVerbs {
         #[arg(short, long)]
         force: bool,
     },
-    /// Connect a container to a network (the one it was created on)
-    Connect { network: String, container: String },
+    /// Connect a container to one more network (now if it runs, and at every start)
+    Connect {
+        /// Another name the container answers to on this network
+        #[arg(long = "alias", value_name = "NAME")]
+        aliases: Vec<String>,
+        /// Its address on this network
+        #[arg(long, value_name = "IP")]
+        ip: Option<String>,
+        network: String,
+        container: String,
+    },
     /// Disconnect a container from a network
     Disconnect { network: String, container: String },
 }
@@ -173,10 +182,19 @@ impl NetworkVerbs {
                 }
                 Ok(0)
             }
-            NetworkVerbs::Connect { network, container } => {
+            NetworkVerbs::Connect {
+                aliases,
+                ip,
+                network,
+                container,
+            } => {
+                let mut endpoint = json!({ "Aliases": aliases });
+                if let Some(ip) = ip {
+                    endpoint["IPAMConfig"] = json!({ "IPv4Address": ip });
+                }
                 client.post(
                     &format!("/networks/{network}/connect"),
-                    Some(&json!({ "Container": container })),
+                    Some(&json!({ "Container": container, "EndpointConfig": endpoint })),
                 )?;
                 Ok(0)
             }

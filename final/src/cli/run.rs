@@ -66,9 +66,9 @@ pub struct RunArgs {
     /// Mount a tmpfs: PATH[:OPTIONS]
     #[arg(long)]
     pub tmpfs: Vec<String>,
-    /// bridge (the default), none, host, container:NAME, or a network's name
+    /// bridge (the default), none, host, container:NAME, or a network's name; again for one more network
     #[arg(long)]
-    pub network: Option<String>,
+    pub network: Vec<String>,
     /// no, always, unless-stopped, on-failure[:N]
     #[arg(long)]
     pub restart: Option<String>,
@@ -255,21 +255,32 @@ fn port_bindings(args: &RunArgs) -> Result<(Value, Value)> {
     Ok((Value::Object(exposed), Value::Object(bindings)))
 }
 
-/// `--network-alias`, `--ip`, `--mac-address`: the settings of the one
-/// network the container joins.
+/// `--network-alias`, `--ip`, `--mac-address`: the settings of the first
+/// network the container joins; one entry more for each further
+/// `--network`, as the docker CLI sends them.
 fn networking_config(args: &RunArgs) -> Value {
-    if args.network_alias.is_empty() && args.ip.is_none() && args.mac_address.is_none() {
-        return json!({"EndpointsConfig": {}});
+    let mut endpoints = serde_json::Map::new();
+    let first_has_settings =
+        !args.network_alias.is_empty() || args.ip.is_some() || args.mac_address.is_some();
+    if first_has_settings || args.network.len() > 1 {
+        let first = args
+            .network
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "default".to_string());
+        endpoints.insert(
+            first,
+            json!({
+                "Aliases": args.network_alias,
+                "IPAMConfig": args.ip.as_ref().map(|ip| json!({"IPv4Address": ip})),
+                "MacAddress": args.mac_address.clone().unwrap_or_default(),
+            }),
+        );
     }
-    let network = args
-        .network
-        .clone()
-        .unwrap_or_else(|| "default".to_string());
-    json!({"EndpointsConfig": {network: {
-        "Aliases": args.network_alias,
-        "IPAMConfig": args.ip.as_ref().map(|ip| json!({"IPv4Address": ip})),
-        "MacAddress": args.mac_address.clone().unwrap_or_default(),
-    }}})
+    for more in args.network.iter().skip(1) {
+        endpoints.insert(more.clone(), json!({}));
+    }
+    json!({ "EndpointsConfig": endpoints })
 }
 
 // ANCHOR: body
@@ -324,7 +335,7 @@ pub fn create_body(args: &RunArgs) -> Result<Value> {
             "CpusetCpus": args.cpuset_cpus.clone().unwrap_or_default(),
             "PidsLimit": args.pids_limit,
             "PidMode": args.pid.clone().unwrap_or_default(),
-            "NetworkMode": args.network.clone().unwrap_or_default(),
+            "NetworkMode": args.network.first().cloned().unwrap_or_default(),
             "RestartPolicy": restart,
             "AutoRemove": args.rm,
             "ReadonlyRootfs": args.read_only,

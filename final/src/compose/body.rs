@@ -2,9 +2,9 @@
 //! what `docker-compose up` sends for it, so that the daemon makes the
 //! container exactly as it makes one for `docker run`.
 //!
-//! What no chapter implements (`init`, `read_only`, a second network, an
-//! anonymous volume) is refused by chapter 7's own check before anything
-//! is made: the engine and the chapter accept the same files.
+//! What no chapter implements (an anonymous volume) is refused by chapter
+//! 7's own check before anything is made: the engine and the chapter
+//! accept the same files.
 
 use anyhow::Result;
 use ch07_compose::model::{MountType, ServiceVolume};
@@ -18,20 +18,25 @@ pub fn create_body(project: &Project, planned: &PlannedContainer) -> Result<Valu
     let name = planned.service.as_str();
     let service = &project.services[name];
     ch07_compose::translate::check_service(project, name)?;
-    let (key, settings) = service
-        .networks
-        .iter()
-        .next()
-        .expect("resolve gives every service a network");
-    let network = project.network_name(key);
-    let settings = settings.clone().unwrap_or_default();
-    // `web` finds every replica of `db` by the service's name.
-    let mut aliases = vec![name.to_string()];
-    aliases.extend(settings.aliases.iter().cloned());
-    let mut endpoint = json!({"Aliases": aliases});
-    if let Some(ip) = &settings.ipv4_address {
-        endpoint["IPAMConfig"] = json!({"IPv4Address": ip});
+    // Every network of the service, each with the service's name among its
+    // aliases (`web` finds every replica of `db` by the service's name); the
+    // first by name is the container's first network, as in chapter 7.
+    let mut endpoints = Map::new();
+    for (key, settings) in &service.networks {
+        let settings = settings.clone().unwrap_or_default();
+        let mut aliases = vec![name.to_string()];
+        aliases.extend(settings.aliases.iter().cloned());
+        let mut endpoint = json!({"Aliases": aliases});
+        if let Some(ip) = &settings.ipv4_address {
+            endpoint["IPAMConfig"] = json!({"IPv4Address": ip});
+        }
+        endpoints.insert(project.network_name(key), endpoint);
     }
+    let network = endpoints
+        .keys()
+        .next()
+        .cloned()
+        .expect("resolve gives every service a network");
     let (exposed, bindings) = ports(service);
     Ok(json!({
         "Image": planned.image,
@@ -52,7 +57,7 @@ pub fn create_body(project: &Project, planned: &PlannedContainer) -> Result<Valu
             .map(|d| d.std().as_secs_f64().ceil() as i64),
         "Healthcheck": healthcheck(service),
         "ExposedPorts": exposed,
-        "NetworkingConfig": {"EndpointsConfig": {network.clone(): endpoint}},
+        "NetworkingConfig": {"EndpointsConfig": endpoints},
         "HostConfig": {
             "NetworkMode": network,
             "PortBindings": bindings,

@@ -191,6 +191,10 @@ impl Setup {
             );
             let veth = ch06_network::attachment::veth_name(id);
             assert!(!links.contains(&veth), "{veth} left");
+            for network in networks {
+                let veth = ch06_network::attachment::veth_name_on(id, &network.id);
+                assert!(!links.contains(&veth), "{veth} left");
+            }
             assert!(!table.contains(id.as_str()), "rules of {id} left:\n{table}");
             assert!(
                 !self.state().join("networks/endpoints").join(id).exists(),
