@@ -193,10 +193,32 @@ fn transcript_a_container_on_several_networks() {
     daemon.pull();
     let image = daemon.image.clone();
     let mut t = Transcript::new();
-    for name in ["front", "back", "extra"] {
+    for name in ["front", "back"] {
         let created = step(&mut t, &daemon, &["network", "create", name]);
         assert_eq!(created.code, 0, "{}", created.output);
     }
+    t.comment("a network whose cables carry 64 KiB packets, as loopback does");
+    let created = step(
+        &mut t,
+        &daemon,
+        &[
+            "network",
+            "create",
+            "-o",
+            "com.docker.network.driver.mtu=65535",
+            "extra",
+        ],
+    );
+    assert_eq!(created.code, 0, "{}", created.output);
+    let options = step(
+        &mut t,
+        &daemon,
+        &["network", "inspect", "-f", "{{json .Options}}", "extra"],
+    );
+    assert_eq!(
+        options.output.trim(),
+        r#"{"com.docker.network.driver.mtu":"65535"}"#
+    );
     t.comment("two --network flags: a cable on each, eth0 and eth1");
     let web = step(
         &mut t,
@@ -278,6 +300,18 @@ fn transcript_a_container_on_several_networks() {
         fetch(&mut t, "extra", "http://www/").output,
         "hello from web\n"
     );
+    let mtu = step(
+        &mut t,
+        &daemon,
+        &[
+            "exec",
+            "web",
+            "sh",
+            "-c",
+            "ip -o link show eth2 | grep -o 'mtu [0-9]*'",
+        ],
+    );
+    assert_eq!(mtu.output.trim(), "mtu 65535");
     let disconnected = step(&mut t, &daemon, &["network", "disconnect", "extra", "web"]);
     assert_eq!(disconnected.code, 0, "{}", disconnected.output);
     let gone = fetch(&mut t, "extra", "http://web.dns.skiff/");

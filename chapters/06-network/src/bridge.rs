@@ -129,7 +129,10 @@ pub fn bring_up(network: &Network) -> Result<(), NetworkError> {
     let link = match netlink.link(&network.bridge)? {
         Some(link) => link,
         None => {
-            let mtu = uplink_mtu(&mut netlink)?;
+            let mtu = match network.mtu {
+                Some(mtu) => mtu,
+                None => uplink_mtu(&mut netlink)?,
+            };
             netlink.create_bridge(&network.bridge, bridge_mac(&network.id), mtu)?;
             netlink
                 .link(&network.bridge)?
@@ -163,11 +166,21 @@ pub fn tear_down(network: &Network) -> Result<(), NetworkError> {
     Ok(())
 }
 
-/// The MTU for a new bridge: the MTU of the link the host's default route
-/// goes through (as netavark chooses), else Ethernet's 1500. A container
-/// whose packets are larger than what the uplink carries would depend on
-/// path-MTU discovery, which firewalls often break; cloud machines often
-/// have uplinks below 1500.
+// ANCHOR: uplink_mtu
+/// The MTU for a new bridge whose network names none (`--mtu`): the MTU of
+/// the link the host's default route goes through (as netavark chooses),
+/// else Ethernet's 1500. A container whose packets are larger than what the
+/// uplink carries would depend on path-MTU discovery, which firewalls often
+/// break; cloud machines often have uplinks below 1500.
+///
+/// The price is paid between containers: each packet on the bridge carries
+/// at most this much, where the host's loopback carries 64 KiB, and TCP
+/// between two containers runs at about half of loopback's speed. A network
+/// whose containers talk mostly to each other may choose a larger MTU
+/// (`network create --mtu 65535`): what leaves through the uplink is then
+/// cut to its size by TCP's MSS negotiation, or, for other protocols, by
+/// the host itself, the first hop, whose "fragmentation needed" reaches
+/// the container through no firewall.
 pub fn uplink_mtu(netlink: &mut Netlink) -> Result<u32, NetworkError> {
     let uplink = netlink
         .routes()?
@@ -184,6 +197,7 @@ pub fn uplink_mtu(netlink: &mut Netlink) -> Result<u32, NetworkError> {
     };
     Ok(mtu.filter(|m| *m >= 576).unwrap_or(1500))
 }
+// ANCHOR_END: uplink_mtu
 
 /// The bridge's own Ethernet address, from its network's id: the first
 /// byte 0x02 marks a locally administered, unicast address (never a

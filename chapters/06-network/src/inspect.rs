@@ -104,13 +104,27 @@ fn describe(network: &Network, containers: BTreeMap<String, ContainerOnNetwork>)
         },
         internal: network.internal,
         containers,
-        options: BTreeMap::from([(
-            "com.docker.network.bridge.name".to_string(),
-            network.bridge.clone(),
-        )]),
+        options: options(network),
         labels: network.labels.clone(),
     }
 }
+
+/// The `Options` docker shows: the bridge's name, and `--mtu` under the
+/// key `docker network create --opt` takes it with.
+fn options(network: &Network) -> BTreeMap<String, String> {
+    let mut options = BTreeMap::from([(
+        "com.docker.network.bridge.name".to_string(),
+        network.bridge.clone(),
+    )]);
+    if let Some(mtu) = network.mtu {
+        options.insert(MTU_OPTION.to_string(), mtu.to_string());
+    }
+    options
+}
+
+/// docker's option key for a network's MTU (`--opt
+/// com.docker.network.driver.mtu=9000`).
+pub const MTU_OPTION: &str = "com.docker.network.driver.mtu";
 
 /// The lines of `network ls`: `NETWORK ID     NAME      DRIVER    SCOPE`,
 /// then one per network with the first 12 digits of its id.

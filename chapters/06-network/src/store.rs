@@ -32,11 +32,21 @@ pub const DEFAULT_NETWORK: &str = "bridge";
 
 /// Names that are not networks one can create: the default network and the
 /// two modes that have no network of their own.
+/// The least MTU of a network: IPv4's (RFC 791: a 60-byte header and 8
+/// bytes of data).
+pub const MIN_MTU: u32 = 68;
+
+/// The most: a veth's and a bridge's (`ETH_MAX_MTU`).
+pub const MAX_MTU: u32 = 65535;
+
 pub const RESERVED_NAMES: [&str; 3] = [DEFAULT_NETWORK, "host", "none"];
 
 /// Why a network operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum NetworkError {
+    /// An MTU the kernel refuses for a bridge or a veth.
+    #[error("invalid MTU {0}: use a value from 68 (IPv4's least) to 65535 (a veth's most)")]
+    Mtu(u32),
     /// The name is not usable.
     #[error(
         "invalid network name {0:?}: use letters, digits, '_', '.' and '-', starting with a letter or digit, at most 64 characters"
@@ -195,6 +205,10 @@ pub struct Network {
     pub labels: BTreeMap<String, String>,
     /// When it was created (RFC 3339, UTC).
     pub created: String,
+    /// `--mtu`: its bridge's and its cables' MTU; the uplink's when `None`
+    /// (see [`bridge::uplink_mtu`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mtu: Option<u32>,
 }
 
 impl Network {
@@ -217,6 +231,9 @@ pub struct NetworkSpec {
     pub internal: bool,
     /// `--label`.
     pub labels: BTreeMap<String, String>,
+    /// `--mtu`.
+    #[serde(default)]
+    pub mtu: Option<u32>,
 }
 
 /// The store of one root directory.
@@ -328,6 +345,9 @@ impl NetworkStore {
         if spec.gateway.is_some() && spec.subnet.is_none() {
             return Err(NetworkError::GatewayWithoutSubnet);
         }
+        if let Some(mtu) = spec.mtu.filter(|m| !(MIN_MTU..=MAX_MTU).contains(m)) {
+            return Err(NetworkError::Mtu(mtu));
+        }
         let _store = self.lock()?;
         if self.find(&spec.name)?.is_some_and(|n| n.name == spec.name) {
             return Err(NetworkError::Exists(spec.name.clone()));
@@ -394,6 +414,7 @@ impl NetworkStore {
             dns: !default,
             labels: spec.labels.clone(),
             created: state::rfc3339_now(),
+            mtu: spec.mtu,
         };
         // The record first: if we are killed while the bridge is made, `rm`
         // or `prune` finds the record and removes what was made.

@@ -307,3 +307,53 @@ fn prune_removes_unused_user_networks_only() {
     assert!(!host_links().contains(&unused.bridge));
     attached.release().unwrap();
 }
+
+#[test]
+fn a_network_s_mtu_is_its_bridge_s_and_its_cables() {
+    let sandbox = Sandbox::new();
+    let mtu_of = |link: &str| {
+        std::fs::read_to_string(format!("/sys/class/net/{link}/mtu"))
+            .unwrap()
+            .trim()
+            .parse::<u32>()
+            .unwrap()
+    };
+    let jumbo = sandbox
+        .store
+        .create(&NetworkSpec {
+            mtu: Some(65535),
+            ..spec(&unique("jumbo"))
+        })
+        .unwrap();
+    assert_eq!(mtu_of(&jumbo.bridge), 65535);
+    let inspected = inspect(&sandbox.store, &jumbo.name).unwrap();
+    assert_eq!(
+        inspected.options.get(ch06_network::inspect::MTU_OPTION),
+        Some(&"65535".to_string())
+    );
+    let container = support::FakeContainer::start();
+    let who = identity("web");
+    let request = NetworkRequest {
+        mode: NetworkMode::Network(jumbo.name.clone()),
+        ..NetworkRequest::default()
+    };
+    let mut attached = Attachment::prepare(&sandbox.store, &who, &request).unwrap();
+    attached.join(container.pid).unwrap();
+    assert_eq!(mtu_of(attached.endpoint().veth.as_ref().unwrap()), 65535);
+    // (/sys shows the host's links: the container's are asked over netlink.)
+    let inside = container.run(&["ip", "-o", "link", "show", "eth0"]).0;
+    assert!(inside.contains(" mtu 65535 "), "{inside}");
+    drop(container);
+    attached.release().unwrap();
+
+    for bad in [10, 70000] {
+        let error = sandbox
+            .store
+            .create(&NetworkSpec {
+                mtu: Some(bad),
+                ..spec(&unique("bad"))
+            })
+            .unwrap_err();
+        assert!(matches!(error, NetworkError::Mtu(m) if m == bad), "{error}");
+    }
+}

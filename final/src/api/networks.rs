@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use ch02_namespaces::Engine;
 use ch02_namespaces::records::Record;
 use ch06_network::attachment::find_endpoint;
-use ch06_network::inspect::inspect as inspect_network;
+use ch06_network::inspect::{MTU_OPTION, inspect as inspect_network};
 use ch06_network::request::NetworkMode;
 use ch06_network::store::{Network, NetworkError, NetworkSpec};
 use serde::Deserialize;
@@ -56,11 +56,13 @@ fn network_json(daemon: &Daemon, network: &Network) -> ApiResult<Value> {
     object.insert("ConfigFrom".into(), json!({"Network": ""}));
     object.insert("ConfigOnly".into(), json!(false));
     // dockerd lists a user network's driver options as they were given
-    // (none here); clients compare them with their own configuration, and
-    // docker-compose recreates a network whose options differ. The bridge's
-    // name is shown for the default network only, as docker0's is.
+    // (the MTU's, if any, here); clients compare them with their own
+    // configuration, and docker-compose recreates a network whose options
+    // differ. The bridge's name is shown for the default network only, as
+    // docker0's is.
     if !network.is_default() {
-        object.insert("Options".into(), json!({}));
+        let given = network.mtu.map(|mtu| (MTU_OPTION, mtu.to_string()));
+        object.insert("Options".into(), json!(BTreeMap::from_iter(given)));
     }
     if let Some(containers) = object.get_mut("Containers").and_then(Value::as_object_mut) {
         for container in containers.values_mut() {
@@ -166,6 +168,8 @@ pub struct CreateBody {
     pub labels: Option<BTreeMap<String, String>>,
     #[serde(rename = "EnableIPv6")]
     pub enable_ipv6: bool,
+    /// `--opt KEY=VALUE`: the driver's options; skiff reads the MTU's.
+    pub options: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -205,6 +209,16 @@ pub async fn create(
         ));
     }
     let config = configs.into_iter().next().unwrap_or_default();
+    let mtu = body
+        .options
+        .as_ref()
+        .and_then(|o| o.get(MTU_OPTION))
+        .map(|mtu| {
+            mtu.parse::<u32>().map_err(|_| {
+                ApiError::bad_request(format!("{MTU_OPTION}: {mtu:?} is not a number of bytes"))
+            })
+        })
+        .transpose()?;
     let spec = NetworkSpec {
         name: body.name,
         subnet: Some(config.subnet)
@@ -219,6 +233,7 @@ pub async fn create(
             .map_err(|_| ApiError::bad_request("--gateway: not an IPv4 address"))?,
         internal: body.internal,
         labels: body.labels.unwrap_or_default(),
+        mtu,
     };
     let worker = daemon.clone();
     let network = blocking(move || {

@@ -23,6 +23,9 @@ pub enum NetworkVerbs {
         /// No way out of the network, no published ports
         #[arg(long)]
         internal: bool,
+        /// A driver option (KEY=VALUE): com.docker.network.driver.mtu=BYTES
+        #[arg(short, long = "opt")]
+        opt: Vec<String>,
         /// A label (KEY=VALUE)
         #[arg(long)]
         label: Vec<String>,
@@ -105,16 +108,20 @@ impl NetworkVerbs {
                 subnet,
                 gateway,
                 internal,
+                opt,
                 label,
                 name,
             } => {
-                let labels: serde_json::Map<String, Value> = label
-                    .iter()
-                    .map(|l| {
-                        let (k, v) = l.split_once('=').unwrap_or((l, ""));
-                        (k.to_string(), json!(v))
-                    })
-                    .collect();
+                let pairs = |list: &[String]| -> serde_json::Map<String, Value> {
+                    list.iter()
+                        .map(|l| {
+                            let (k, v) = l.split_once('=').unwrap_or((l, ""));
+                            (k.to_string(), json!(v))
+                        })
+                        .collect()
+                };
+                let labels = pairs(&label);
+                let options = pairs(&opt);
                 let config: Vec<Value> = if subnet.is_some() || gateway.is_some() {
                     vec![json!({
                         "Subnet": subnet.unwrap_or_default(),
@@ -128,7 +135,7 @@ impl NetworkVerbs {
                     Some(&json!({
                         "Name": name, "Driver": driver, "Internal": internal,
                         "IPAM": {"Driver": "default", "Config": config},
-                        "Labels": labels,
+                        "Labels": labels, "Options": options,
                     })),
                 )?;
                 println!("{}", created["Id"].as_str().unwrap_or_default());

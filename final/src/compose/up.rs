@@ -19,6 +19,7 @@ use super::{Member, body, logs, members};
 use crate::cli::build::BuildArgs;
 use crate::client::{Client, query};
 use anyhow::{Result, bail};
+use ch06_network::inspect::MTU_OPTION;
 use ch07_compose::model::Condition;
 use ch07_compose::plan::{self, LABEL_CONFIG_HASH};
 use ch07_compose::runner::console::Console;
@@ -170,6 +171,11 @@ fn resources(
                 } else {
                     json!({"Driver": "default", "Config": [pool]})
                 };
+                let options: serde_json::Map<String, Value> = spec
+                    .mtu
+                    .map(|mtu| (MTU_OPTION.to_string(), json!(mtu.to_string())))
+                    .into_iter()
+                    .collect();
                 console.progress("Network", &spec.name, "Creating");
                 client.post(
                     "/networks/create",
@@ -179,6 +185,7 @@ fn resources(
                         "Internal": spec.internal,
                         "Labels": spec.labels,
                         "IPAM": ipam,
+                        "Options": options,
                         "CheckDuplicate": true,
                     })),
                 )?;

@@ -122,11 +122,21 @@ pub fn network_spec(resource: &Resource, def: &NetworkDef) -> Result<NetworkSpec
         network: resource.name.clone(),
         message: message.to_string(),
     };
-    if !def.driver_opts.is_empty() {
-        return Err(unsupported(
-            "driver_opts are not supported: chapter 6 makes plain bridges",
-        ));
+    let mtu_option = ch06_network::inspect::MTU_OPTION;
+    if let Some(other) = def.driver_opts.keys().find(|k| *k != mtu_option) {
+        return Err(unsupported(&format!(
+            "driver_opts {other} is not supported: chapter 6 makes plain bridges, whose MTU ({mtu_option}) alone can be chosen"
+        )));
     }
+    let mtu = def
+        .driver_opts
+        .get(mtu_option)
+        .map(|mtu| {
+            mtu.parse::<u32>().map_err(|_| {
+                unsupported(&format!("{mtu_option}: {mtu:?} is not a number of bytes"))
+            })
+        })
+        .transpose()?;
     let pools = def
         .ipam
         .as_ref()
@@ -159,6 +169,7 @@ pub fn network_spec(resource: &Resource, def: &NetworkDef) -> Result<NetworkSpec
         gateway: pool.and_then(|p| p.gateway),
         internal: def.internal,
         labels,
+        mtu,
     })
 }
 
