@@ -342,9 +342,11 @@ fn a_program_without_rules_denies_even_dev_null() {
 
 fn run_in(program: &Path, rootfs: &Rootfs, args: &[&str]) -> Command {
     let mut command = Command::new(program);
+    // `--rm`: the transcript leaves no record behind for the ones typed
+    // after it (chapter 3's `ps -a` shows only its own container).
     command
         .arg("run")
-        .args(["--rootfs", "rootfs"])
+        .args(["--rm", "--rootfs", "rootfs"])
         .args(args)
         .current_dir(rootfs.workdir())
         .env("SKIFF_ROOT", rootfs.workdir().join("state"))
