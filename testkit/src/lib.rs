@@ -3,7 +3,8 @@
 //! - [`probe`]: the path of the static probe program (built by `build.rs`).
 //! - [`rootfs`]: a busybox root filesystem with the probe, for containers.
 //! - [`transcript`]: run a chapter binary as a learner would and record
-//!   what the terminal shows, for snapshots and for the book.
+//!   what the terminal shows, for snapshots and for the book; [`terminal`]
+//!   runs a command on a pseudo-terminal, for output that differs there.
 //! - [`guest`]: run a test binary in a cgroup2-only Linux guest under qemu,
 //!   for code that needs a real cgroup v2 hierarchy.
 //! - [`registry`]: a real registry (Debian's `docker-registry`) on loopback,
@@ -17,6 +18,7 @@ pub mod guest;
 pub mod images;
 pub mod registry;
 pub mod rootfs;
+pub mod terminal;
 pub mod transcript;
 
 pub use rootfs::Rootfs;

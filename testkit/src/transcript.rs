@@ -54,6 +54,22 @@ impl Transcript {
         input: Option<&str>,
     ) -> Outcome {
         let outcome = run_combined(command, input);
+        self.record(shown, outcome)
+    }
+
+    /// Runs `command` on a terminal of its own, as the learner's shell runs
+    /// a command typed at its prompt, and records it: for commands whose
+    /// output differs on a terminal (`--explain` shows the terminal handed
+    /// to the container and back; `ls` prints columns). See
+    /// [`crate::terminal`].
+    pub fn run_in_terminal(&mut self, command: &mut Command) -> Outcome {
+        let shown = command_line(command);
+        let outcome = crate::terminal::run_on_terminal(command);
+        self.record(&shown, outcome)
+    }
+
+    /// `$ shown`, the output, and `$ echo $?` with the exit code.
+    fn record(&mut self, shown: &str, outcome: Outcome) -> Outcome {
         self.text += &format!("$ {shown}\n{}", outcome.output);
         if !outcome.output.is_empty() && !outcome.output.ends_with('\n') {
             self.text.push('\n');

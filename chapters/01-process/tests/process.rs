@@ -205,9 +205,11 @@ fn orphans_are_adopted_reaped_and_waited_for() {
     // The shell starts `sleep 1` in the background and exits at once. The
     // sleep is orphaned, re-parented to ch01-process (the subreaper), which
     // must wait for it and reap it.
+    // On a terminal, as a learner types it: `--explain` then also shows the
+    // terminal handed to the child's process group and taken back.
     let started = Instant::now();
     let mut t = Transcript::new();
-    let outcome = t.run(&mut ch01(&[
+    let outcome = t.run_in_terminal(&mut ch01(&[
         "--explain",
         "run",
         "--",
@@ -321,8 +323,10 @@ fn stop_timeout_escalates_to_sigkill() {
 #[test]
 fn explain_narrates_each_step() {
     require_root();
+    // On a terminal, as a learner types it: the child's process group gets
+    // the terminal while it runs (`tcsetpgrp`), and we take it back.
     let mut t = Transcript::new();
-    t.run(&mut ch01(&[
+    t.run_in_terminal(&mut ch01(&[
         "--explain",
         "run",
         "--",

@@ -104,7 +104,8 @@ fn transcript_a_world_of_its_own() {
         &["probe", "pid", "hostname", "net"],
     ));
     t.run(&mut run_in(&rootfs, &[], &["ps"]));
-    t.run(&mut run_in(&rootfs, &[], &["ls", "/", "/dev"]));
+    // One name a line: on a terminal, busybox's `ls` fills the width.
+    t.run(&mut run_in(&rootfs, &[], &["ls", "-1", "/", "/dev"]));
     snapshot_settings().bind(|| insta::assert_snapshot!("world", t.text()));
     assert_no_mounts_under(rootfs.workdir());
 }
@@ -618,11 +619,15 @@ fn transcript_explain() {
     require_root();
     let rootfs = Rootfs::busybox();
     let mut t = Transcript::new();
+    // On a terminal, as a learner types it (the terminal is handed to the
+    // container and back); `--rm`, so that the name is free again for the
+    // transcripts typed after this one.
     let mut command = ch02(
         &rootfs,
         &[
             "--explain",
             "run",
+            "--rm",
             "--name",
             "box",
             "--rootfs",
@@ -633,7 +638,7 @@ fn transcript_explain() {
             "hostname",
         ],
     );
-    t.run(&mut command);
+    t.run_in_terminal(&mut command);
     // What the kernel decides, left out so that the transcript is the same
     // on every machine (the book says so): MFD_EXEC exists from Linux 6.3;
     // /proc/kcore and /proc/sysrq-trigger exist only where the kernel was

@@ -342,9 +342,11 @@ fn a_program_without_rules_denies_even_dev_null() {
 
 fn run_in(program: &Path, rootfs: &Rootfs, args: &[&str]) -> Command {
     let mut command = Command::new(program);
+    // `--rm`: the transcript leaves no record behind for the ones typed
+    // after it (chapter 3's `ps -a` shows only its own container).
     command
         .arg("run")
-        .args(["--rootfs", "rootfs"])
+        .args(["--rm", "--rootfs", "rootfs"])
         .args(args)
         .current_dir(rootfs.workdir())
         .env("SKIFF_ROOT", rootfs.workdir().join("state"))
@@ -358,10 +360,12 @@ fn transcript_a_disk_node_in_the_image_before_and_after() {
     let rootfs = Rootfs::busybox();
     let dir = rootfs.workdir();
     let mut t = Transcript::new();
+    // The data ends with a newline (33 bytes), so that the terminal's
+    // prompt comes on a line of its own after `head` prints it.
     t.comment("a disk of the host's: a file of data, attached as a loop device");
     t.setup(
         dir,
-        "printf \"skiff test disk: the host's data\" > disk.img && truncate -s 1M disk.img",
+        "printf \"skiff test disk: the host's data\\n\" > disk.img && truncate -s 1M disk.img",
     );
     let attached = t.setup(dir, "losetup --find --show disk.img");
     let disk = LoopDevice::adopt(attached.output.trim());
@@ -376,7 +380,7 @@ fn transcript_a_disk_node_in_the_image_before_and_after() {
         "--",
         "head",
         "-c",
-        "32",
+        "33",
         "/disk",
     ];
     let no_caps = [
@@ -387,7 +391,7 @@ fn transcript_a_disk_node_in_the_image_before_and_after() {
         "--",
         "head",
         "-c",
-        "32",
+        "33",
         "/disk",
     ];
     let ch03 = Path::new(env!("CARGO_BIN_EXE_ch03-cgroups"));
@@ -425,7 +429,7 @@ fn transcript_a_disk_node_in_the_image_before_and_after() {
 
     t.comment("root in the container may make a node, not open it; /dev/null still works");
     let script = format!(
-        "mknod /tmp/disk b {} {} && head -c 32 /tmp/disk; echo hidden >/dev/null && echo /dev/null works",
+        "mknod /tmp/disk b {} {} && head -c 33 /tmp/disk; echo hidden >/dev/null && echo /dev/null works",
         disk.major, disk.minor
     );
     let inside = t.run(&mut run_in(ch03, &rootfs, &["--", "sh", "-c", &script]));

@@ -207,9 +207,15 @@ fn transcript_a_memory_hog_before_and_after() {
     let rootfs = Rootfs::busybox();
     let mut t = Transcript::new();
     t.comment("chapter 2: no limit, the hog takes what it asks for");
+    // With the learner's SKIFF_ROOT, and `--rm`: the `ps -a` below lists
+    // the records of both chapters' binaries, and this one leaves none.
     let mut ch02 = Command::new(workspace_bin("ch02-namespaces"));
-    ch02.args(["run", "--rootfs", "rootfs", "--", "probe", "hog", "64"])
-        .current_dir(rootfs.workdir());
+    ch02.args([
+        "run", "--rm", "--rootfs", "rootfs", "--", "probe", "hog", "64",
+    ])
+    .current_dir(rootfs.workdir())
+    .env("SKIFF_ROOT", state(&rootfs))
+    .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin");
     let before = t.run(&mut ch02);
     assert_eq!(before.code, 0);
     t.comment("chapter 3: 32 MiB and no swap; the kernel's OOM killer ends it");

@@ -17,7 +17,7 @@ use crate::reference::Reference;
 use crate::registry::{Credentials, DOCKER_MANIFEST_LIST, OCI_INDEX, RegistryError, Session};
 use crate::store::{ImageRecord, Store, StoreError, chain_ids, now};
 use ch01_process::explain;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::{IsTerminal, Read};
 
 /// Why a pull failed. Nothing of a failed pull is visible afterwards.
@@ -205,7 +205,12 @@ fn layer_bar(layer: &image::Descriptor) -> ProgressBar {
         .chars()
         .take(12)
         .collect::<String>();
-    let bar = ProgressBar::new(layer.size).with_prefix(label);
+    // Hidden until the MultiProgress adopts it: a bar made with
+    // `ProgressBar::new` draws itself on the terminal at its first change,
+    // and that frame would stay there, above the ones the MultiProgress
+    // draws.
+    let bar = ProgressBar::with_draw_target(Some(layer.size), ProgressDrawTarget::hidden())
+        .with_prefix(label);
     let style =
         ProgressStyle::with_template("{prefix}: {msg:<12} [{bar:30}] {bytes}/{total_bytes}")
             .expect("a valid template")
@@ -213,6 +218,18 @@ fn layer_bar(layer: &image::Descriptor) -> ProgressBar {
     bar.set_style(style);
     bar.set_message("downloading");
     bar
+}
+
+/// Ends a layer's report with `line`: printed off a terminal (where the
+/// bars are hidden), and on a terminal the bar's last frame, so that a
+/// terminal ends up showing the same lines as a log.
+fn finish(bar: &ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+        return;
+    }
+    bar.set_style(ProgressStyle::with_template("{msg}").expect("a valid template"));
+    bar.finish_with_message(line);
 }
 
 /// Stores bytes we already hold (a manifest or index) under their digest.
@@ -238,10 +255,7 @@ fn fetch_layer(
 ) -> Result<()> {
     let digest = Digest::parse(&layer.digest)?;
     if store.has_layer(chain) {
-        bar.finish_with_message("already exists");
-        if bar.is_hidden() {
-            eprintln!("{}: already exists", digest.short());
-        }
+        finish(&bar, format!("{}: already exists", digest.short()));
         return Ok(());
     }
     let unpack_error = |source| PullError::Extract {
@@ -309,14 +323,12 @@ fn fetch_layer(
         });
     }
     pending.commit()?;
-    bar.finish_with_message("pull complete");
-    if bar.is_hidden() {
-        eprintln!(
-            "{}: pull complete ({} bytes)",
-            digest.short(),
-            unpacked.bytes
-        );
-    }
+    let done = format!(
+        "{}: pull complete ({} bytes)",
+        digest.short(),
+        unpacked.bytes
+    );
+    finish(&bar, done);
     Ok(())
 }
 

@@ -36,7 +36,7 @@ use crate::registry::{
 };
 use crate::store::{Store, StoreError};
 use ch01_process::explain;
-use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 use reqwest::blocking::Response;
 use reqwest::{Method, StatusCode};
 use std::io::IsTerminal;
@@ -347,7 +347,7 @@ fn push_blob(
         None => blob_exists(session, &digest)?,
     };
     if exists {
-        finish(bar, "Layer already exists".into());
+        finish(bar);
         return Ok(BlobOutcome::Exists);
     }
     let uploads = session.url("blobs", "uploads/");
@@ -361,7 +361,7 @@ fn push_blob(
         let response = session.send(Method::POST, &url, &[], &Payload::Empty)?;
         match response.status() {
             StatusCode::CREATED => {
-                finish(bar, format!("Mounted from {from}"));
+                finish(bar);
                 return Ok(BlobOutcome::Mounted { from });
             }
             // Not mounted (the registry may not have it there after all):
@@ -435,7 +435,7 @@ fn push_blob(
     )?;
     check_digest(&response, &digest, &digest.to_string())?;
     requests += 1;
-    finish(bar, "Pushed".into());
+    finish(bar);
     Ok(BlobOutcome::Uploaded {
         bytes: blob.size,
         requests,
@@ -501,7 +501,12 @@ fn blob_bar(blob: &Descriptor) -> ProgressBar {
         .chars()
         .take(12)
         .collect();
-    let bar = ProgressBar::new(blob.size).with_prefix(label);
+    // Hidden until the MultiProgress adopts it: a bar made with
+    // `ProgressBar::new` draws itself on the terminal at its first change,
+    // and that frame would stay there, above the ones the MultiProgress
+    // draws.
+    let bar = ProgressBar::with_draw_target(Some(blob.size), ProgressDrawTarget::hidden())
+        .with_prefix(label);
     let style =
         ProgressStyle::with_template("{prefix}: {msg:<12} [{bar:30}] {bytes}/{total_bytes}")
             .expect("a valid template")
@@ -511,9 +516,10 @@ fn blob_bar(blob: &Descriptor) -> ProgressBar {
     bar
 }
 
-fn finish(bar: &ProgressBar, message: String) {
-    // Off a terminal the bars are hidden, and the caller prints the
-    // report's lines in docker's order once every blob is done (the
-    // threads finish in any order).
-    bar.finish_with_message(message);
+fn finish(bar: &ProgressBar) {
+    // The caller prints the report's lines in docker's order once every
+    // blob is done (the threads finish in any order): on a terminal the
+    // bar goes away when its blob is done, so that the terminal ends up
+    // showing the same lines as a log.
+    bar.finish_and_clear();
 }
