@@ -45,8 +45,10 @@ pub use render::{Built, TranslatedPage, build, translate_page};
 pub use update::Changes;
 
 /// Brings every page's catalog of a language up to date with the English
-/// pages, writing only the catalogs that change. Returns the pages whose
-/// catalog changed and how.
+/// pages. A catalog is written when its entries change, or when its text
+/// is laid out differently from ours (as `msgmerge` does, a PO editor's
+/// line wrapping is undone, so diffs show translations, not wrapping).
+/// Returns the pages whose catalog was written and what changed in it.
 pub fn extract(
     book: &Book,
     language: &Language,
@@ -63,13 +65,12 @@ pub fn extract(
     let mut changed = Vec::new();
     for page in book.pages()? {
         let path = book.catalog_path(language, &page);
-        let old = book.read_catalog(language, &page)?;
-        let existed = old.is_some();
-        let old = old.unwrap_or_else(|| Catalog::new(language.as_str()));
+        let old = book
+            .read_catalog(language, &page)?
+            .unwrap_or_else(|| Catalog::new(language.as_str()));
         let (new, changes) = update::update(&old, &book.messages(&page)?, prune);
-        let before = existed.then(|| old.to_po());
         let after = new.to_po();
-        if before.as_deref() == Some(after.as_str()) {
+        if std::fs::read_to_string(&path).ok().as_deref() == Some(after.as_str()) {
             continue;
         }
         if let Some(parent) = path.parent() {
