@@ -38,6 +38,8 @@ pub struct ExecConfig {
     pub working_dir: String,
     pub user: String,
     pub privileged: bool,
+    /// `--detach-keys`: the sequence that leaves a terminal session running.
+    pub detach_keys: String,
 }
 
 /// An exec session, for the daemon's life.
@@ -63,6 +65,7 @@ pub async fn create(
     if config.privileged {
         return Err(ApiError::bad_request("privileged exec is not supported"));
     }
+    crate::detach::parse(&config.detach_keys).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let worker = daemon.clone();
     let record = blocking(move || record_of(&worker, &id)).await?;
     if !record.is_running() {
@@ -150,6 +153,8 @@ struct Helper {
     /// With a terminal: its master side (output and input).
     terminal: Option<Arc<OwnedFd>>,
     tty: bool,
+    /// The session's detach keys (checked at create).
+    detach_keys: String,
 }
 
 impl Helper {
@@ -190,6 +195,7 @@ impl Helper {
             child,
             terminal,
             tty: config.tty,
+            detach_keys: config.detach_keys.clone(),
         })
     }
 
@@ -243,8 +249,23 @@ impl Helper {
         }
         drop(tx);
         let tty = self.tty;
+        // The detach keys end the client's stream; the session goes on,
+        // its output read and dropped (a full terminal would stop it).
+        let (detached, mut on_detach) = tokio::sync::watch::channel(false);
         let writer = tokio::spawn(async move {
-            while let Some((stream, data)) = rx.recv().await {
+            loop {
+                let (stream, data) = tokio::select! {
+                    next = rx.recv() => match next {
+                        Some(next) => next,
+                        None => break,
+                    },
+                    // (An error: the feeder ended without detaching.)
+                    Ok(()) = on_detach.changed() => {
+                        let _ = client_write.shutdown().await;
+                        while rx.recv().await.is_some() {}
+                        return None;
+                    }
+                };
                 let result = if tty {
                     client_write.write_all(&data).await
                 } else {
@@ -256,7 +277,12 @@ impl Helper {
                     break;
                 }
             }
-            client_write
+            Some(client_write)
+        });
+        let mut watcher = tty.then(|| {
+            crate::detach::Watcher::new(
+                crate::detach::parse(&self.detach_keys).unwrap_or(crate::detach::DEFAULT.to_vec()),
+            )
         });
         let feeder = tokio::spawn(async move {
             let Some(mut input) = input else {
@@ -264,8 +290,22 @@ impl Helper {
             };
             let mut buffer = vec![0u8; 32 * 1024];
             while let Ok(n) = client_read.read(&mut buffer).await {
-                if n == 0 || input.write_all(&buffer[..n]).await.is_err() {
+                if n == 0 {
                     break;
+                }
+                let (data, detach) = match &mut watcher {
+                    Some(watcher) => {
+                        let fed = watcher.feed(&buffer[..n]);
+                        (fed.pass, fed.detach)
+                    }
+                    None => (buffer[..n].to_vec(), false),
+                };
+                if input.write_all(&data).await.is_err() {
+                    break;
+                }
+                if detach {
+                    let _ = detached.send(true);
+                    return;
                 }
             }
             let _ = input.shutdown().await;
@@ -285,7 +325,7 @@ impl Helper {
         }
         // The end of the stream only once the exit code is known: the
         // docker CLI asks for it as soon as the stream ends.
-        if let Ok(mut client_write) = writer.await {
+        if let Ok(Some(mut client_write)) = writer.await {
             let _ = client_write.shutdown().await;
         }
         feeder.abort();
@@ -370,7 +410,7 @@ pub async fn inspect(
         "OpenStdout": exec.config.attach_stdout,
         "CanRemove": false,
         "ContainerID": exec.container_id,
-        "DetachKeys": "",
+        "DetachKeys": exec.config.detach_keys,
         "Pid": exec.pid,
     })))
 }
