@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -123,7 +123,7 @@ pub async fn start(
         }
         (exec.container_id.clone(), exec.config.clone())
     };
-    let helper = Helper::spawn(&daemon, &container_id, &config)?;
+    let helper = Helper::spawn(&daemon, &container_id, &config).await?;
     if let Some(exec) = daemon.execs.lock().expect("execs lock").get_mut(&exec_id) {
         exec.running = true;
         exec.pid = helper.child.id().unwrap_or(0);
@@ -158,7 +158,7 @@ struct Helper {
 }
 
 impl Helper {
-    fn spawn(daemon: &Daemon, container: &str, config: &ExecConfig) -> ApiResult<Helper> {
+    async fn spawn(daemon: &Daemon, container: &str, config: &ExecConfig) -> ApiResult<Helper> {
         let request = serde_json::to_string(config).expect("plain data");
         let mut command = tokio::process::Command::new("/proc/self/exe");
         command
@@ -167,16 +167,35 @@ impl Helper {
             .arg(&daemon.root)
             .args(["exec-helper", container, "--request", &request])
             .kill_on_drop(false);
-        let mut terminal = None;
+        let mut console = None;
         if config.tty {
-            let pty =
-                nix::pty::openpty(None, None).map_err(|e| ApiError::internal(e.to_string()))?;
-            let slave = std::fs::File::from(pty.slave);
+            // The helper opens the terminal inside the container, where
+            // it has a name, and sends us its master side on this socket.
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(internal)?;
+            let fd = theirs.as_raw_fd();
+            command.arg("--console-fd").arg(CONSOLE_FD.to_string());
+            // SAFETY: dup2 and fcntl are async-signal-safe; nothing else
+            // runs between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    let done = if fd == CONSOLE_FD {
+                        libc::fcntl(fd, libc::F_SETFD, 0)
+                    } else {
+                        libc::dup2(fd, CONSOLE_FD)
+                    };
+                    if done < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            // Until it has a terminal, what the helper says (a container
+            // that stopped meanwhile) comes on a pipe.
             command
-                .stdin(slave.try_clone().map_err(internal)?)
-                .stdout(slave.try_clone().map_err(internal)?)
-                .stderr(slave);
-            terminal = Some(Arc::new(pty.master));
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            console = Some((ours, theirs));
         } else {
             let piped = |wanted: bool| {
                 if wanted {
@@ -191,6 +210,11 @@ impl Helper {
                 .stderr(piped(config.attach_stderr));
         }
         let child = command.spawn().map_err(internal)?;
+        let mut terminal = None;
+        if let Some((ours, theirs)) = console {
+            drop(theirs);
+            terminal = receive_master(ours).await.map(Arc::new);
+        }
         Ok(Helper {
             child,
             terminal,
@@ -333,6 +357,51 @@ impl Helper {
     // ANCHOR_END: relay
 }
 
+/// The descriptor the helper finds its console socket on.
+const CONSOLE_FD: i32 = 3;
+
+// ANCHOR: receive_master
+/// Receives the terminal's master side from the helper (an `SCM_RIGHTS`
+/// message); `None` when the helper ended without sending one (it failed
+/// before it had a terminal, and said why on its stderr).
+async fn receive_master(socket: std::os::unix::net::UnixStream) -> Option<OwnedFd> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    socket.set_nonblocking(true).ok()?;
+    let socket = tokio::net::UnixStream::from_std(socket).ok()?;
+    loop {
+        socket.readable().await.ok()?;
+        let received = socket.try_io(tokio::io::Interest::READABLE, || {
+            let mut name = [0u8; 64];
+            let mut buffers = [std::io::IoSliceMut::new(&mut name)];
+            let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+            let message = recvmsg::<()>(
+                socket.as_raw_fd(),
+                &mut buffers,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            )
+            .map_err(std::io::Error::from)?;
+            let fds: Vec<std::os::fd::RawFd> = message
+                .cmsgs()
+                .map_err(std::io::Error::from)?
+                .filter_map(|c| match c {
+                    ControlMessageOwned::ScmRights(fds) => Some(fds),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            Ok(fds)
+        });
+        match received {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => return None,
+            // SAFETY: the kernel installed this descriptor for us alone.
+            Ok(fds) => return fds.first().map(|fd| unsafe { OwnedFd::from_raw_fd(*fd) }),
+        }
+    }
+}
+// ANCHOR_END: receive_master
+
 fn internal(e: std::io::Error) -> ApiError {
     ApiError::internal(e.to_string())
 }
@@ -417,10 +486,18 @@ pub async fn inspect(
 
 /// `skiff exec-helper CONTAINER --request JSON`: runs one exec session,
 /// with this process's stdio; exits with the command's code.
-pub fn helper_main(root: &std::path::Path, container: &str, request: &str) -> anyhow::Result<i32> {
+pub fn helper_main(
+    root: &std::path::Path,
+    container: &str,
+    request: &str,
+    console_fd: Option<i32>,
+) -> anyhow::Result<i32> {
     ch01_process::sealed_exe::ensure_sealed()?;
     let config: ExecConfig = serde_json::from_str(request)?;
     let engine = crate::engine::SkiffEngine::open(root)?;
+    // SAFETY: the daemon passed this descriptor to us, open, for us alone;
+    // nothing else in this process owns it.
+    let console = console_fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
     let request = ch02_namespaces::exec::ExecRequest {
         argv: config.cmd,
         env: config.env.unwrap_or_default(),
@@ -430,6 +507,7 @@ pub fn helper_main(root: &std::path::Path, container: &str, request: &str) -> an
         user: Some(config.user).filter(|u| !u.is_empty()),
         terminal: config.tty,
         additional_gids: Vec::new(),
+        console: console.map(|fd| ch02_namespaces::exec::ConsoleSocket(Arc::new(fd))),
     };
     Ok(ch02_namespaces::exec::exec(&engine, container, &request)?)
 }
