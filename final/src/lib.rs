@@ -28,6 +28,7 @@ pub mod client;
 pub mod compose;
 pub mod copy;
 pub mod daemon;
+pub mod detach;
 pub mod engine;
 pub mod frames;
 pub mod logs;

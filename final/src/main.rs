@@ -30,9 +30,11 @@ fn run(root: &std::path::Path, host: &str, command: Command) -> Result<i32> {
             Ok(0)
         }
         Command::Client(verbs) => verbs.execute(host),
-        Command::ExecHelper { container, request } => {
-            skiff::api::exec::helper_main(root, &container, &request)
-        }
+        Command::ExecHelper {
+            container,
+            request,
+            console_fd,
+        } => skiff::api::exec::helper_main(root, &container, &request, console_fd),
         Command::BuildHelper { request } => skiff::api::build::helper_main(root, &request),
         Command::ImagePull { image } => skiff::api::build::image_pull_main(root, &image),
         Command::CpHelper {

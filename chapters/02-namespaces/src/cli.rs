@@ -346,6 +346,7 @@ impl Verbs {
                     user: args.process.user,
                     terminal: false,
                     additional_gids: Vec::new(),
+                    console: None,
                 };
                 Ok(exec(engine, &args.container, &request)?)
             }

@@ -54,6 +54,8 @@ const NAMESPACES: [(&str, CloneFlags); 7] = [
 pub enum ExecError {
     #[error("{0}")]
     Run(#[from] RunError),
+    #[error("opening a terminal in the container: {step}: {error}")]
+    Console { step: String, error: std::io::Error },
     #[error("entering the container of process {pid}: {step}: {error}")]
     Enter {
         pid: Pid,
@@ -82,7 +84,18 @@ pub struct ExecRequest {
     /// Supplementary groups of the user given in `user` (without a user,
     /// the container's configured ones are kept).
     pub additional_gids: Vec<u32>,
+    /// With `terminal`: open the terminal inside the container and send its
+    /// master side here (see [`ConsoleSocket`]), rather than use ours.
+    pub console: Option<ConsoleSocket>,
 }
+
+/// A connected unix socket where `exec` sends the master side of a
+/// terminal it opens inside the container, in an `SCM_RIGHTS` message with
+/// the terminal's name as its bytes (as runc's `--console-socket`). Its
+/// caller relays the terminal: the engine's daemon, which gets `exec -t`
+/// requests from clients far away.
+#[derive(Debug, Clone)]
+pub struct ConsoleSocket(pub std::sync::Arc<std::os::fd::OwnedFd>);
 
 impl ExecRequest {
     /// The process to start: the container's configuration, changed as asked.
@@ -137,6 +150,11 @@ pub fn start<E: Engine>(
     // the container's root would hide.
     let filter = crate::seccomp::compile(&spec.seccomp, &spec.caps).map_err(RunError::from)?;
     let userns = enter(Pid::from_raw(first.pid))?;
+    if request.terminal
+        && let Some(socket) = &request.console
+    {
+        terminal_inside(socket)?;
+    }
     let supervisor = Supervisor::new(SuperviseOptions {
         subreaper: true,
         stop_timeout: None,
@@ -239,6 +257,50 @@ pub fn enter(target: Pid) -> Result<bool, ExecError> {
     Ok(userns)
 }
 // ANCHOR_END: enter
+
+// ANCHOR: terminal_inside
+/// Opens a terminal in the container's own devpts (we are in its mount
+/// namespace now: `/dev/ptmx` is its `pts/ptmx`), sends the master side to
+/// `socket`, and makes the slave side our stdin, stdout and stderr, which
+/// the command inherits. Inside, `tty` then names it (`/dev/pts/0`): a
+/// terminal of the host's devpts, which the container's does not show, has
+/// no name there.
+fn terminal_inside(socket: &ConsoleSocket) -> Result<(), ExecError> {
+    use nix::fcntl::OFlag;
+    use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+    use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+    use std::os::fd::{AsRawFd, OwnedFd};
+    let fail = |step: &str| {
+        let step = step.to_string();
+        move |errno: nix::errno::Errno| ExecError::Console {
+            step,
+            error: errno.into(),
+        }
+    };
+    let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+    let master = posix_openpt(flags).map_err(fail("open(/dev/ptmx)"))?;
+    grantpt(&master).map_err(fail("grantpt"))?;
+    unlockpt(&master).map_err(fail("unlockpt"))?;
+    let name = ptsname_r(&master).map_err(fail("ptsname"))?;
+    explain!("open(\"/dev/ptmx\") in the container: {name}");
+    let slave: OwnedFd = nix::fcntl::open(name.as_str(), flags, nix::sys::stat::Mode::empty())
+        .map_err(fail(&format!("open({name})")))?;
+    let fds = [master.as_raw_fd()];
+    explain!("sendmsg(console socket, {name:?}, SCM_RIGHTS [{}])", fds[0]);
+    sendmsg::<()>(
+        socket.0.as_raw_fd(),
+        &[std::io::IoSlice::new(name.as_bytes())],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .map_err(fail("sending the terminal"))?;
+    nix::unistd::dup2_stdin(&slave).map_err(fail("dup2(stdin)"))?;
+    nix::unistd::dup2_stdout(&slave).map_err(fail("dup2(stdout)"))?;
+    nix::unistd::dup2_stderr(&slave).map_err(fail("dup2(stderr)"))?;
+    Ok(())
+}
+// ANCHOR_END: terminal_inside
 
 /// The child's steps for a process started in an entered container: root
 /// in its user namespace, then the container's restrictions.

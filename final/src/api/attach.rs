@@ -17,6 +17,7 @@ use super::containers::record_of;
 use super::{ApiResult, blocking};
 use crate::daemon::Daemon;
 use crate::daemon::shims::{PendingAttach, connect_attach};
+use crate::detach::Watcher;
 use crate::frames;
 use crate::shim::attach::{WANTS_STDERR, WANTS_STDIN, WANTS_STDOUT};
 use axum::body::Body;
@@ -32,6 +33,9 @@ use tokio::sync::oneshot;
 #[derive(Debug, Deserialize, Default)]
 pub struct AttachQuery {
     stream: Option<String>,
+    /// `--detach-keys`: the sequence that detaches a terminal.
+    #[serde(rename = "detachKeys")]
+    detach_keys: Option<String>,
     stdin: Option<String>,
     stdout: Option<String>,
     stderr: Option<String>,
@@ -64,6 +68,8 @@ pub async fn attach(
     Query(query): Query<AttachQuery>,
     mut request: Request,
 ) -> ApiResult<Response> {
+    let keys = crate::detach::parse(query.detach_keys.as_deref().unwrap_or_default())
+        .map_err(|e| super::ApiError::bad_request(e.to_string()))?;
     let worker = daemon.clone();
     let record = blocking(move || record_of(&worker, &id)).await?;
     let mut wants = 0;
@@ -106,7 +112,8 @@ pub async fn attach(
             Shim::Later(receive) => receive.await.ok(),
         };
         if let Some(shim) = shim.filter(|_| stream) {
-            proxy(TokioIo::new(upgraded), shim, tty, stdin, true).await;
+            let detach = tty.then(|| Watcher::new(keys));
+            proxy(TokioIo::new(upgraded), shim, detach, stdin, true).await;
         }
     });
     Ok(switching(tty))
@@ -121,13 +128,15 @@ enum Shim {
 // ANCHOR: proxy
 /// Copies the shim's frames to the client (raw with a terminal), and the
 /// client's bytes to the shim as stdin frames, until the shim's side ends
-/// (the container exited) or the client detaches (ctrl-p ctrl-q on a
-/// terminal). With `close_stdin`, the end of the client's input closes
-/// the container's stdin.
+/// (the container exited) or the client detaches. `detach` watches for
+/// the detach keys when the container has a terminal (`None` without one,
+/// as in docker: a program reading a pipe may need every byte). With
+/// `close_stdin`, the end of the client's input closes the container's
+/// stdin.
 pub async fn proxy<C>(
     client: C,
     shim: std::os::unix::net::UnixStream,
-    tty: bool,
+    detach: Option<Watcher>,
     stdin: bool,
     close_stdin: bool,
 ) where
@@ -139,6 +148,7 @@ pub async fn proxy<C>(
     let Ok(shim) = tokio::net::UnixStream::from_std(shim) else {
         return;
     };
+    let tty = detach.is_some();
     let (mut shim_read, mut shim_write) = shim.into_split();
     let (mut client_read, mut client_write) = tokio::io::split(client);
     let output = async move {
@@ -169,25 +179,28 @@ pub async fn proxy<C>(
         if !stdin {
             return std::future::pending::<()>().await;
         }
+        let mut detach = detach;
         let mut buffer = vec![0u8; 32 * 1024];
-        let mut last = 0u8;
         loop {
             let n = match client_read.read(&mut buffer).await {
                 Ok(0) | Err(_) => break,
                 Ok(n) => n,
             };
-            let data = &buffer[..n];
-            // ctrl-p ctrl-q detaches from a terminal, as in docker.
-            let detach = tty
-                && (data.windows(2).any(|w| w == [0x10, 0x11])
-                    || (last == 0x10 && data[0] == 0x11));
-            last = data[n - 1];
-            if detach {
-                return;
+            let (data, detached) = match &mut detach {
+                Some(watcher) => {
+                    let fed = watcher.feed(&buffer[..n]);
+                    (fed.pass, fed.detach)
+                }
+                None => (buffer[..n].to_vec(), false),
+            };
+            if !data.is_empty() {
+                let mut frame = frames::header(frames::STDIN, data.len()).to_vec();
+                frame.extend_from_slice(&data);
+                if shim_write.write_all(&frame).await.is_err() {
+                    return;
+                }
             }
-            let mut frame = frames::header(frames::STDIN, n).to_vec();
-            frame.extend_from_slice(data);
-            if shim_write.write_all(&frame).await.is_err() {
+            if detached {
                 return;
             }
         }

@@ -444,14 +444,8 @@ fn network_args(
         .endpoints_config
         .as_ref()
         .and_then(|all| all.get(&host.network_mode).or_else(|| all.values().next()));
-    let ip = endpoint
-        .and_then(|e| e.ipam_config.as_ref())
-        .map(|ipam| ipam.ipv4_address.as_str())
-        .filter(|ip| !ip.is_empty())
-        .map(|ip| {
-            ip.parse()
-                .map_err(|_| ApiError::bad_request(format!("invalid IPv4 address {ip:?}")))
-        })
+    let first = endpoint
+        .map(|e| endpoint_request(&host.network_mode, e))
         .transpose()?;
     let mac = endpoint
         .map(|e| e.mac_address.clone())
@@ -467,10 +461,11 @@ fn network_args(
                 .map_err(|_| ApiError::bad_request(format!("invalid DNS server {server:?}")))
         })
         .collect::<ApiResult<_>>()?;
+    let (ip, aliases) = first.map_or((None, Vec::new()), |f| (f.ip, f.aliases));
     Ok(NetworkArgs {
         publish,
         ip,
-        aliases: endpoint.and_then(|e| e.aliases.clone()).unwrap_or_default(),
+        aliases,
         dns,
         add_hosts: host.extra_hosts.clone().unwrap_or_default(),
         mac_address: mac,

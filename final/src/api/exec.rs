@@ -21,7 +21,7 @@ use hyper_util::rt::TokioIo;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::sync::Arc;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -38,6 +38,8 @@ pub struct ExecConfig {
     pub working_dir: String,
     pub user: String,
     pub privileged: bool,
+    /// `--detach-keys`: the sequence that leaves a terminal session running.
+    pub detach_keys: String,
 }
 
 /// An exec session, for the daemon's life.
@@ -63,6 +65,7 @@ pub async fn create(
     if config.privileged {
         return Err(ApiError::bad_request("privileged exec is not supported"));
     }
+    crate::detach::parse(&config.detach_keys).map_err(|e| ApiError::bad_request(e.to_string()))?;
     let worker = daemon.clone();
     let record = blocking(move || record_of(&worker, &id)).await?;
     if !record.is_running() {
@@ -120,7 +123,7 @@ pub async fn start(
         }
         (exec.container_id.clone(), exec.config.clone())
     };
-    let helper = Helper::spawn(&daemon, &container_id, &config)?;
+    let helper = Helper::spawn(&daemon, &container_id, &config).await?;
     if let Some(exec) = daemon.execs.lock().expect("execs lock").get_mut(&exec_id) {
         exec.running = true;
         exec.pid = helper.child.id().unwrap_or(0);
@@ -150,10 +153,12 @@ struct Helper {
     /// With a terminal: its master side (output and input).
     terminal: Option<Arc<OwnedFd>>,
     tty: bool,
+    /// The session's detach keys (checked at create).
+    detach_keys: String,
 }
 
 impl Helper {
-    fn spawn(daemon: &Daemon, container: &str, config: &ExecConfig) -> ApiResult<Helper> {
+    async fn spawn(daemon: &Daemon, container: &str, config: &ExecConfig) -> ApiResult<Helper> {
         let request = serde_json::to_string(config).expect("plain data");
         let mut command = tokio::process::Command::new("/proc/self/exe");
         command
@@ -162,16 +167,35 @@ impl Helper {
             .arg(&daemon.root)
             .args(["exec-helper", container, "--request", &request])
             .kill_on_drop(false);
-        let mut terminal = None;
+        let mut console = None;
         if config.tty {
-            let pty =
-                nix::pty::openpty(None, None).map_err(|e| ApiError::internal(e.to_string()))?;
-            let slave = std::fs::File::from(pty.slave);
+            // The helper opens the terminal inside the container, where
+            // it has a name, and sends us its master side on this socket.
+            let (ours, theirs) = std::os::unix::net::UnixStream::pair().map_err(internal)?;
+            let fd = theirs.as_raw_fd();
+            command.arg("--console-fd").arg(CONSOLE_FD.to_string());
+            // SAFETY: dup2 and fcntl are async-signal-safe; nothing else
+            // runs between fork and exec.
+            unsafe {
+                command.pre_exec(move || {
+                    let done = if fd == CONSOLE_FD {
+                        libc::fcntl(fd, libc::F_SETFD, 0)
+                    } else {
+                        libc::dup2(fd, CONSOLE_FD)
+                    };
+                    if done < 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+            // Until it has a terminal, what the helper says (a container
+            // that stopped meanwhile) comes on a pipe.
             command
-                .stdin(slave.try_clone().map_err(internal)?)
-                .stdout(slave.try_clone().map_err(internal)?)
-                .stderr(slave);
-            terminal = Some(Arc::new(pty.master));
+                .stdin(std::process::Stdio::null())
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::piped());
+            console = Some((ours, theirs));
         } else {
             let piped = |wanted: bool| {
                 if wanted {
@@ -186,10 +210,16 @@ impl Helper {
                 .stderr(piped(config.attach_stderr));
         }
         let child = command.spawn().map_err(internal)?;
+        let mut terminal = None;
+        if let Some((ours, theirs)) = console {
+            drop(theirs);
+            terminal = receive_master(ours).await.map(Arc::new);
+        }
         Ok(Helper {
             child,
             terminal,
             tty: config.tty,
+            detach_keys: config.detach_keys.clone(),
         })
     }
 
@@ -243,8 +273,23 @@ impl Helper {
         }
         drop(tx);
         let tty = self.tty;
+        // The detach keys end the client's stream; the session goes on,
+        // its output read and dropped (a full terminal would stop it).
+        let (detached, mut on_detach) = tokio::sync::watch::channel(false);
         let writer = tokio::spawn(async move {
-            while let Some((stream, data)) = rx.recv().await {
+            loop {
+                let (stream, data) = tokio::select! {
+                    next = rx.recv() => match next {
+                        Some(next) => next,
+                        None => break,
+                    },
+                    // (An error: the feeder ended without detaching.)
+                    Ok(()) = on_detach.changed() => {
+                        let _ = client_write.shutdown().await;
+                        while rx.recv().await.is_some() {}
+                        return None;
+                    }
+                };
                 let result = if tty {
                     client_write.write_all(&data).await
                 } else {
@@ -256,7 +301,12 @@ impl Helper {
                     break;
                 }
             }
-            client_write
+            Some(client_write)
+        });
+        let mut watcher = tty.then(|| {
+            crate::detach::Watcher::new(
+                crate::detach::parse(&self.detach_keys).unwrap_or(crate::detach::DEFAULT.to_vec()),
+            )
         });
         let feeder = tokio::spawn(async move {
             let Some(mut input) = input else {
@@ -264,8 +314,22 @@ impl Helper {
             };
             let mut buffer = vec![0u8; 32 * 1024];
             while let Ok(n) = client_read.read(&mut buffer).await {
-                if n == 0 || input.write_all(&buffer[..n]).await.is_err() {
+                if n == 0 {
                     break;
+                }
+                let (data, detach) = match &mut watcher {
+                    Some(watcher) => {
+                        let fed = watcher.feed(&buffer[..n]);
+                        (fed.pass, fed.detach)
+                    }
+                    None => (buffer[..n].to_vec(), false),
+                };
+                if input.write_all(&data).await.is_err() {
+                    break;
+                }
+                if detach {
+                    let _ = detached.send(true);
+                    return;
                 }
             }
             let _ = input.shutdown().await;
@@ -285,13 +349,58 @@ impl Helper {
         }
         // The end of the stream only once the exit code is known: the
         // docker CLI asks for it as soon as the stream ends.
-        if let Ok(mut client_write) = writer.await {
+        if let Ok(Some(mut client_write)) = writer.await {
             let _ = client_write.shutdown().await;
         }
         feeder.abort();
     }
     // ANCHOR_END: relay
 }
+
+/// The descriptor the helper finds its console socket on.
+const CONSOLE_FD: i32 = 3;
+
+// ANCHOR: receive_master
+/// Receives the terminal's master side from the helper (an `SCM_RIGHTS`
+/// message); `None` when the helper ended without sending one (it failed
+/// before it had a terminal, and said why on its stderr).
+async fn receive_master(socket: std::os::unix::net::UnixStream) -> Option<OwnedFd> {
+    use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
+    socket.set_nonblocking(true).ok()?;
+    let socket = tokio::net::UnixStream::from_std(socket).ok()?;
+    loop {
+        socket.readable().await.ok()?;
+        let received = socket.try_io(tokio::io::Interest::READABLE, || {
+            let mut name = [0u8; 64];
+            let mut buffers = [std::io::IoSliceMut::new(&mut name)];
+            let mut space = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+            let message = recvmsg::<()>(
+                socket.as_raw_fd(),
+                &mut buffers,
+                Some(&mut space),
+                MsgFlags::MSG_CMSG_CLOEXEC,
+            )
+            .map_err(std::io::Error::from)?;
+            let fds: Vec<std::os::fd::RawFd> = message
+                .cmsgs()
+                .map_err(std::io::Error::from)?
+                .filter_map(|c| match c {
+                    ControlMessageOwned::ScmRights(fds) => Some(fds),
+                    _ => None,
+                })
+                .flatten()
+                .collect();
+            Ok(fds)
+        });
+        match received {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+            Err(_) => return None,
+            // SAFETY: the kernel installed this descriptor for us alone.
+            Ok(fds) => return fds.first().map(|fd| unsafe { OwnedFd::from_raw_fd(*fd) }),
+        }
+    }
+}
+// ANCHOR_END: receive_master
 
 fn internal(e: std::io::Error) -> ApiError {
     ApiError::internal(e.to_string())
@@ -370,17 +479,25 @@ pub async fn inspect(
         "OpenStdout": exec.config.attach_stdout,
         "CanRemove": false,
         "ContainerID": exec.container_id,
-        "DetachKeys": "",
+        "DetachKeys": exec.config.detach_keys,
         "Pid": exec.pid,
     })))
 }
 
 /// `skiff exec-helper CONTAINER --request JSON`: runs one exec session,
 /// with this process's stdio; exits with the command's code.
-pub fn helper_main(root: &std::path::Path, container: &str, request: &str) -> anyhow::Result<i32> {
+pub fn helper_main(
+    root: &std::path::Path,
+    container: &str,
+    request: &str,
+    console_fd: Option<i32>,
+) -> anyhow::Result<i32> {
     ch01_process::sealed_exe::ensure_sealed()?;
     let config: ExecConfig = serde_json::from_str(request)?;
     let engine = crate::engine::SkiffEngine::open(root)?;
+    // SAFETY: the daemon passed this descriptor to us, open, for us alone;
+    // nothing else in this process owns it.
+    let console = console_fd.map(|fd| unsafe { OwnedFd::from_raw_fd(fd) });
     let request = ch02_namespaces::exec::ExecRequest {
         argv: config.cmd,
         env: config.env.unwrap_or_default(),
@@ -390,6 +507,7 @@ pub fn helper_main(root: &std::path::Path, container: &str, request: &str) -> an
         user: Some(config.user).filter(|u| !u.is_empty()),
         terminal: config.tty,
         additional_gids: Vec::new(),
+        console: console.map(|fd| ch02_namespaces::exec::ConsoleSocket(Arc::new(fd))),
     };
     Ok(ch02_namespaces::exec::exec(&engine, container, &request)?)
 }

@@ -38,6 +38,10 @@ pub enum Command {
         container: String,
         #[arg(long)]
         request: String,
+        /// With a terminal: the socket (an inherited descriptor) where the
+        /// terminal opened inside the container is sent
+        #[arg(long = "console-fd")]
+        console_fd: Option<i32>,
     },
     /// Run one build for the daemon (started by the daemon)
     #[command(hide = true, name = "build-helper")]

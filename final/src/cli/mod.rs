@@ -37,6 +37,9 @@ pub enum Verbs {
         /// Attach stdin
         #[arg(short, long)]
         interactive: bool,
+        /// The keys that detach a terminal (default ctrl-p,ctrl-q)
+        #[arg(long = "detach-keys", value_name = "KEYS")]
+        detach_keys: Option<String>,
         #[arg(required = true)]
         containers: Vec<String>,
     },
@@ -129,6 +132,9 @@ pub enum Verbs {
     Attach {
         #[arg(long = "no-stdin")]
         no_stdin: bool,
+        /// The keys that detach a terminal (default ctrl-p,ctrl-q)
+        #[arg(long = "detach-keys", value_name = "KEYS")]
+        detach_keys: Option<String>,
         container: String,
     },
     /// Show containers or images as JSON
@@ -281,10 +287,17 @@ impl Verbs {
             Verbs::Start {
                 attach,
                 interactive,
+                detach_keys,
                 containers,
             } => {
                 if attach || interactive {
-                    return run::start_attached(&client, &containers[0], attach, interactive);
+                    return run::start_attached(
+                        &client,
+                        &containers[0],
+                        attach,
+                        interactive,
+                        detach_keys.as_deref(),
+                    );
                 }
                 containers::each(&containers, |c| run::start(&client, c))
             }
@@ -376,8 +389,9 @@ impl Verbs {
             Verbs::Exec(args) => run::exec(&client, &args),
             Verbs::Attach {
                 no_stdin,
+                detach_keys,
                 container,
-            } => run::attach(&client, &container, no_stdin),
+            } => run::attach(&client, &container, no_stdin, detach_keys.as_deref()),
             Verbs::Inspect { format, names } => {
                 containers::inspect(&client, &names, format.as_deref())
             }

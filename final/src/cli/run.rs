@@ -13,6 +13,9 @@ pub struct RunArgs {
     /// Run in the background and print the container's id
     #[arg(short, long)]
     pub detach: bool,
+    /// The keys that detach a terminal, leaving the container running (default ctrl-p,ctrl-q)
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     /// Keep stdin open
     #[arg(short, long)]
     pub interactive: bool,
@@ -403,7 +406,7 @@ pub fn run(client: &Client, args: &RunArgs) -> Result<i32> {
         let response = client.send("POST", &path, None, &[])?;
         std::thread::spawn(move || response.json())
     };
-    let attached = attach_stream(client, &id, args.interactive)?;
+    let attached = attach_stream(client, &id, args.interactive, args.detach_keys.as_deref())?;
     let _raw = (args.tty && stdin_is_terminal()).then(RawTerminal::enter);
     if let Err(error) = start(client, &id) {
         drop(_raw);
@@ -430,11 +433,22 @@ pub fn start(client: &Client, id: &str) -> crate::client::Result<()> {
     Ok(())
 }
 
-fn attach_stream(client: &Client, id: &str, stdin: bool) -> Result<crate::client::http::Response> {
-    let path = format!(
+fn attach_stream(
+    client: &Client,
+    id: &str,
+    stdin: bool,
+    detach_keys: Option<&str>,
+) -> Result<crate::client::http::Response> {
+    let mut path = format!(
         "/containers/{id}/attach?stream=1&stdout=1&stderr=1{}",
         if stdin { "&stdin=1" } else { "" }
     );
+    if let Some(keys) = detach_keys {
+        path += &format!(
+            "&detachKeys={}",
+            ch05_images::registry::percent_encode(keys)
+        );
+    }
     Ok(client.upgrade(&path, None)?)
 }
 
@@ -451,6 +465,7 @@ pub fn start_attached(
     container: &str,
     attach: bool,
     interactive: bool,
+    detach_keys: Option<&str>,
 ) -> Result<i32> {
     if !attach {
         start(client, container)?;
@@ -468,7 +483,7 @@ pub fn start_attached(
         )?;
         std::thread::spawn(move || response.json())
     };
-    let attached = attach_stream(client, container, interactive)?;
+    let attached = attach_stream(client, container, interactive, detach_keys)?;
     let _raw = (tty && stdin_is_terminal()).then(RawTerminal::enter);
     start(client, container)?;
     pump(attached, tty, interactive)?;
@@ -478,12 +493,18 @@ pub fn start_attached(
     Ok(status["StatusCode"].as_i64().unwrap_or(125) as i32)
 }
 
-/// `skiff attach CONTAINER` (ctrl-p ctrl-q detaches from a terminal).
-pub fn attach(client: &Client, container: &str, no_stdin: bool) -> Result<i32> {
+/// `skiff attach CONTAINER` (ctrl-p ctrl-q, or `--detach-keys`, detaches
+/// from a terminal).
+pub fn attach(
+    client: &Client,
+    container: &str,
+    no_stdin: bool,
+    detach_keys: Option<&str>,
+) -> Result<i32> {
     let inspect = client.get(&format!("/containers/{container}/json"))?;
     let tty = inspect["Config"]["Tty"].as_bool().unwrap_or(false);
     let stdin = !no_stdin && inspect["Config"]["OpenStdin"].as_bool().unwrap_or(false);
-    let attached = attach_stream(client, container, stdin)?;
+    let attached = attach_stream(client, container, stdin, detach_keys)?;
     let _raw = (tty && stdin_is_terminal()).then(RawTerminal::enter);
     pump(attached, tty, stdin)?;
     drop(_raw);
@@ -496,6 +517,9 @@ pub fn attach(client: &Client, container: &str, no_stdin: bool) -> Result<i32> {
 pub struct ExecArgs {
     #[arg(short, long)]
     pub interactive: bool,
+    /// The keys that detach a terminal, leaving the command running (default ctrl-p,ctrl-q)
+    #[arg(long = "detach-keys", value_name = "KEYS")]
+    pub detach_keys: Option<String>,
     #[arg(short, long)]
     pub tty: bool,
     #[arg(short, long)]
@@ -526,6 +550,7 @@ pub fn exec(client: &Client, args: &ExecArgs) -> Result<i32> {
         "Tty": args.tty,
         "Env": env,
         "Cmd": args.command,
+        "DetachKeys": args.detach_keys.clone().unwrap_or_default(),
         "WorkingDir": args.workdir.clone().unwrap_or_default(),
         "User": args.user.clone().unwrap_or_default(),
     });

@@ -72,6 +72,7 @@ fn request(spec: &Spec, options: &ExecOptions) -> anyhow::Result<ExecRequest> {
             user: wanted.user,
             terminal: wanted.terminal,
             additional_gids: wanted.additional_gids,
+            console: None,
         });
     }
     if options.args.is_empty() {
@@ -84,6 +85,7 @@ fn request(spec: &Spec, options: &ExecOptions) -> anyhow::Result<ExecRequest> {
         user: options.user.clone(),
         terminal: options.tty,
         additional_gids: options.additional_gids.clone(),
+        console: None,
     })
 }
 
