@@ -288,9 +288,10 @@ impl ContainerFiles {
         hostname: &str,
         resolv_conf: &ResolvConf,
     ) -> Result<(), StateError> {
-        state::write_atomic(&self.hosts, hosts.as_bytes())?;
-        state::write_atomic(&self.hostname, format!("{hostname}\n").as_bytes())?;
-        state::write_atomic(&self.resolv_conf, resolv_conf.render().as_bytes())
+        // Written at each start: no need to survive a crash.
+        state::write_scratch(&self.hosts, hosts.as_bytes())?;
+        state::write_scratch(&self.hostname, format!("{hostname}\n").as_bytes())?;
+        state::write_scratch(&self.resolv_conf, resolv_conf.render().as_bytes())
     }
 
     /// `(source on the host, target in the container)` for each bind mount.

@@ -116,6 +116,25 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 
 /// Writes `bytes` to `path` atomically (see [`write_json_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_replacing(path, bytes, Durability::Durable)
+}
+
+/// Writes `bytes` to `path` atomically but not durably: temp file, rename,
+/// no fsync. For what is made again whenever it is needed (a container's
+/// hosts files, written at each start): a reader sees the old file or the
+/// new one, never half of one; after a crash the file may be lost, which
+/// costs nothing, where each fsync costs the start a millisecond or more.
+pub fn write_scratch(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_replacing(path, bytes, Durability::Scratch)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    Durable,
+    Scratch,
+}
+
+fn write_replacing(path: &Path, bytes: &[u8], durability: Durability) -> Result<()> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let dir = path.parent().expect("state files live in a directory");
     fs::create_dir_all(dir).map_err(io_err("create", dir))?;
@@ -134,6 +153,9 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .open(&tmp)
             .map_err(io_err("create", &tmp))?;
         file.write_all(bytes).map_err(io_err("write", &tmp))?;
+        if durability == Durability::Scratch {
+            return fs::rename(&tmp, path).map_err(io_err("rename", &tmp));
+        }
         file.sync_all().map_err(io_err("fsync", &tmp))?;
         fs::rename(&tmp, path).map_err(io_err("rename", &tmp))?;
         File::open(dir)
@@ -143,7 +165,10 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
-    explain!("write {} (temp file, fsync, rename)", path.display());
+    match durability {
+        Durability::Durable => explain!("write {} (temp file, fsync, rename)", path.display()),
+        Durability::Scratch => explain!("write {} (temp file, rename)", path.display()),
+    }
     result
 }
 // ANCHOR_END: write_json_atomic
