@@ -391,7 +391,7 @@ pub fn connect(
     check_fits_extra(extra, &network)?;
     // The intent first: the cable, without its address yet.
     let (mut link, name, hostname) = change_endpoint(store, container, |endpoint| {
-        if endpoint.network.is_none() {
+        if !endpoint.mode.is_bridged() {
             return Err(AttachError::Unsupported(format!(
                 "container {} has no network of its own (--network {}): only a container on a bridge or user-defined network can join another",
                 endpoint.name, endpoint.mode
@@ -456,36 +456,48 @@ pub fn connect(
 }
 // ANCHOR_END: connect
 
-/// Disconnects the running container `container` from `network`, one of
-/// the networks it joined besides its first: the cable is unplugged (the
-/// pair deleted by its host end), the address and names freed. The first
-/// network stays while the container runs: its default route and published
-/// ports go through it.
+// ANCHOR: disconnect
+/// Disconnects the running container `container` from `network`: the
+/// cable is unplugged (the pair deleted by its host end), the address and
+/// names freed. From its first network, also its published ports' rules
+/// and its default route (which went through that cable); the host ports
+/// stay reserved by its supervisor until it ends.
 pub fn disconnect(store: &NetworkStore, container: &str, network: &str) -> Result<()> {
     let endpoint = state::read_json::<Endpoint>(&endpoint_file(store, container))?
         .ok_or_else(|| AttachError::NoSuchContainer(container.to_string()))?;
-    let wanted = |n: &&Network| n.id == network || n.name == network;
-    if let Some(first) = endpoint.network.as_ref().filter(wanted) {
-        return Err(AttachError::Unsupported(format!(
-            "network {} is the first network of container {}: it leaves it when it stops",
-            first.name, endpoint.name
-        )));
-    }
-    let Some(link) = endpoint.more.iter().find(|l| wanted(&&l.network)).cloned() else {
-        return Err(AttachError::Unsupported(format!(
-            "container {} is not on network {network}",
-            endpoint.name
-        )));
+    let wanted = |n: &Network| n.id == network || n.name == network;
+    let (veth, leaving) = match (&endpoint.network, &endpoint.veth) {
+        (Some(first), Some(veth)) if wanted(first) => (veth.clone(), first.clone()),
+        _ => match endpoint.more.iter().find(|l| wanted(&l.network)) {
+            Some(link) => (link.veth.clone(), link.network.clone()),
+            None => {
+                return Err(AttachError::Unsupported(format!(
+                    "container {} is not on network {network}",
+                    endpoint.name
+                )));
+            }
+        },
     };
-    Netlink::open()?.delete_link_named(&link.veth)?;
-    store.unlease(&link.network.id, container)?;
+    let first = endpoint.veth.as_ref() == Some(&veth);
+    Netlink::open()?.delete_link_named(&veth)?;
+    if first && !endpoint.ports.is_empty() {
+        nat::remove_container(container)?;
+    }
+    store.unlease(&leaving.id, container)?;
     change_endpoint(store, container, |endpoint| {
-        endpoint.more.retain(|l| l.veth != link.veth);
-        let records = store.records_path(&link.network);
+        if first {
+            endpoint.network = None;
+            endpoint.address = None;
+            endpoint.veth = None;
+            endpoint.ports.clear();
+        }
+        endpoint.more.retain(|l| l.veth != veth);
+        let records = store.records_path(&leaving);
         endpoint.dns_records.retain(|p| *p != records);
         Ok(())
     })
 }
+// ANCHOR_END: disconnect
 
 /// Changes the endpoint record of `container` under the store's lock, so
 /// that two changes at once (two `connect`s) do not lose one another.

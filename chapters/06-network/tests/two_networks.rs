@@ -191,8 +191,8 @@ fn a_running_container_connects_to_a_network_and_disconnects() {
         .unwrap()
         .unwrap();
     assert!(endpoint.more.is_empty() && endpoint.dns_records.len() == 1);
-    let first = attachment::disconnect(&sandbox.store, &web_id.id, &front.name);
-    assert!(first.unwrap_err().to_string().contains("first network"));
+    let again = attachment::disconnect(&sandbox.store, &web_id.id, &back.name);
+    assert!(again.unwrap_err().to_string().contains("not on network"));
 
     // Connected again, then the container ends: its release, made from
     // what it knew when it started, frees the late cable too.
@@ -207,4 +207,58 @@ fn a_running_container_connects_to_a_network_and_disconnects() {
             .is_none()
     );
     a_b.release().unwrap();
+}
+
+#[test]
+fn a_running_container_leaves_its_first_network() {
+    let sandbox = Sandbox::new();
+    let (front, back) = (
+        sandbox.network("front", false),
+        sandbox.network("back", false),
+    );
+    let (web, a) = (FakeContainer::start(), FakeContainer::start());
+    let web_id = identity("web");
+    let request = NetworkRequest {
+        also: vec![also(&back, &[])],
+        ..on(&front)
+    };
+    let mut a_web = Attachment::prepare(&sandbox.store, &web_id, &request).unwrap();
+    a_web.join(web.pid).unwrap();
+    let mut a_a = Attachment::prepare(&sandbox.store, &identity("a"), &on(&front)).unwrap();
+    a_a.join(a.pid).unwrap();
+    let endpoint = a_web.endpoint().clone();
+    let on_front = endpoint.address.unwrap();
+    assert!(a.pings(&on_front.to_string()));
+
+    attachment::disconnect(&sandbox.store, &web_id.id, &front.id).unwrap();
+    wait_gone(endpoint.veth.as_ref().unwrap());
+    assert!(
+        !a.pings(&on_front.to_string()),
+        "a still reaches web on front"
+    );
+    assert!(!sandbox.store.attached(&front).unwrap().contains(&web_id.id));
+    let left = attachment::find_endpoint(&sandbox.store, &web_id.id)
+        .unwrap()
+        .unwrap();
+    assert!(left.network.is_none() && left.address.is_none());
+    assert_eq!(left.dns_records, [sandbox.store.records_path(&back)]);
+    // Still on back; and it may join front again.
+    assert!(address_inside(&web, "eth1").contains(&format!("{}/", left.more[0].address.unwrap())));
+    let link =
+        attachment::connect(&sandbox.store, &web_id.id, web.pid, &also(&front, &[])).unwrap();
+    assert!(a.pings(&link.address.unwrap().to_string()));
+
+    drop(web);
+    a_web.release().unwrap();
+    wait_gone(&link.veth);
+    for network in [&front, &back] {
+        assert!(
+            !sandbox
+                .store
+                .attached(network)
+                .unwrap()
+                .contains(&web_id.id)
+        );
+    }
+    a_a.release().unwrap();
 }

@@ -317,14 +317,15 @@ pub struct ConnectBody {
 ///
 /// A container of chapter 6 has a first network (its `--network`) and may
 /// have others (its spec's `also`), one cable each. Connecting a container
-/// that has none (created with `--network none`, or left its network with
-/// `disconnect`) while it does not run gives it its first network, its
-/// published ports made again from its `HostConfig`, as dockerd does on
-/// connect: docker-compose 1.x does this to every container it creates.
-/// Connecting one that has a network adds another to its spec, so that it
-/// joins it at every start, and, if it runs, plugs the cable in now
-/// (chapter 6's `attachment::connect`). Asking for a network the container
-/// is on already is accepted.
+/// whose spec has none (created with `--network none`, or left its networks
+/// with `disconnect`) gives it its first network, its published ports made
+/// again from its `HostConfig`, as dockerd does on connect: docker-compose
+/// 1.x does this to every container it creates. Connecting one that has a
+/// network adds another to its spec. Either way the container joins the
+/// network at every start, and, if it runs, the cable is plugged in now
+/// (chapter 6's `attachment::connect`). Asking a container that does not
+/// run for a network it is on already is accepted; one that runs is
+/// refused, as dockerd refuses a second endpoint on one network.
 pub async fn connect(
     State(daemon): State<Arc<Daemon>>,
     Path(name): Path<String>,
@@ -333,41 +334,51 @@ pub async fn connect(
     blocking(move || {
         let (network, record) = network_and_container(&daemon, &name, &body.container)?;
         if place(&record, &network) != Place::Off {
+            // dockerd refuses a second cable to one network; a container
+            // that does not run is only asked again what it has.
+            if record.is_running() {
+                return Err(ApiError::new(
+                    StatusCode::FORBIDDEN,
+                    format!(
+                        "endpoint with name {} already exists in network {}",
+                        record.name(),
+                        network.name
+                    ),
+                ));
+            }
             return Ok(StatusCode::OK);
         }
         let endpoint = body.endpoint_config.unwrap_or_default();
         let mode = &record.spec.base.network.mode;
-        if !record.is_running() && *mode == NetworkMode::None {
-            let extra = super::create::endpoint_request(&key_of(&network), &endpoint)?;
-            let mut request = record.spec.base.network.clone();
+        let extra = super::create::endpoint_request(&key_of(&network), &endpoint)?;
+        let mut request = record.spec.base.network.clone();
+        if *mode == NetworkMode::None {
+            // No network in its spec: this one becomes its first.
             request.mode = if network.is_default() {
                 NetworkMode::Bridge
             } else {
                 NetworkMode::Network(network.name.clone())
             };
-            request.aliases = extra.aliases;
+            request.aliases = extra.aliases.clone();
             request.ip = extra.ip;
             request.publish = super::create::published_ports(&daemon, &record)?;
-            update_network(&daemon, &record, request)?;
         } else if mode.is_bridged() {
-            let extra = super::create::endpoint_request(&key_of(&network), &endpoint)?;
-            let mut request = record.spec.base.network.clone();
             request.also.push(extra.clone());
-            update_network(&daemon, &record, request)?;
-            if let Some(pid) = running_pid(&record) {
-                let store = daemon.engine.network().networks();
-                if let Err(e) = ch06_network::attachment::connect(store, record.id(), pid, &extra) {
-                    // The spec as it was: the container did not join.
-                    update_network(&daemon, &record, record.spec.base.network.clone())?;
-                    return Err(attach_error(e));
-                }
-            }
         } else {
             return Err(ApiError::bad_request(format!(
                 "container {} shares the network namespace of {} (--network {mode}): it cannot be connected to any other network",
                 record.name(),
                 if *mode == NetworkMode::Host { "the host" } else { "another container" },
             )));
+        }
+        update_network(&daemon, &record, request)?;
+        if let Some(pid) = running_pid(&record) {
+            let store = daemon.engine.network().networks();
+            if let Err(e) = ch06_network::attachment::connect(store, record.id(), pid, &extra) {
+                // The spec as it was: the container did not join.
+                update_network(&daemon, &record, record.spec.base.network.clone())?;
+                return Err(attach_error(e));
+            }
         }
         publish_container(&daemon, "connect", &network, record.id());
         Ok(StatusCode::OK)
@@ -393,13 +404,11 @@ fn network_and_container(
     Ok((network, record))
 }
 
-/// `POST /networks/{id}/disconnect`. A network the container joined
-/// besides its first leaves its spec, and, if it runs, its cable is
-/// unplugged now. Its first network: a container that does not run leaves
-/// it (its next network, if it has one, becomes its first; otherwise its
-/// mode becomes `none`, without aliases, address and published ports,
-/// which `connect` sets again); a running container keeps it, since its
-/// default route and published ports go through it.
+/// `POST /networks/{id}/disconnect`: the network leaves the container's
+/// spec, and, if it runs, its cable is unplugged now. Its first network:
+/// its next network, if it has one, becomes its first; otherwise its mode
+/// becomes `none`, without aliases, address and published ports, which
+/// `connect` sets again.
 pub async fn disconnect(
     State(daemon): State<Arc<Daemon>>,
     Path(name): Path<String>,
@@ -421,20 +430,10 @@ pub async fn disconnect(
             }
             Place::Also(index) => {
                 request.also.remove(index);
-                if running_pid(&record).is_some() {
-                    let store = daemon.engine.network().networks();
-                    ch06_network::attachment::disconnect(store, record.id(), &network.id)
-                        .map_err(attach_error)?;
-                }
-            }
-            Place::First if record.is_running() => {
-                return Err(ApiError::bad_request(format!(
-                    "network {} is the first network of container {}, which runs: stop it first, or recreate it with another --network",
-                    network.name,
-                    record.name()
-                )));
+                unplug(&daemon, &record, &network)?;
             }
             Place::First if !request.also.is_empty() => {
+                unplug(&daemon, &record, &network)?;
                 let next = request.also.remove(0);
                 request.mode = match next.network.as_str() {
                     "bridge" | "default" => NetworkMode::Bridge,
@@ -444,6 +443,7 @@ pub async fn disconnect(
                 request.ip = next.ip;
             }
             Place::First => {
+                unplug(&daemon, &record, &network)?;
                 request.mode = NetworkMode::None;
                 request.aliases.clear();
                 request.ip = None;
@@ -456,6 +456,16 @@ pub async fn disconnect(
         Ok(StatusCode::OK)
     })
     .await
+}
+
+/// Unplugs a running container's cable to `network` now (chapter 6's
+/// `attachment::disconnect`); nothing to do for one that does not run.
+fn unplug(daemon: &Daemon, record: &Record<Spec>, network: &Network) -> ApiResult<()> {
+    if running_pid(record).is_none() {
+        return Ok(());
+    }
+    let store = daemon.engine.network().networks();
+    ch06_network::attachment::disconnect(store, record.id(), &network.id).map_err(attach_error)
 }
 
 /// Writes `request` as the network section of `record`'s spec, once it is
