@@ -165,9 +165,9 @@ impl Query {
     }
 }
 
-/// The entries of the log at `path` (rotated files first) that `query`
-/// wants. Lines that do not parse (a line cut by a crash) are skipped.
-pub fn read(path: &Path, query: &Query) -> std::io::Result<Vec<Entry>> {
+/// The files of the log at `path`: the rotated ones, oldest first, then
+/// the current one.
+fn files_of(path: &Path) -> Vec<PathBuf> {
     let mut files = Vec::new();
     for n in (1..100).rev() {
         let rotated = PathBuf::from(format!("{}.{n}", path.display()));
@@ -176,11 +176,38 @@ pub fn read(path: &Path, query: &Query) -> std::io::Result<Vec<Entry>> {
         }
     }
     files.push(path.to_path_buf());
+    files
+}
+
+/// The entries of the log at `path` (rotated files first) that `query`
+/// wants. Lines that do not parse (a line cut by a crash) are skipped.
+pub fn read(path: &Path, query: &Query) -> std::io::Result<Vec<Entry>> {
+    let opened: Vec<File> = files_of(path)
+        .iter()
+        .filter_map(|f| File::open(f).ok())
+        .collect();
+    read_opened(&opened, query)
+}
+
+/// The log's files, opened now: a follower reads them to the end even once
+/// the container, and its directory, are removed (an open file outlives
+/// its name). docker-py's `run(remove=True)` removes the container right
+/// after it exits, before it reads the output it follows.
+pub fn open(path: &Path) -> Vec<File> {
+    files_of(path)
+        .iter()
+        .filter_map(|f| File::open(f).ok())
+        .collect()
+}
+
+// ANCHOR: read_opened
+/// The entries of opened log files (see [`read`]).
+pub fn read_opened(files: &[File], query: &Query) -> std::io::Result<Vec<Entry>> {
+    use std::io::{Seek, SeekFrom};
     let mut entries = Vec::new();
     for file in files {
-        let Ok(file) = File::open(&file) else {
-            continue;
-        };
+        let mut file = file.try_clone()?;
+        file.seek(SeekFrom::Start(0))?;
         for line in BufReader::new(file).lines() {
             if let Ok(entry) = serde_json::from_str::<Entry>(&line?)
                 && query.wants(&entry)
@@ -195,6 +222,7 @@ pub fn read(path: &Path, query: &Query) -> std::io::Result<Vec<Entry>> {
     }
     Ok(entries)
 }
+// ANCHOR_END: read_opened
 
 #[cfg(test)]
 mod tests {

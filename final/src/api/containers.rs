@@ -702,9 +702,12 @@ pub async fn logs(
     let follow = truthy(&query.follow);
     let tail = log_query.tail.take();
     let id = record.id().to_string();
+    // Opened now: readable after the container is removed.
+    let opened = Arc::new(logs::open(&path));
     // The state: done, how many entries of the log were sent or skipped.
     let stream = futures_util::stream::unfold((false, None::<usize>), move |(finished, seen)| {
         let path = path.clone();
+        let opened = opened.clone();
         let daemon = daemon.clone();
         let id = id.clone();
         let query = log_query.clone();
@@ -720,10 +723,16 @@ pub async fn logs(
                 .containers()
                 .find::<Spec>(&id)
                 .is_ok_and(|r| r.is_running());
-            let entries = tokio::task::spawn_blocking(move || logs::read(&path, &query))
-                .await
-                .ok()?
-                .ok()?;
+            let entries = tokio::task::spawn_blocking(move || {
+                if path.exists() {
+                    logs::read(&path, &query)
+                } else {
+                    logs::read_opened(&opened, &query)
+                }
+            })
+            .await
+            .ok()?
+            .ok()?;
             let total = entries.len();
             let start = match (seen, tail) {
                 (Some(seen), _) => seen.min(total),
