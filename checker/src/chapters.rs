@@ -8,6 +8,7 @@
 mod ch1;
 mod ch2;
 mod ch3;
+mod ch4;
 
 use crate::target::Target;
 
@@ -27,16 +28,21 @@ pub struct Check {
 
 /// The checks of chapters 1 to `chapter`, in order.
 pub fn checks(chapter: u32) -> Vec<Check> {
-    [ch1::CHECKS.as_slice(), &ch2::CHECKS, &ch3::CHECKS]
-        .into_iter()
-        .flatten()
-        .filter(|check| check.chapter <= chapter)
-        .copied()
-        .collect()
+    [
+        ch1::CHECKS.as_slice(),
+        &ch2::CHECKS,
+        &ch3::CHECKS,
+        &ch4::CHECKS,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|check| check.chapter <= chapter)
+    .copied()
+    .collect()
 }
 
 /// The last chapter that has checks.
-pub const LAST: u32 = 3;
+pub const LAST: u32 = 4;
 
 /// Fails unless `text` contains `wanted`, showing what it held instead.
 fn expect_in(what: &str, text: &str, wanted: &str) -> Result<(), String> {

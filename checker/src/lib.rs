@@ -12,6 +12,10 @@
 //!   the processes it starts.
 //! - [`kernel`]: what the kernel shows from outside: namespaces, cgroups,
 //!   mounts.
+//! - [`fixtures`]: the files the checks find, change and delete in the
+//!   container's root filesystem.
+//! - [`images`]: for the binaries that run images (chapter 5 on), a
+//!   registry of the checker's own on loopback and the images it serves.
 //! - [`chapters`]: the checks, chapter by chapter, each with the book
 //!   section to read when it fails.
 //! - [`cleanup`]: whatever a failed engine left behind of the checker's
@@ -19,6 +23,8 @@
 
 pub mod chapters;
 pub mod cleanup;
+pub mod fixtures;
+pub mod images;
 pub mod kernel;
 pub mod target;
 

@@ -1,24 +1,40 @@
 //! The binary under test, and the processes the checks start with it.
 
+use crate::fixtures;
+use crate::images::Images;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How long any run of the binary may take before the check gives up.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
+/// How the binary gives a container its root filesystem, as its `run
+/// --help` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rooted {
+    /// Chapter 1: no container; commands run on the host.
+    Host,
+    /// Chapters 2 to 4: `run --rootfs DIR`.
+    Rootfs,
+    /// Chapter 5 on: `run IMAGE`, from the checker's registry.
+    Image,
+}
+
 /// A chapter binary, and a scratch directory for its containers: a busybox
 /// root filesystem with the probe, and the state directory (`--root`).
 pub struct Target {
     bin: PathBuf,
-    /// Whether `run` takes `--rootfs` (chapter 2 on). Without it, commands
-    /// run on the host, as chapter 1 runs them.
-    containers: bool,
+    rooted: Rooted,
+    /// The checker's registry and its images: made at the start for a
+    /// binary that runs images, at the first check that needs them for
+    /// the others (chapter 4's binary is checked against chapter 5 too).
+    images: OnceLock<Result<Images, String>>,
     work: tempfile::TempDir,
     /// Cgroup directories the binary made for our containers: removed at
     /// the end if the binary left them (see [`crate::cleanup`]).
@@ -27,7 +43,8 @@ pub struct Target {
 
 impl Target {
     /// Prepares to check `bin`: asks it what `run` accepts, and builds the
-    /// root filesystem its containers will use.
+    /// root filesystem its containers will use (as an image in the
+    /// checker's registry, and pulled, when it runs images).
     pub fn new(bin: &Path) -> Result<Target, String> {
         let bin = bin
             .canonicalize()
@@ -41,19 +58,32 @@ impl Target {
             .prefix("skiff-check-")
             .tempdir()
             .map_err(|e| format!("a scratch directory: {e}"))?;
-        let containers = help.contains("--rootfs");
-        if containers {
-            let rootfs = work.path().join("rootfs");
+        let rooted = if help.contains("--rootfs") {
+            Rooted::Rootfs
+        } else if help.contains("<IMAGE>") {
+            Rooted::Image
+        } else {
+            Rooted::Host
+        };
+        let rootfs = work.path().join("rootfs");
+        if rooted != Rooted::Host {
             skiff_testkit::rootfs::build_busybox_rootfs(&rootfs);
-            std::fs::write(rootfs.join("etc/skiff-check"), "the container's root\n")
-                .map_err(|e| format!("writing into the root filesystem: {e}"))?;
+            fixtures::restore(&rootfs, work.path())?;
         }
-        Ok(Target {
+        let target = Target {
             bin,
-            containers,
+            rooted,
+            images: OnceLock::new(),
             work,
             seen_cgroups: Mutex::new(Vec::new()),
-        })
+        };
+        if rooted == Rooted::Image {
+            let base = target.images()?.base();
+            // Pulled once, here; if the pull fails, each run tries again
+            // (a missing image is pulled by `run`) and its check shows why.
+            let _ = target.verb(&["pull", &base]);
+        }
+        Ok(target)
     }
 
     pub fn bin(&self) -> &Path {
@@ -65,29 +95,77 @@ impl Target {
         self.work.path()
     }
 
-    /// Whether the binary runs commands in containers of their own root.
-    pub fn has_containers(&self) -> bool {
-        self.containers
+    /// The engine's state directory (`--root`).
+    pub fn state(&self) -> PathBuf {
+        self.work.path().join("state")
     }
 
-    /// The root filesystem's directory on the host (chapter 2 on).
+    /// Whether the binary runs commands in containers of their own root.
+    pub fn has_containers(&self) -> bool {
+        self.rooted != Rooted::Host
+    }
+
+    /// How the binary's containers get their root.
+    pub fn rooted(&self) -> Rooted {
+        self.rooted
+    }
+
+    /// The checker's registry and images, started at the first call.
+    pub fn images(&self) -> Result<&Images, String> {
+        self.images
+            .get_or_init(|| Images::start(&self.rootfs()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The root filesystem's directory on the host (chapter 2 on): the
+    /// bottom layer (chapter 4), or what the base image was made of.
     pub fn rootfs(&self) -> PathBuf {
         self.work.path().join("rootfs")
     }
 
-    /// `BIN run FLAGS -- ARGV`, with `--root` and `--rootfs` when the binary
-    /// has them. `probe` in `argv[0]` is the probe: `/bin/probe` inside the
-    /// root filesystem, the testkit's copy on the host.
+    /// Writes the fixtures of the root filesystem again (see
+    /// [`crate::fixtures`]): after a check whose container may have changed
+    /// the directory itself.
+    pub fn restore_fixtures(&self) {
+        if self.rooted == Rooted::Rootfs
+            && let Err(error) = fixtures::restore(&self.rootfs(), self.work())
+        {
+            eprintln!("skiff-check: {error}");
+        }
+    }
+
+    /// `BIN run FLAGS -- ARGV`, with `--root` and the container's root:
+    /// `--rootfs DIR` or the base image. `probe` in `argv[0]` is the probe:
+    /// `/bin/probe` inside the root filesystem, the testkit's copy on the
+    /// host.
     pub fn command(&self, flags: &[&str], argv: &[&str]) -> Command {
+        let image = match self.rooted {
+            Rooted::Image => self.images().ok().map(Images::base),
+            _ => None,
+        };
+        self.command_on(image.as_deref(), flags, argv)
+    }
+
+    /// [`Target::command`] with the image `image` in place of `--rootfs`
+    /// (for a binary that runs images). With no `argv`, the image's own
+    /// command runs.
+    pub fn command_on(&self, image: Option<&str>, flags: &[&str], argv: &[&str]) -> Command {
         let mut command = Command::new(&self.bin);
-        if self.containers {
-            command.arg("--root").arg(self.work.path().join("state"));
+        if self.has_containers() {
+            command.arg("--root").arg(self.state());
         }
         command.arg("run");
-        if self.containers {
+        if self.rooted == Rooted::Rootfs && image.is_none() {
             command.arg("--rootfs").arg(self.rootfs());
         }
-        command.args(flags).arg("--");
+        command.args(flags);
+        if let Some(image) = image {
+            command.arg(image);
+        }
+        if !argv.is_empty() {
+            command.arg("--");
+        }
         let probe = self.probe();
         for (i, word) in argv.iter().enumerate() {
             if i == 0 && *word == "probe" {
@@ -101,7 +179,7 @@ impl Target {
 
     /// The probe's path as the command sees it.
     pub fn probe(&self) -> String {
-        if self.containers {
+        if self.has_containers() {
             "/bin/probe".to_string()
         } else {
             skiff_testkit::probe().display().to_string()
@@ -113,9 +191,34 @@ impl Target {
         self.start(flags, argv)?.finish(DEADLINE)
     }
 
+    /// Runs a container of `image` to its end (chapter 5 on).
+    pub fn run_image(
+        &self,
+        image: &str,
+        flags: &[&str],
+        argv: &[&str],
+    ) -> Result<Finished, String> {
+        self.spawn(self.command_on(Some(image), flags, argv))?
+            .finish(DEADLINE)
+    }
+
     /// Starts `command` in the background, its output collected.
     pub fn start(&self, flags: &[&str], argv: &[&str]) -> Result<Running, String> {
-        let mut command = self.command(flags, argv);
+        self.spawn(self.command(flags, argv))
+    }
+
+    /// `BIN --root STATE ARGS...` (a verb: `diff`, `volume rm`, `pull`),
+    /// run to its end.
+    pub fn verb(&self, args: &[&str]) -> Result<Finished, String> {
+        let mut command = Command::new(&self.bin);
+        if self.has_containers() {
+            command.arg("--root").arg(self.state());
+        }
+        command.args(args);
+        self.spawn(command)?.finish(DEADLINE)
+    }
+
+    fn spawn(&self, mut command: Command) -> Result<Running, String> {
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -361,10 +464,10 @@ impl Target {
     /// check killed is only marked exited by the next command, and its
     /// cgroups go with its removal (chapter 3).
     fn remove_containers(&self) {
-        if !self.containers {
+        if !self.has_containers() {
             return;
         }
-        let root = self.work.path().join("state");
+        let root = self.state();
         let listed = Command::new(&self.bin)
             .arg("--root")
             .arg(&root)
