@@ -9,6 +9,7 @@ mod ch1;
 mod ch2;
 mod ch3;
 mod ch4;
+mod ch5;
 
 use crate::target::Target;
 
@@ -33,6 +34,7 @@ pub fn checks(chapter: u32) -> Vec<Check> {
         &ch2::CHECKS,
         &ch3::CHECKS,
         &ch4::CHECKS,
+        &ch5::CHECKS,
     ]
     .into_iter()
     .flatten()
@@ -42,7 +44,7 @@ pub fn checks(chapter: u32) -> Vec<Check> {
 }
 
 /// The last chapter that has checks.
-pub const LAST: u32 = 4;
+pub const LAST: u32 = 5;
 
 /// Fails unless `text` contains `wanted`, showing what it held instead.
 fn expect_in(what: &str, text: &str, wanted: &str) -> Result<(), String> {
