@@ -10,6 +10,7 @@ mod ch2;
 mod ch3;
 mod ch4;
 mod ch5;
+mod ch6;
 
 use crate::target::Target;
 
@@ -35,6 +36,7 @@ pub fn checks(chapter: u32) -> Vec<Check> {
         &ch3::CHECKS,
         &ch4::CHECKS,
         &ch5::CHECKS,
+        &ch6::CHECKS,
     ]
     .into_iter()
     .flatten()
@@ -44,7 +46,7 @@ pub fn checks(chapter: u32) -> Vec<Check> {
 }
 
 /// The last chapter that has checks.
-pub const LAST: u32 = 5;
+pub const LAST: u32 = 6;
 
 /// Fails unless `text` contains `wanted`, showing what it held instead.
 fn expect_in(what: &str, text: &str, wanted: &str) -> Result<(), String> {

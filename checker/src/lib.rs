@@ -16,6 +16,8 @@
 //!   container's root filesystem.
 //! - [`images`]: for the binaries that run images (chapter 5 on), a
 //!   registry of the checker's own on loopback and the images it serves.
+//! - [`network`]: for the binaries with networks (chapter 6 on), a network
+//!   of the checker's own, and the host's bridges seen from outside.
 //! - [`chapters`]: the checks, chapter by chapter, each with the book
 //!   section to read when it fails.
 //! - [`cleanup`]: whatever a failed engine left behind of the checker's
@@ -26,6 +28,7 @@ pub mod cleanup;
 pub mod fixtures;
 pub mod images;
 pub mod kernel;
+pub mod network;
 pub mod target;
 
 pub use chapters::{Check, checks};

@@ -35,6 +35,19 @@ pub struct Target {
     /// binary that runs images, at the first check that needs them for
     /// the others (chapter 4's binary is checked against chapter 5 too).
     images: OnceLock<Result<Images, String>>,
+    /// Whether `run` has chapter 6's `--publish`: its containers then
+    /// run on a network of the checker's own (see [`crate::network`]).
+    pub(crate) networked: bool,
+    /// That network's name, once `network create` made it.
+    pub(crate) network: OnceLock<Result<String, String>>,
+    /// Links the checks saw the binary make (bridges): removed at the end
+    /// if the binary left them.
+    pub(crate) seen_links: Mutex<Vec<String>>,
+    /// Host ports the checks published: a DNAT rule for one of them that
+    /// the binary left is removed at the end.
+    pub(crate) seen_ports: Mutex<Vec<u16>>,
+    /// The host's links when the checks began: never removed.
+    pub(crate) links_before: Vec<String>,
     work: tempfile::TempDir,
     /// Cgroup directories the binary made for our containers: removed at
     /// the end if the binary left them (see [`crate::cleanup`]).
@@ -74,6 +87,11 @@ impl Target {
             bin,
             rooted,
             images: OnceLock::new(),
+            networked: help.contains("--publish"),
+            network: OnceLock::new(),
+            seen_links: Mutex::new(Vec::new()),
+            seen_ports: Mutex::new(Vec::new()),
+            links_before: crate::network::host_links(),
             work,
             seen_cgroups: Mutex::new(Vec::new()),
         };
@@ -160,6 +178,11 @@ impl Target {
             command.arg("--rootfs").arg(self.rootfs());
         }
         command.args(flags);
+        if let Some(Ok(network)) = self.network.get()
+            && !flags.contains(&"--network")
+        {
+            command.arg("--network").arg(network);
+        }
         if let Some(image) = image {
             command.arg(image);
         }
@@ -198,12 +221,14 @@ impl Target {
         flags: &[&str],
         argv: &[&str],
     ) -> Result<Finished, String> {
+        self.ready_to_run()?;
         self.spawn(self.command_on(Some(image), flags, argv))?
             .finish(DEADLINE)
     }
 
     /// Starts `command` in the background, its output collected.
     pub fn start(&self, flags: &[&str], argv: &[&str]) -> Result<Running, String> {
+        self.ready_to_run()?;
         self.spawn(self.command(flags, argv))
     }
 
@@ -489,6 +514,7 @@ impl Target {
 impl Drop for Target {
     fn drop(&mut self) {
         self.remove_containers();
+        self.remove_networks();
         let seen = self.seen_cgroups.lock().expect("cgroup list lock").clone();
         crate::cleanup::remove_cgroups(&seen);
         crate::cleanup::unmount_under(self.work.path());

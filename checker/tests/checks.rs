@@ -8,19 +8,21 @@
 //!   the book section to read).
 //!
 //! Run as root, after `cargo build -p ch01-process -p ch02-namespaces -p
-//! ch03-cgroups -p ch04-overlayfs -p ch05-images` (the binaries under test).
+//! ch03-cgroups -p ch04-overlayfs -p ch05-images -p ch06-network` (the
+//! binaries under test).
 
 use skiff_check::{Outcome, Target};
 use skiff_testkit::{require_root, workspace_bin};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-const BINARIES: [&str; 5] = [
+const BINARIES: [&str; 6] = [
     "ch01-process",
     "ch02-namespaces",
     "ch03-cgroups",
     "ch04-overlayfs",
     "ch05-images",
+    "ch06-network",
 ];
 
 fn outcomes(bin: &Path, chapter: u32) -> Vec<Outcome> {

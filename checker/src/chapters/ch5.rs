@@ -4,7 +4,7 @@
 //! it as its config says.
 
 use super::{Check, expect_in};
-use crate::fixtures::{CHANGED, DIR, ESCAPE};
+use crate::fixtures::{CHANGED, DIR, ESCAPE, ROOT_MARK, ROOT_MARK_TEXT};
 use crate::images::Images;
 use crate::target::Target;
 use std::path::Path;
@@ -17,7 +17,7 @@ pub const CHECKS: [Check; 5] = [
     Check {
         chapter: 5,
         id: "5.1",
-        name: "pull fetches an image from the registry, and images lists it",
+        name: "pull fetches an image from the registry, images lists it, and it runs",
         hint: REGISTRY,
         run: pull,
     },
@@ -38,7 +38,7 @@ pub const CHECKS: [Check; 5] = [
     Check {
         chapter: 5,
         id: "5.4",
-        name: "a layer whose bytes were changed fails the pull, and nothing is kept",
+        name: "an intact image runs; a layer whose bytes were changed fails the pull, and nothing is kept",
         hint: "Images > What and why > Nothing half-visible",
         run: tampered,
     },
@@ -73,7 +73,11 @@ fn expect_listed(target: &Target, reference: &str, listed: bool) -> Result<(), S
 fn pull(target: &Target) -> Result<(), String> {
     let image = target.images()?.derive("pulled", |_, _| {})?;
     target.verb(&["pull", &image])?.expect_code(0)?;
-    expect_listed(target, &image, true)
+    expect_listed(target, &image, true)?;
+    // What was pulled is the image: a container of it runs on its files.
+    let run = target.run_image(&image, &[], &["probe", "read", ROOT_MARK])?;
+    run.expect_code(0)?;
+    expect_in(ROOT_MARK, &run.stdout, ROOT_MARK_TEXT)
 }
 
 fn config(target: &Target) -> Result<(), String> {
@@ -142,8 +146,11 @@ fn whiteouts(target: &Target) -> Result<(), String> {
 
 fn tampered(target: &Target) -> Result<(), String> {
     let images = target.images()?;
-    // The intact image pulls: this engine verifies, it does not refuse all.
-    target.verb(&["pull", &images.base()])?.expect_code(0)?;
+    // The intact image was pulled and runs: this engine verifies, it does
+    // not refuse everything.
+    target
+        .run_image(&images.base(), &[], &["probe", "exit", "0"])?
+        .expect_code(0)?;
     let image = images.derive("tampered", |layout, tag| {
         layout.add_layer_to(tag, |root| {
             std::fs::write(root.join("check/tampered"), "a layer of its own\n")
