@@ -11,6 +11,7 @@ mod ch3;
 mod ch4;
 mod ch5;
 mod ch6;
+mod ch7;
 
 use crate::target::Target;
 
@@ -37,6 +38,7 @@ pub fn checks(chapter: u32) -> Vec<Check> {
         &ch4::CHECKS,
         &ch5::CHECKS,
         &ch6::CHECKS,
+        &ch7::CHECKS,
     ]
     .into_iter()
     .flatten()
@@ -46,7 +48,7 @@ pub fn checks(chapter: u32) -> Vec<Check> {
 }
 
 /// The last chapter that has checks.
-pub const LAST: u32 = 6;
+pub const LAST: u32 = 7;
 
 /// Fails unless `text` contains `wanted`, showing what it held instead.
 fn expect_in(what: &str, text: &str, wanted: &str) -> Result<(), String> {

@@ -16,6 +16,8 @@
 //!   container's root filesystem.
 //! - [`images`]: for the binaries that run images (chapter 5 on), a
 //!   registry of the checker's own on loopback and the images it serves.
+//! - [`compose`]: for compose binaries (chapter 7), the engine they are
+//!   checked with below chapter 7, and projects to `up` and `down`.
 //! - [`network`]: for the binaries with networks (chapter 6 on), a network
 //!   of the checker's own, and the host's bridges seen from outside.
 //! - [`chapters`]: the checks, chapter by chapter, each with the book
@@ -25,6 +27,7 @@
 
 pub mod chapters;
 pub mod cleanup;
+pub mod compose;
 pub mod fixtures;
 pub mod images;
 pub mod kernel;

@@ -65,7 +65,7 @@ impl Target {
     /// The binary's `network prune` removes the networks the checks made;
     /// then what it left of them goes (see [`forget`]).
     pub(crate) fn remove_networks(&self) {
-        if self.network.get().is_none() {
+        if !self.networked {
             return;
         }
         let _ = self.verb(&["network", "prune"]);

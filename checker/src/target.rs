@@ -29,7 +29,11 @@ pub enum Rooted {
 /// A chapter binary, and a scratch directory for its containers: a busybox
 /// root filesystem with the probe, and the state directory (`--root`).
 pub struct Target {
+    /// The binary that runs containers: the one under test, or, for a
+    /// compose binary, the engine it is built on.
     bin: PathBuf,
+    /// The compose binary under test (chapter 7), if it is one.
+    pub(crate) compose: Option<PathBuf>,
     rooted: Rooted,
     /// The checker's registry and its images: made at the start for a
     /// binary that runs images, at the first check that needs them for
@@ -59,9 +63,21 @@ impl Target {
     /// root filesystem its containers will use (as an image in the
     /// checker's registry, and pulled, when it runs images).
     pub fn new(bin: &Path) -> Result<Target, String> {
+        Target::with_engine(bin, None)
+    }
+
+    /// [`Target::new`], for a compose binary too (chapter 7's, which runs
+    /// no container itself): the checks of the chapters below then run
+    /// against `engine`, by default the binary of the chapter below beside
+    /// it (see [`crate::compose`]).
+    pub fn with_engine(bin: &Path, engine: Option<&Path>) -> Result<Target, String> {
         let bin = bin
             .canonicalize()
             .map_err(|e| format!("{}: {e}", bin.display()))?;
+        let (bin, compose) = match crate::compose::is_compose(&bin) {
+            false => (bin, None),
+            true => (crate::compose::engine_for(&bin, engine)?, Some(bin)),
+        };
         let help = Command::new(&bin)
             .args(["run", "--help"])
             .output()
@@ -85,6 +101,7 @@ impl Target {
         }
         let target = Target {
             bin,
+            compose,
             rooted,
             images: OnceLock::new(),
             networked: help.contains("--publish"),
@@ -104,6 +121,7 @@ impl Target {
         Ok(target)
     }
 
+    /// The binary that runs the containers of the checks below chapter 7.
     pub fn bin(&self) -> &Path {
         &self.bin
     }
@@ -243,7 +261,7 @@ impl Target {
         self.spawn(command)?.finish(DEADLINE)
     }
 
-    fn spawn(&self, mut command: Command) -> Result<Running, String> {
+    pub(crate) fn spawn(&self, mut command: Command) -> Result<Running, String> {
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
