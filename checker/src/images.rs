@@ -41,12 +41,10 @@ impl Images {
             Images { registry, base }
         })
         .map_err(|panic| {
-            let text = panic
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-                .unwrap_or_else(|| "a panic".into());
-            format!("preparing the checker's registry and image: {text}")
+            format!(
+                "preparing the checker's registry and image: {}",
+                panic_text(panic.as_ref())
+            )
         })
     }
 
@@ -70,7 +68,12 @@ impl Images {
             change(&self.base, name);
             self.registry.push(&self.base.path(), name, DERIVED);
         }))
-        .map_err(|_| format!("the checker could not build the image {name}: see above"))?;
+        .map_err(|panic| {
+            format!(
+                "the checker could not build the image {name}: {}",
+                panic_text(panic.as_ref())
+            )
+        })?;
         Ok(format!("{}/{DERIVED}:{name}", self.registry.host()))
     }
 
@@ -78,6 +81,15 @@ impl Images {
     pub fn registry(&self) -> &Registry {
         &self.registry
     }
+}
+
+/// The text of a panic of the testkit's helpers (an `assert!`'s message).
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "a panic".into())
 }
 
 /// Copies the tree `from` into the directory `to`, keeping modes, links
