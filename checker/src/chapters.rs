@@ -8,6 +8,10 @@
 mod ch1;
 mod ch2;
 mod ch3;
+mod ch4;
+mod ch5;
+mod ch6;
+mod ch7;
 
 use crate::target::Target;
 
@@ -27,16 +31,24 @@ pub struct Check {
 
 /// The checks of chapters 1 to `chapter`, in order.
 pub fn checks(chapter: u32) -> Vec<Check> {
-    [ch1::CHECKS.as_slice(), &ch2::CHECKS, &ch3::CHECKS]
-        .into_iter()
-        .flatten()
-        .filter(|check| check.chapter <= chapter)
-        .copied()
-        .collect()
+    [
+        ch1::CHECKS.as_slice(),
+        &ch2::CHECKS,
+        &ch3::CHECKS,
+        &ch4::CHECKS,
+        &ch5::CHECKS,
+        &ch6::CHECKS,
+        &ch7::CHECKS,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|check| check.chapter <= chapter)
+    .copied()
+    .collect()
 }
 
 /// The last chapter that has checks.
-pub const LAST: u32 = 3;
+pub const LAST: u32 = 7;
 
 /// Fails unless `text` contains `wanted`, showing what it held instead.
 fn expect_in(what: &str, text: &str, wanted: &str) -> Result<(), String> {

@@ -100,3 +100,34 @@ pub fn mounts_under(dir: &Path) -> Vec<PathBuf> {
         .filter(|mount| mount.starts_with(dir))
         .collect()
 }
+
+/// One line of a mount table, as `/proc/PID/mountinfo` has it.
+#[derive(Debug, Clone)]
+pub struct MountEntry {
+    /// Where it is mounted, as the process sees it.
+    pub mount_point: PathBuf,
+    pub fstype: String,
+    /// The options of the filesystem itself: an overlay's `lowerdir=`,
+    /// `upperdir=` and `workdir=`.
+    pub super_options: String,
+}
+
+/// The mount table of process `pid` (`self`, or a number), as the kernel
+/// shows it from outside: a container's own mount namespace.
+pub fn mount_table(pid: &str) -> Result<Vec<MountEntry>, String> {
+    let path = format!("/proc/{pid}/mountinfo");
+    let table = std::fs::read_to_string(&path).map_err(|e| format!("{path}: {e}"))?;
+    Ok(table
+        .lines()
+        .filter_map(|line| {
+            // id parent major:minor root mount-point options [tags] - fstype source super-options
+            let fields: Vec<&str> = line.split(' ').collect();
+            let dash = fields.iter().position(|f| *f == "-")?;
+            Some(MountEntry {
+                mount_point: PathBuf::from(fields.get(4)?),
+                fstype: fields.get(dash + 1)?.to_string(),
+                super_options: fields.get(dash + 3).unwrap_or(&"").to_string(),
+            })
+        })
+        .collect())
+}

@@ -12,6 +12,14 @@
 //!   the processes it starts.
 //! - [`kernel`]: what the kernel shows from outside: namespaces, cgroups,
 //!   mounts.
+//! - [`fixtures`]: the files the checks find, change and delete in the
+//!   container's root filesystem.
+//! - [`images`]: for the binaries that run images (chapter 5 on), a
+//!   registry of the checker's own on loopback and the images it serves.
+//! - [`compose`]: for compose binaries (chapter 7), the engine they are
+//!   checked with below chapter 7, and projects to `up` and `down`.
+//! - [`network`]: for the binaries with networks (chapter 6 on), a network
+//!   of the checker's own, and the host's bridges seen from outside.
 //! - [`chapters`]: the checks, chapter by chapter, each with the book
 //!   section to read when it fails.
 //! - [`cleanup`]: whatever a failed engine left behind of the checker's
@@ -19,7 +27,11 @@
 
 pub mod chapters;
 pub mod cleanup;
+pub mod compose;
+pub mod fixtures;
+pub mod images;
 pub mod kernel;
+pub mod network;
 pub mod target;
 
 pub use chapters::{Check, checks};

@@ -16,6 +16,11 @@ struct Cli {
     /// The binary to check [default: target/debug/chNN-* of this workspace]
     #[arg(long, value_name = "PATH")]
     bin: Option<PathBuf>,
+    /// For a compose binary (chapter 7): the engine it is built on, which
+    /// the checks of the chapters below run [default: the chapter below's
+    /// binary beside it]
+    #[arg(long, value_name = "PATH")]
+    engine: Option<PathBuf>,
 }
 
 fn main() {
@@ -36,7 +41,7 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let target = match Target::new(&bin) {
+    let target = match Target::with_engine(&bin, cli.engine.as_deref()) {
         Ok(target) => target,
         Err(error) => {
             eprintln!("skiff-check: {error}");
@@ -48,6 +53,12 @@ fn main() {
         bin.display(),
         cli.chapter
     );
+    if target.checks_below_on_engine() {
+        println!(
+            "(a compose binary: the checks below chapter 7 run {})",
+            target.bin().display()
+        );
+    }
     let outcomes = skiff_check::run(&target, cli.chapter, |outcome| {
         println!("{}", outcome.line());
     });

@@ -1,24 +1,57 @@
 //! The binary under test, and the processes the checks start with it.
 
+use crate::fixtures;
+use crate::images::Images;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// How long any run of the binary may take before the check gives up.
 pub const DEADLINE: Duration = Duration::from_secs(30);
 
+/// How the binary gives a container its root filesystem, as its `run
+/// --help` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rooted {
+    /// Chapter 1: no container; commands run on the host.
+    Host,
+    /// Chapters 2 to 4: `run --rootfs DIR`.
+    Rootfs,
+    /// Chapter 5 on: `run IMAGE`, from the checker's registry.
+    Image,
+}
+
 /// A chapter binary, and a scratch directory for its containers: a busybox
 /// root filesystem with the probe, and the state directory (`--root`).
 pub struct Target {
+    /// The binary that runs containers: the one under test, or, for a
+    /// compose binary, the engine it is built on.
     bin: PathBuf,
-    /// Whether `run` takes `--rootfs` (chapter 2 on). Without it, commands
-    /// run on the host, as chapter 1 runs them.
-    containers: bool,
+    /// The compose binary under test (chapter 7), if it is one.
+    pub(crate) compose: Option<PathBuf>,
+    rooted: Rooted,
+    /// The checker's registry and its images: made at the start for a
+    /// binary that runs images, at the first check that needs them for
+    /// the others (chapter 4's binary is checked against chapter 5 too).
+    images: OnceLock<Result<Images, String>>,
+    /// Whether `run` has chapter 6's `--publish`: its containers then
+    /// run on a network of the checker's own (see [`crate::network`]).
+    pub(crate) networked: bool,
+    /// That network's name, once `network create` made it.
+    pub(crate) network: OnceLock<Result<String, String>>,
+    /// Links the checks saw the binary make (bridges): removed at the end
+    /// if the binary left them.
+    pub(crate) seen_links: Mutex<Vec<String>>,
+    /// Host ports the checks published: a DNAT rule for one of them that
+    /// the binary left is removed at the end.
+    pub(crate) seen_ports: Mutex<Vec<u16>>,
+    /// The host's links when the checks began: never removed.
+    pub(crate) links_before: Vec<String>,
     work: tempfile::TempDir,
     /// Cgroup directories the binary made for our containers: removed at
     /// the end if the binary left them (see [`crate::cleanup`]).
@@ -27,11 +60,24 @@ pub struct Target {
 
 impl Target {
     /// Prepares to check `bin`: asks it what `run` accepts, and builds the
-    /// root filesystem its containers will use.
+    /// root filesystem its containers will use (as an image in the
+    /// checker's registry, and pulled, when it runs images).
     pub fn new(bin: &Path) -> Result<Target, String> {
+        Target::with_engine(bin, None)
+    }
+
+    /// [`Target::new`], for a compose binary too (chapter 7's, which runs
+    /// no container itself): the checks of the chapters below then run
+    /// against `engine`, by default the binary of the chapter below beside
+    /// it (see [`crate::compose`]).
+    pub fn with_engine(bin: &Path, engine: Option<&Path>) -> Result<Target, String> {
         let bin = bin
             .canonicalize()
             .map_err(|e| format!("{}: {e}", bin.display()))?;
+        let (bin, compose) = match crate::compose::is_compose(&bin) {
+            false => (bin, None),
+            true => (crate::compose::engine_for(&bin, engine)?, Some(bin)),
+        };
         let help = Command::new(&bin)
             .args(["run", "--help"])
             .output()
@@ -41,21 +87,41 @@ impl Target {
             .prefix("skiff-check-")
             .tempdir()
             .map_err(|e| format!("a scratch directory: {e}"))?;
-        let containers = help.contains("--rootfs");
-        if containers {
-            let rootfs = work.path().join("rootfs");
+        let rooted = if help.contains("--rootfs") {
+            Rooted::Rootfs
+        } else if help.contains("<IMAGE>") {
+            Rooted::Image
+        } else {
+            Rooted::Host
+        };
+        let rootfs = work.path().join("rootfs");
+        if rooted != Rooted::Host {
             skiff_testkit::rootfs::build_busybox_rootfs(&rootfs);
-            std::fs::write(rootfs.join("etc/skiff-check"), "the container's root\n")
-                .map_err(|e| format!("writing into the root filesystem: {e}"))?;
+            fixtures::restore(&rootfs, work.path())?;
         }
-        Ok(Target {
+        let target = Target {
             bin,
-            containers,
+            compose,
+            rooted,
+            images: OnceLock::new(),
+            networked: help.contains("--publish"),
+            network: OnceLock::new(),
+            seen_links: Mutex::new(Vec::new()),
+            seen_ports: Mutex::new(Vec::new()),
+            links_before: crate::network::host_links(),
             work,
             seen_cgroups: Mutex::new(Vec::new()),
-        })
+        };
+        if rooted == Rooted::Image {
+            let base = target.images()?.base();
+            // Pulled once, here; if the pull fails, each run tries again
+            // (a missing image is pulled by `run`) and its check shows why.
+            let _ = target.verb(&["pull", &base]);
+        }
+        Ok(target)
     }
 
+    /// The binary that runs the containers of the checks below chapter 7.
     pub fn bin(&self) -> &Path {
         &self.bin
     }
@@ -65,29 +131,82 @@ impl Target {
         self.work.path()
     }
 
-    /// Whether the binary runs commands in containers of their own root.
-    pub fn has_containers(&self) -> bool {
-        self.containers
+    /// The engine's state directory (`--root`).
+    pub fn state(&self) -> PathBuf {
+        self.work.path().join("state")
     }
 
-    /// The root filesystem's directory on the host (chapter 2 on).
+    /// Whether the binary runs commands in containers of their own root.
+    pub fn has_containers(&self) -> bool {
+        self.rooted != Rooted::Host
+    }
+
+    /// How the binary's containers get their root.
+    pub fn rooted(&self) -> Rooted {
+        self.rooted
+    }
+
+    /// The checker's registry and images, started at the first call.
+    pub fn images(&self) -> Result<&Images, String> {
+        self.images
+            .get_or_init(|| Images::start(&self.rootfs()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    /// The root filesystem's directory on the host (chapter 2 on): the
+    /// bottom layer (chapter 4), or what the base image was made of.
     pub fn rootfs(&self) -> PathBuf {
         self.work.path().join("rootfs")
     }
 
-    /// `BIN run FLAGS -- ARGV`, with `--root` and `--rootfs` when the binary
-    /// has them. `probe` in `argv[0]` is the probe: `/bin/probe` inside the
-    /// root filesystem, the testkit's copy on the host.
+    /// Writes the fixtures of the root filesystem again (see
+    /// [`crate::fixtures`]): after a check whose container may have changed
+    /// the directory itself.
+    pub fn restore_fixtures(&self) {
+        if self.rooted == Rooted::Rootfs
+            && let Err(error) = fixtures::restore(&self.rootfs(), self.work())
+        {
+            eprintln!("skiff-check: {error}");
+        }
+    }
+
+    /// `BIN run FLAGS -- ARGV`, with `--root` and the container's root:
+    /// `--rootfs DIR` or the base image. `probe` in `argv[0]` is the probe:
+    /// `/bin/probe` inside the root filesystem, the testkit's copy on the
+    /// host.
     pub fn command(&self, flags: &[&str], argv: &[&str]) -> Command {
+        let image = match self.rooted {
+            Rooted::Image => self.images().ok().map(Images::base),
+            _ => None,
+        };
+        self.command_on(image.as_deref(), flags, argv)
+    }
+
+    /// [`Target::command`] with the image `image` in place of `--rootfs`
+    /// (for a binary that runs images). With no `argv`, the image's own
+    /// command runs.
+    pub fn command_on(&self, image: Option<&str>, flags: &[&str], argv: &[&str]) -> Command {
         let mut command = Command::new(&self.bin);
-        if self.containers {
-            command.arg("--root").arg(self.work.path().join("state"));
+        if self.has_containers() {
+            command.arg("--root").arg(self.state());
         }
         command.arg("run");
-        if self.containers {
+        if self.rooted == Rooted::Rootfs && image.is_none() {
             command.arg("--rootfs").arg(self.rootfs());
         }
-        command.args(flags).arg("--");
+        command.args(flags);
+        if let Some(Ok(network)) = self.network.get()
+            && !flags.contains(&"--network")
+        {
+            command.arg("--network").arg(network);
+        }
+        if let Some(image) = image {
+            command.arg(image);
+        }
+        if !argv.is_empty() {
+            command.arg("--");
+        }
         let probe = self.probe();
         for (i, word) in argv.iter().enumerate() {
             if i == 0 && *word == "probe" {
@@ -101,7 +220,7 @@ impl Target {
 
     /// The probe's path as the command sees it.
     pub fn probe(&self) -> String {
-        if self.containers {
+        if self.has_containers() {
             "/bin/probe".to_string()
         } else {
             skiff_testkit::probe().display().to_string()
@@ -113,9 +232,36 @@ impl Target {
         self.start(flags, argv)?.finish(DEADLINE)
     }
 
+    /// Runs a container of `image` to its end (chapter 5 on).
+    pub fn run_image(
+        &self,
+        image: &str,
+        flags: &[&str],
+        argv: &[&str],
+    ) -> Result<Finished, String> {
+        self.ready_to_run()?;
+        self.spawn(self.command_on(Some(image), flags, argv))?
+            .finish(DEADLINE)
+    }
+
     /// Starts `command` in the background, its output collected.
     pub fn start(&self, flags: &[&str], argv: &[&str]) -> Result<Running, String> {
-        let mut command = self.command(flags, argv);
+        self.ready_to_run()?;
+        self.spawn(self.command(flags, argv))
+    }
+
+    /// `BIN --root STATE ARGS...` (a verb: `diff`, `volume rm`, `pull`),
+    /// run to its end.
+    pub fn verb(&self, args: &[&str]) -> Result<Finished, String> {
+        let mut command = Command::new(&self.bin);
+        if self.has_containers() {
+            command.arg("--root").arg(self.state());
+        }
+        command.args(args);
+        self.spawn(command)?.finish(DEADLINE)
+    }
+
+    pub(crate) fn spawn(&self, mut command: Command) -> Result<Running, String> {
         command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -361,10 +507,10 @@ impl Target {
     /// check killed is only marked exited by the next command, and its
     /// cgroups go with its removal (chapter 3).
     fn remove_containers(&self) {
-        if !self.containers {
+        if !self.has_containers() {
             return;
         }
-        let root = self.work.path().join("state");
+        let root = self.state();
         let listed = Command::new(&self.bin)
             .arg("--root")
             .arg(&root)
@@ -386,6 +532,7 @@ impl Target {
 impl Drop for Target {
     fn drop(&mut self) {
         self.remove_containers();
+        self.remove_networks();
         let seen = self.seen_cgroups.lock().expect("cgroup list lock").clone();
         crate::cleanup::remove_cgroups(&seen);
         crate::cleanup::unmount_under(self.work.path());

@@ -277,22 +277,33 @@ impl OciLayout {
     /// directory with everything of the layers so far); umoci records the
     /// difference as a new layer.
     pub fn add_layer(&self, change: impl FnOnce(&Path)) {
+        self.add_layer_to(&self.tag, change);
+    }
+
+    /// [`OciLayout::add_layer`] on tag `tag` of the layout (made with
+    /// [`OciLayout::copy_tag`], say), leaving the other tags as they are.
+    pub fn add_layer_to(&self, tag: &str, change: impl FnOnce(&Path)) {
+        let image = format!("{}:{tag}", self.path().display());
         let bundle = self.dir.path().join("bundle");
         let _ = std::fs::remove_dir_all(&bundle);
-        self.umoci(&[
-            "unpack",
-            "--image",
-            &self.image(),
-            &bundle.to_string_lossy(),
-        ]);
+        self.umoci(&["unpack", "--image", &image, &bundle.to_string_lossy()]);
         change(&bundle.join("rootfs"));
-        self.umoci(&[
-            "repack",
-            "--image",
-            &self.image(),
-            &bundle.to_string_lossy(),
-        ]);
+        self.umoci(&["repack", "--image", &image, &bundle.to_string_lossy()]);
         std::fs::remove_dir_all(&bundle).unwrap();
+    }
+
+    /// Adds the uncompressed tar archive `layer` to tag `tag` as it is
+    /// (`umoci raw add-layer`): entries umoci would never write, such as
+    /// names with `..`, reach the image as an attacker wrote them.
+    pub fn add_raw_layer(&self, tag: &str, layer: &Path) {
+        let image = format!("{}:{tag}", self.path().display());
+        self.umoci(&[
+            "raw",
+            "add-layer",
+            "--image",
+            &image,
+            &layer.to_string_lossy(),
+        ]);
     }
 
     /// Makes tag `to` a copy of tag `from` (same layers and config).

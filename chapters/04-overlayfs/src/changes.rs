@@ -272,6 +272,7 @@ fn walk_diff(
     hidden: bool,
     changes: &mut Vec<Change>,
 ) -> Result<()> {
+    // SOLUTION START: ch04-diff list the changes under upper/rel: a whiteout (char device 0/0) is D, an entry the lower layers show is C, any other A; below an opaque directory the lower layers show nothing (book: Overlayfs > What and why > What a container changed)
     let dir = upper.join(rel);
     for name in sorted_names(&dir)? {
         let rel = rel.join(&name);
@@ -306,6 +307,7 @@ fn walk_diff(
         }
     }
     Ok(())
+    // SOLUTION END
 }
 // ANCHOR_END: diff
 

@@ -180,6 +180,7 @@ impl LayerStack {
     /// directory (`l/<link>`).
     /// overlayfs lists the *top* layer first, so the order is reversed.
     pub fn options(&self) -> Result<String> {
+        // SOLUTION START: ch04-options the overlay mount options: lowerdir lists the layers by their short links, the top layer first; then upperdir and workdir; refuse what does not fit in one page (book: Overlayfs > What and why > Hundreds of layers)
         let lowers: Vec<String> = self
             .lowers
             .iter()
@@ -196,6 +197,7 @@ impl LayerStack {
             return Err(LayerError::TooManyLayers(self.lowers.len()));
         }
         Ok(options)
+        // SOLUTION END
     }
     // ANCHOR_END: short_links
 

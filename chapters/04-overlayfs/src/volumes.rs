@@ -561,6 +561,7 @@ pub fn mount_volumes(root: &Path, mounts: &[(Mount, PathBuf)]) -> Result<()> {
 }
 
 fn mount_one(root_fd: BorrowedFd<'_>, root: &Path, mount: &Mount, source: &Path) -> Result<()> {
+    // SOLUTION START: ch04-mount-volume mount one volume: open (or create) its target inside the root with RESOLVE_IN_ROOT, check it is of the source's kind, mount a tmpfs or bind the source onto the descriptor, then remount read-only and with the options asked (book: Overlayfs > What and why > Volumes: where data lives)
     let rel = mount
         .target
         .strip_prefix("/")
@@ -635,6 +636,7 @@ fn mount_one(root_fd: BorrowedFd<'_>, root: &Path, mount: &Mount, source: &Path)
     // recursive read-only needs mount_setattr(2)).
     mount_fs("none", &fd_path(&mounted), None, flags, None)?;
     Ok(())
+    // SOLUTION END
 }
 
 /// The flags a bind's options ask for: `nosuid`, `nodev`, `noexec`. The

@@ -205,6 +205,7 @@ pub fn sha256_of(bytes: &[u8]) -> Digest {
     Digest::from_sha256(Sha256::digest(bytes).into())
 }
 
+// ANCHOR: verifying_writer
 /// Compares what was seen with what the descriptor promised.
 ///
 /// The size is checked first when it is known: "expected 1234 bytes, got
@@ -215,6 +216,7 @@ fn check(
     hasher: Sha256,
     count: u64,
 ) -> Result<(), DigestError> {
+    // SOLUTION START: ch05-verify compare what was seen with what the descriptor promised: the size first when it is known, then the sha256 of the bytes against the expected digest (book: Images > What and why > What an image is)
     if let Some(size) = expected_size
         && size != count
     {
@@ -231,9 +233,9 @@ fn check(
         });
     }
     Ok(())
+    // SOLUTION END
 }
 
-// ANCHOR: verifying_writer
 /// A writer that hashes and counts every byte on its way to `inner`.
 ///
 /// Downloads are copied through it into a temporary file; only when

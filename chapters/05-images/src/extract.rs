@@ -701,6 +701,7 @@ impl Applier {
     /// a whiteout removes `name` from this layer's directory if an earlier
     /// entry wrote it, and a later entry `name` replaces the whiteout.
     fn whiteout(&mut self, target: &Target, meta: &Meta) -> Result<()> {
+        // SOLUTION START: ch05-whiteout apply an OCI whiteout in overlay form: .wh..wh..opq makes its directory opaque (the overlay xattr), .wh.NAME removes NAME from this layer and leaves a character device 0/0 in its place (book: Images > What and why > Layers are hostile input)
         let base = &target.name.as_bytes()[WHITEOUT_PREFIX.len()..];
         let parent = self.open_parent(target)?;
         if target.name.as_bytes() == OPAQUE_MARKER.as_bytes() {
@@ -745,6 +746,7 @@ impl Applier {
             AtFlags::AT_SYMLINK_NOFOLLOW,
         )
         .map_err(target.sys(format!("fchownat({name:?})")))
+        // SOLUTION END
     }
     // ANCHOR_END: whiteout
 

@@ -233,6 +233,7 @@ pub fn pick<'a>(index: &'a Index, platform: &Platform) -> Option<&'a Descriptor>
 /// The command a container of this image runs: docker's rule. A command
 /// given on the command line replaces `Cmd`; `Entrypoint`, if any, comes first.
 pub fn command(config: &RunConfig, given: &[String]) -> Vec<String> {
+    // SOLUTION START: ch05-command the command of a container of the image, docker's rule: the Entrypoint first, then the command given, or else the image's Cmd (book: Images > What and why > Running an image)
     let mut argv = config.entrypoint.clone().unwrap_or_default();
     if given.is_empty() {
         argv.extend(config.cmd.clone().unwrap_or_default());
@@ -240,6 +241,7 @@ pub fn command(config: &RunConfig, given: &[String]) -> Vec<String> {
         argv.extend(given.iter().cloned());
     }
     argv
+    // SOLUTION END
 }
 // ANCHOR_END: command
 
@@ -274,6 +276,7 @@ pub fn command_with_entrypoint(
 /// `Env` (always `KEY=VALUE`; set as it is, never looked up in our own
 /// environment as a bare `-e KEY` is), its `WorkingDir` and its `User`.
 pub fn process_defaults(config: &RunConfig) -> ch01_process::ProcessSpec {
+    // SOLUTION START: ch05-defaults the process defaults an image gives, under the flags: its Env as it is, its WorkingDir and User when not empty (book: Images > What and why > Running an image)
     ch01_process::ProcessSpec {
         argv: Vec::new(),
         env: config.env.clone().unwrap_or_default(),
@@ -286,6 +289,7 @@ pub fn process_defaults(config: &RunConfig) -> ch01_process::ProcessSpec {
         terminal: false,
         additional_gids: Vec::new(),
     }
+    // SOLUTION END
 }
 // ANCHOR_END: defaults
 

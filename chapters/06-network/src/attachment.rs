@@ -545,6 +545,7 @@ impl<E: Into<AttachError>> From<E> for PlugError {
 /// and each link come up with their addresses; with `route`, the default
 /// route goes through the first cable whose network is not `--internal`.
 fn plug(target: BorrowedFd<'_>, cables: &[Cable<'_>], route: bool) -> Result<(), PlugError> {
+    // SOLUTION START: ch06-plug plug the cables into the container's namespace: a veth pair per cable with its inside end born there, the host end a port of the bridge and up; then inside, lo up, each link's address and up, and the default route through the gateway (book: Networks > What and why > A cable and a switch)
     let mut host = Netlink::open()?;
     for cable in cables {
         let bridge = host
@@ -583,6 +584,7 @@ fn plug(target: BorrowedFd<'_>, cables: &[Cable<'_>], route: bool) -> Result<(),
         }
     }
     Ok(())
+    // SOLUTION END
 }
 // ANCHOR_END: plug
 

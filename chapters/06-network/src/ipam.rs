@@ -106,6 +106,7 @@ impl Leases {
         holder: &str,
         requested: Option<Ipv4Addr>,
     ) -> Result<Ipv4Addr, IpamError> {
+        // SOLUTION START: ch06-allocate lease an address to the holder: the one requested if it is in the subnet, not reserved and free; else the next free host after the last one handed out, never the gateway; an error when none is left (book: Networks > The code > IPAM: one address, once)
         let subnet = pool.subnet;
         if let Some(address) = requested {
             if !subnet.contains(address) {
@@ -144,6 +145,7 @@ impl Leases {
             network: pool.network.to_string(),
             subnet,
         })
+        // SOLUTION END
     }
     // ANCHOR_END: allocate
 

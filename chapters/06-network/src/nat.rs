@@ -153,6 +153,7 @@ add rule {TABLE} input iifname \"{br}\" ip saddr 127.0.0.0/8 ct status ! dnat dr
 // ANCHOR: port_rules
 /// The DNAT rules of a container's published ports.
 fn ports_script(container_id: &str, address: Ipv4Addr, ports: &[PortMapping]) -> String {
+    // SOLUTION START: ch06-port-rules the DNAT rules of a container's published ports, one per port in the chain published: the host address when one was given, the protocol and host port, to the container's address and port, with the container's comment (book: Networks > What and why > NAT: the way out and the way in)
     let tag = container_tag(container_id);
     let mut script = String::new();
     for port in ports {
@@ -167,6 +168,7 @@ fn ports_script(container_id: &str, address: Ipv4Addr, ports: &[PortMapping]) ->
         );
     }
     script
+    // SOLUTION END
 }
 // ANCHOR_END: port_rules
 

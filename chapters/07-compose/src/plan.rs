@@ -136,6 +136,7 @@ pub fn container_name(project: &str, service_name: &str, service: &Service, numb
 /// the order is the same every time). The project is free of cycles
 /// ([`crate::validate`]).
 pub fn start_order(project: &Project) -> Vec<String> {
+    // SOLUTION START: ch07-start-order the services in an order where each comes after all it depends on: Kahn's algorithm, the services ready at the same time by name (book: Compose > What and why > The dependency graph, and health)
     let mut waiting: BTreeMap<&str, BTreeSet<&str>> = project
         .services
         .iter()
@@ -169,6 +170,7 @@ pub fn start_order(project: &Project) -> Vec<String> {
         }
     }
     order
+    // SOLUTION END
 }
 // ANCHOR_END: start_order
 

@@ -157,6 +157,7 @@ pub enum Check {
 // ANCHOR: check
 /// Whether the containers of `dependency` meet `condition`.
 pub fn check(members: &[Member], dependency: &str, condition: Condition) -> Check {
+    // SOLUTION START: ch07-dependency whether the containers of a dependency meet the condition: service_started, service_healthy (fail when it has no healthcheck, turned unhealthy or ended), service_completed_successfully (fail on a non-zero exit) (book: Compose > What and why > The dependency graph, and health)
     let members = members.iter().filter(|m| m.service == dependency);
     let mut ready = true;
     for m in members {
@@ -196,6 +197,7 @@ pub fn check(members: &[Member], dependency: &str, condition: Condition) -> Chec
         }
     }
     if ready { Check::Ready } else { Check::Wait }
+    // SOLUTION END
 }
 // ANCHOR_END: check
 
