@@ -162,8 +162,11 @@ fn package_name(id: &serde_json::Value, dir: &Path) -> String {
     }
 }
 
-/// The Debian packages whose programs the chapters' tests run on the host
-/// side, or that those programs need (configuration, dlopen'ed libraries).
+/// The Debian packages whose programs the tests run on the host side, or
+/// that those programs need (configuration, dlopen'ed libraries). The guest
+/// gets them with everything they depend on
+/// ([`super::packages::closure`]): `docker-compose` brings Python and its
+/// modules, `docker.io` brings containerd, runc and tini.
 pub const PACKAGES: &[&str] = &[
     "busybox-static",
     "coreutils",
@@ -180,21 +183,31 @@ pub const PACKAGES: &[&str] = &[
     "mount",
     "procps",
     "iproute2",
+    "nftables",
     "libc-bin",
     "libc6",
     "libssl3",
     "openssl",
+    "curl",
     "apache2-utils",
     "docker-registry",
     "skopeo",
     "umoci",
     "golang-github-containers-common",
     "golang-github-containers-image",
+    // The engine's callers and comparisons (final/tests): dockerd and
+    // containerd driving skiff-runc, runc beside it, docker-compose 1.29
+    // against the skiff daemon.
+    "docker.io",
+    "containerd",
+    "runc",
+    "docker-compose",
 ];
 
 /// Single host files the guest needs besides the packages: the users and
-/// groups the tests switch to, name resolution for `localhost`, and
-/// Debian's `awk` alternative.
+/// groups the tests switch to, name resolution for `localhost`, Debian's
+/// `awk` alternative, and the docker 28 CLI the engine's tests drive (not
+/// a Debian package: docker's static build, installed by hand).
 pub const HOST_FILES: &[&str] = &[
     "/etc/passwd",
     "/etc/group",
@@ -202,11 +215,23 @@ pub const HOST_FILES: &[&str] = &[
     "/etc/nsswitch.conf",
     "/usr/bin/awk",
     "/etc/ssl/openssl.cnf",
+    "/usr/local/bin/docker",
 ];
 
-/// The kernel modules the guest loads: the disk, and what the chapters
-/// use that the cloud kernel builds as a module.
-pub const BOOT_MODULES: &[&str] = &["virtio_pci", "virtio_blk"];
+/// The kernel modules the guest loads before it mounts its disk: the
+/// drivers of its disk and of its (unplugged) network card. A machine's
+/// udev loads drivers for the devices it finds; the guest has no udev.
+pub const BOOT_MODULES: &[&str] = &["virtio_pci", "virtio_blk", "virtio_net"];
+
+/// The modules loaded before the tests because nothing would load them on
+/// demand: `loop` (`/dev/loop-control` appears only once it is loaded).
+/// Everything else the tests use (overlay, veth, bridge, nf_tables and its
+/// expressions, NAT) the kernel loads when it is first asked for, through
+/// `modprobe`, as on any machine: the guest's disk holds the kernel's
+/// modules, and busybox's `modprobe` answers the kernel's requests. As on a
+/// fresh Debian machine, `br_netfilter` is not loaded (docker loads it; the
+/// hybrid host has it built in): bridged traffic does not go through
+/// nftables' `ip` tables, and the tests pass both ways.
 pub const DEFAULT_MODULES: &[&str] = &["overlay", "loop"];
 
 /// Which accelerator to use.
@@ -266,12 +291,53 @@ pub struct Report {
     pub total: Duration,
     /// Whether the guest ran to its end (every binary, then power off).
     pub completed: bool,
+    /// The bytes of the files put on the disk image.
+    pub files_bytes: u64,
+    /// The bytes the (sparse) disk image takes on the host's disk.
+    pub image_bytes: u64,
+}
+
+/// How one package's test binaries did, all together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageResult {
+    pub package: String,
+    pub binaries: usize,
+    pub failed: usize,
+    pub seconds: u64,
 }
 
 impl Report {
     /// Every binary ran and passed.
     pub fn passed(&self) -> bool {
         self.completed && self.results.iter().all(|r| r.code == Some(0))
+    }
+
+    /// The results per package (the part of a binary's name before its
+    /// `/`), in the order they ran.
+    pub fn packages(&self) -> Vec<PackageResult> {
+        let mut packages: Vec<PackageResult> = Vec::new();
+        for result in &self.results {
+            let package = result.name.split('/').next().unwrap_or_default();
+            let index = match packages.iter().position(|p| p.package == package) {
+                Some(index) => index,
+                None => {
+                    packages.push(PackageResult {
+                        package: package.to_string(),
+                        binaries: 0,
+                        failed: 0,
+                        seconds: 0,
+                    });
+                    packages.len() - 1
+                }
+            };
+            let entry = &mut packages[index];
+            entry.binaries += 1;
+            entry.seconds += result.seconds;
+            if result.code != Some(0) {
+                entry.failed += 1;
+            }
+        }
+        packages
     }
 
     /// The summary table.
@@ -317,14 +383,19 @@ pub fn run(suite: &Suite) -> Result<Report, SuiteError> {
     let markers = SuiteMarkers::new(&nonce);
 
     let image = work.path().join("disk.ext4");
+    let files_bytes;
     {
         let mut tree = GuestTree::new(&work.path().join("root"))?;
-        fill(&mut tree, suite, &markers)?;
+        fill(&mut tree, suite, &version, &markers)?;
         // /tmp is on the disk, as on a Debian machine: room for what the
         // tests write there (the image is sparse: only what is written
         // takes space).
         make_ext4(&tree, &image, 3 << 30)?;
+        files_bytes = tree.bytes();
     }
+    let image_bytes = std::fs::metadata(&image)
+        .map(|meta| std::os::unix::fs::MetadataExt::blocks(&meta) * 512)
+        .unwrap_or(0);
     std::fs::remove_dir_all(work.path().join("root"))
         .map_err(io_error("remove the staging tree"))?;
 
@@ -359,6 +430,7 @@ pub fn run(suite: &Suite) -> Result<Report, SuiteError> {
             accel: *accel,
             disk: Some(image.clone()),
             append: "rdinit=/init".to_string(),
+            unplugged_nic: true,
         };
         let last = index + 1 == accels.len();
         let probe = (*accel == Accel::Kvm && !last).then_some(suite.kvm_probe);
@@ -374,6 +446,8 @@ pub fn run(suite: &Suite) -> Result<Report, SuiteError> {
             }
             Watched::Console { lines, timed_out } => {
                 let mut report = markers.parse(&lines, *accel);
+                report.files_bytes = files_bytes;
+                report.image_bytes = image_bytes;
                 report.prepare = prepare;
                 report.total = started.elapsed();
                 if timed_out {
@@ -389,10 +463,26 @@ pub fn run(suite: &Suite) -> Result<Report, SuiteError> {
 }
 
 /// Puts everything the tests need into the tree, and the second stage.
-fn fill(tree: &mut GuestTree, suite: &Suite, markers: &SuiteMarkers) -> Result<(), SuiteError> {
-    for package in PACKAGES {
-        tree.add_package(package)?;
-    }
+fn fill(
+    tree: &mut GuestTree,
+    suite: &Suite,
+    version: &str,
+    markers: &SuiteMarkers,
+) -> Result<(), SuiteError> {
+    tree.add_packages_with_dependencies(PACKAGES)?;
+    // The kernel's modules where modprobe looks for them
+    // (/lib/modules/VERSION, under /usr on a merged-/usr system), and
+    // busybox as the modprobe the kernel runs.
+    let lib = std::fs::canonicalize("/lib").unwrap_or_else(|_| PathBuf::from("/lib"));
+    tree.add_tree_at(
+        &Path::new(GUEST_MODULES).join(version),
+        &lib.join("modules").join(version),
+    )?;
+    tree.add(Path::new(crate::rootfs::BUSYBOX))?;
+    tree.symlink(
+        Path::new(crate::rootfs::BUSYBOX),
+        &Path::new(TOOLS).join("modprobe"),
+    )?;
     for file in HOST_FILES {
         if Path::new(file).exists() {
             tree.add(Path::new(file))?;
@@ -414,6 +504,9 @@ fn fill(tree: &mut GuestTree, suite: &Suite, markers: &SuiteMarkers) -> Result<(
 
 /// The second stage's path on the disk.
 const STAGE2: &str = "/skiff-suite/init";
+
+/// The guest's own tools (`modprobe`), last in its `PATH`.
+const TOOLS: &str = "/skiff-suite/bin";
 
 /// The kernel version whose modules `scripts/fetch-guest-kernel` kept.
 fn module_version() -> Result<String, SuiteError> {
@@ -559,7 +652,7 @@ fn stage2_script(suite: &Suite, markers: &SuiteMarkers) -> String {
     let mut script = format!(
         r#"#!/bin/sh
 # The cgroup2 suite's second stage (written by skiff_testkit::guest::suite).
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:{tools}
 export HOME=/root LANG=C.UTF-8 CI=true INSTA_WORKSPACE_ROOT={workspace}
 export SKIFF_IN_GUEST=1 RUST_BACKTRACE=1 NO_COLOR=1 CLICOLOR=0
 fail() {{ echo "{failed}$*"; /bin/busybox poweroff -f; }}
@@ -572,14 +665,33 @@ mount -t mqueue mqueue /dev/mqueue || fail "mount mqueue"
 mount -t tmpfs -o mode=755 tmpfs /run || fail "mount /run"
 mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup || fail "mount cgroup2"
 mkdir /sys/fs/cgroup/suite.scope && echo $$ > /sys/fs/cgroup/suite.scope/cgroup.procs || fail "a cgroup for the suite"
+echo {tools}/modprobe > /proc/sys/kernel/modprobe || fail "set the kernel's modprobe"
 ip link set lo up || fail "lo up"
-hostname skiff-guest
+# An uplink as a machine has one: eth0 with an address and the default
+# route (tests read its MTU; the engine gives bridges the MTU of the
+# default route's link). Its cable is unplugged (qemu connects the card to
+# nothing): what is sent there is lost, nothing leaves the guest.
+ip link set eth0 up && ip address add 192.0.2.15/24 dev eth0 \
+    && ip route add default via 192.0.2.1 dev eth0 || fail "eth0 and a default route"
+echo skiff-guest > /proc/sys/kernel/hostname
+# The most memory in use at any time (what SKIFF_GUEST_MEMORY must cover),
+# sampled every second into a file.
+(
+    peak=0
+    while :; do
+        used=$(awk '/^MemTotal:/ {{ t = $2 }} /^MemAvailable:/ {{ a = $2 }} END {{ print int((t - a) / 1024) }}' /proc/meminfo)
+        if [ "$used" -gt "$peak" ]; then peak=$used; echo "$peak" > /run/skiff-suite-peak; fi
+        sleep 1
+    done
+) &
 cd /
 echo "{begin}"
 echo "kernel: $(uname -r)"
 echo "cgroup mounts: $(grep cgroup /proc/mounts | cut -d' ' -f2,3 | tr '\n' ' ')"
 echo "controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
 echo "cpus: $(nproc), memory: $(grep MemTotal /proc/meminfo | tr -s ' ' | cut -d' ' -f2-)"
+echo "disk: $(df -m / | awk 'NR == 2 {{ print $3 " MiB used of " $2 }}')"
+echo "network links: $(ls /sys/class/net | tr '\n' ' ')"
 run() {{
     name=$1 dir=$2 exe=$3
     shift 3
@@ -594,6 +706,7 @@ run() {{
 }}
 "#,
         workspace = shell_quote(&suite.workspace.to_string_lossy()),
+        tools = TOOLS,
         failed = markers.failed,
         begin = markers.begin,
         run = markers.run,
@@ -614,9 +727,18 @@ run() {{
         script.push_str(&line);
         script.push('\n');
     }
+    // Facts after the run, in the same section as those before it.
     let _ = write!(
         script,
-        "echo \"{done}\"\nsync\n/bin/busybox poweroff -f\n",
+        r#"echo "{begin}"
+echo "peak memory in use: $(cat /run/skiff-suite-peak 2>/dev/null || echo ?) MiB"
+echo "disk after the tests: $(df -m / | awk 'NR == 2 {{ print $3 " MiB used" }}')"
+echo "modules loaded: $(awk '{{ print $1 }}' /proc/modules | sort | tr '\n' ' ')"
+echo "{done}"
+sync
+/bin/busybox poweroff -f
+"#,
+        begin = markers.begin,
         done = markers.done
     );
     script
@@ -652,6 +774,8 @@ impl SuiteMarkers {
             facts: Vec::new(),
             results: Vec::new(),
             prepare: Duration::ZERO,
+            files_bytes: 0,
+            image_bytes: 0,
             total: Duration::ZERO,
             completed: false,
         };
@@ -685,6 +809,8 @@ impl SuiteMarkers {
                     report.results.push(result);
                 }
             } else if line.contains(&self.done) {
+                // What follows is the kernel powering off.
+                in_facts = false;
                 report.completed = true;
             } else if let Some(result) = current.as_mut() {
                 if let Some(at) = line.find("test result: ") {
