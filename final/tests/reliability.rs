@@ -212,17 +212,10 @@ fn run_rm_cycles_leave_nothing_and_the_daemon_does_not_grow() {
     assert_eq!(containers, 0, "container directories left");
     let ids = ids.into_inner();
     assert_eq!(ids.len(), 300);
-    let cgroups: Vec<_> = ["memory", "pids", "cpu"]
+    // In every hierarchy of either layout (v1: one per controller; v2: one).
+    let cgroups: Vec<_> = ids
         .iter()
-        .flat_map(|c| {
-            ids.iter().map(move |id| {
-                std::path::Path::new("/sys/fs/cgroup")
-                    .join(c)
-                    .join("skiff")
-                    .join(id)
-            })
-        })
-        .filter(|d| d.exists())
+        .flat_map(|id| skiff_testkit::cgroup_dirs(id))
         .collect();
     assert!(cgroups.is_empty(), "cgroups left: {cgroups:?}");
 }

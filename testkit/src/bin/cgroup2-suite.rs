@@ -46,6 +46,12 @@ fn go(suite: &Suite) -> i32 {
             package.package, package.binaries, package.seconds
         );
     }
+    if !report.leftovers.is_empty() {
+        println!("\n  LEFT BEHIND by the tests (each test must clean up after itself):");
+        for leftover in &report.leftovers {
+            println!("    {leftover}");
+        }
+    }
     let tests: u64 = report.results.iter().map(|r| r.seconds).sum();
     println!(
         "\n  disk image: {} MiB of files, {} MiB on the host's disk (sparse)",

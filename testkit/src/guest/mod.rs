@@ -46,6 +46,7 @@
 
 pub mod disk;
 pub mod packages;
+mod stage2;
 pub mod suite;
 
 use std::fmt::Write as _;

@@ -2,31 +2,43 @@
 //! on a learner's machine, whatever layout the host has.
 //!
 //! `scripts/cgroup2-suite` builds the test binaries (`cargo test --no-run
-//! --message-format=json`) and hands cargo's messages to [`Plan::from_cargo`].
+//! --message-format=json`, the whole workspace unless `-p` chooses) and the
+//! workspace's binaries, and hands cargo's messages to [`Plan::from_cargo`].
 //! [`run`] then:
 //!
 //! 1. gathers a root filesystem ([`super::disk`]): the test binaries (debug
 //!    information stripped), the workspace's binaries and build-script
 //!    outputs (the static probe), the workspace's sources (snapshots,
-//!    fixtures), the Debian packages whose tools the tests call, and every
-//!    library they need, each at its path on the host;
+//!    fixtures), the Debian packages whose tools the tests call
+//!    ([`PACKAGES`]) with everything they depend on
+//!    ([`super::packages`]: Python and its modules for docker-compose,
+//!    containerd, runc and tini for dockerd), the docker CLI, every library
+//!    they need, each at its path on the host, and the guest kernel's
+//!    modules;
 //! 2. writes it to an ext4 image with `mke2fs -d`;
-//! 3. boots Debian's cloud kernel on it: a small initramfs loads the virtio,
-//!    overlayfs and loop modules, mounts the disk and `switch_root`s to it;
-//!    the second stage mounts cgroup2 alone on `/sys/fs/cgroup` (as systemd
-//!    does, with `nsdelegate`), moves itself into a cgroup of its own (as a
-//!    login session is), brings up `lo`, and runs each test binary from its
-//!    package's directory, as `cargo test` does, with `CI=true`; `/tmp` is
-//!    a directory of the disk, as on Debian 12 (a tmpfs before Linux 6.6
-//!    refuses the `user.*` extended attributes layers may carry);
-//! 4. reads the serial console as it comes, echoes it, and sums up.
+//! 3. boots Debian's cloud kernel on it, with a network card whose cable is
+//!    unplugged: a small initramfs loads the virtio drivers, overlayfs and
+//!    loop, mounts the disk and `switch_root`s to it; the second stage
+//!    ([`super::stage2`]) mounts cgroup2 alone on `/sys/fs/cgroup` (as
+//!    systemd does, with `nsdelegate`), moves itself into a cgroup of its
+//!    own (as a login session is), makes busybox the kernel's `modprobe`
+//!    (veth, bridge, nf_tables and NAT load on demand, as on a machine),
+//!    brings up `lo` and an uplink with the default route, and runs each
+//!    test binary from its package's directory, as `cargo test` does, with
+//!    `CI=true`; `/tmp` is a directory of the disk, as on Debian 12 (a tmpfs
+//!    before Linux 6.6 refuses the `user.*` extended attributes layers may
+//!    carry); then it lists what the tests left behind;
+//! 4. reads the serial console as it comes, echoes it, and sums up: each
+//!    binary, each package, the peak memory, the image's size, and what was
+//!    left behind (which fails the run, as a failed test does).
 //!
 //! With KVM (`/dev/kvm`) a guest boots in about a second; where KVM is
 //! missing or hangs (nested virtualisation), qemu emulates the CPU, several
 //! times slower. [`AccelChoice::Auto`] tries KVM and falls back.
 
 use super::disk::{DiskError, GuestTree, make_ext4};
-use super::{Accel, GUEST_KERNEL, GUEST_MODULES, Guest, Machine, shell_quote};
+use super::stage2::{self, LEFT_BEHIND, STAGE2, TOOLS};
+use super::{Accel, GUEST_KERNEL, GUEST_MODULES, Guest, Machine};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
@@ -291,6 +303,9 @@ pub struct Report {
     pub total: Duration,
     /// Whether the guest ran to its end (every binary, then power off).
     pub completed: bool,
+    /// What the tests left behind in the guest (cgroups, processes,
+    /// mounts, links...), one line per kind; empty when nothing was left.
+    pub leftovers: Vec<String>,
     /// The bytes of the files put on the disk image.
     pub files_bytes: u64,
     /// The bytes the (sparse) disk image takes on the host's disk.
@@ -309,7 +324,9 @@ pub struct PackageResult {
 impl Report {
     /// Every binary ran and passed.
     pub fn passed(&self) -> bool {
-        self.completed && self.results.iter().all(|r| r.code == Some(0))
+        self.completed
+            && self.leftovers.is_empty()
+            && self.results.iter().all(|r| r.code == Some(0))
     }
 
     /// The results per package (the part of a binary's name before its
@@ -498,15 +515,9 @@ fn fill(
     for generated in &suite.plan.generated {
         tree.add(generated)?;
     }
-    tree.write(Path::new(STAGE2), &stage2_script(suite, markers), 0o755)?;
+    stage2::write(tree, suite, markers)?;
     Ok(())
 }
-
-/// The second stage's path on the disk.
-const STAGE2: &str = "/skiff-suite/init";
-
-/// The guest's own tools (`modprobe`), last in its `PATH`.
-const TOOLS: &str = "/skiff-suite/bin";
 
 /// The kernel version whose modules `scripts/fetch-guest-kernel` kept.
 fn module_version() -> Result<String, SuiteError> {
@@ -646,113 +657,15 @@ fn build_stage1(
     Ok(())
 }
 
-/// The second stage, PID 1 on the disk: the mounts a systemd machine has
-/// (cgroup2 alone), then each test binary.
-fn stage2_script(suite: &Suite, markers: &SuiteMarkers) -> String {
-    let mut script = format!(
-        r#"#!/bin/sh
-# The cgroup2 suite's second stage (written by skiff_testkit::guest::suite).
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:{tools}
-export HOME=/root LANG=C.UTF-8 CI=true INSTA_WORKSPACE_ROOT={workspace}
-export SKIFF_IN_GUEST=1 RUST_BACKTRACE=1 NO_COLOR=1 CLICOLOR=0
-fail() {{ echo "{failed}$*"; /bin/busybox poweroff -f; }}
-mount -t proc proc /proc || fail "mount proc"
-mount -t sysfs sysfs /sys || fail "mount sysfs"
-mkdir -p /dev/pts /dev/shm /dev/mqueue
-mount -t devpts -o gid=5,mode=620,ptmxmode=000 devpts /dev/pts || fail "mount devpts"
-mount -t tmpfs -o mode=1777 tmpfs /dev/shm || fail "mount /dev/shm"
-mount -t mqueue mqueue /dev/mqueue || fail "mount mqueue"
-mount -t tmpfs -o mode=755 tmpfs /run || fail "mount /run"
-mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup || fail "mount cgroup2"
-mkdir /sys/fs/cgroup/suite.scope && echo $$ > /sys/fs/cgroup/suite.scope/cgroup.procs || fail "a cgroup for the suite"
-echo {tools}/modprobe > /proc/sys/kernel/modprobe || fail "set the kernel's modprobe"
-ip link set lo up || fail "lo up"
-# An uplink as a machine has one: eth0 with an address and the default
-# route (tests read its MTU; the engine gives bridges the MTU of the
-# default route's link). Its cable is unplugged (qemu connects the card to
-# nothing): what is sent there is lost, nothing leaves the guest.
-ip link set eth0 up && ip address add 192.0.2.15/24 dev eth0 \
-    && ip route add default via 192.0.2.1 dev eth0 || fail "eth0 and a default route"
-echo skiff-guest > /proc/sys/kernel/hostname
-# The most memory in use at any time (what SKIFF_GUEST_MEMORY must cover),
-# sampled every second into a file.
-(
-    peak=0
-    while :; do
-        used=$(awk '/^MemTotal:/ {{ t = $2 }} /^MemAvailable:/ {{ a = $2 }} END {{ print int((t - a) / 1024) }}' /proc/meminfo)
-        if [ "$used" -gt "$peak" ]; then peak=$used; echo "$peak" > /run/skiff-suite-peak; fi
-        sleep 1
-    done
-) &
-cd /
-echo "{begin}"
-echo "kernel: $(uname -r)"
-echo "cgroup mounts: $(grep cgroup /proc/mounts | cut -d' ' -f2,3 | tr '\n' ' ')"
-echo "controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
-echo "cpus: $(nproc), memory: $(grep MemTotal /proc/meminfo | tr -s ' ' | cut -d' ' -f2-)"
-echo "disk: $(df -m / | awk 'NR == 2 {{ print $3 " MiB used of " $2 }}')"
-echo "network links: $(ls /sys/class/net | tr '\n' ' ')"
-run() {{
-    name=$1 dir=$2 exe=$3
-    shift 3
-    echo "{run}$name"
-    start=$(date +%s)
-    # What cargo test sets for a test binary at run time.
-    export CARGO_MANIFEST_DIR="$dir" CARGO_PKG_NAME="${{name%%/*}}"
-    cd "$dir" && timeout -s KILL {per_binary} "$exe" --color never "$@" </dev/null >/dev/console 2>&1
-    code=$?
-    cd /
-    echo "{end}$name $code $(( $(date +%s) - start ))"
-}}
-"#,
-        workspace = shell_quote(&suite.workspace.to_string_lossy()),
-        tools = TOOLS,
-        failed = markers.failed,
-        begin = markers.begin,
-        run = markers.run,
-        end = markers.end,
-        per_binary = suite.per_binary.as_secs().max(1),
-    );
-    for test in &suite.plan.tests {
-        let mut line = format!(
-            "run {} {} {}",
-            shell_quote(&test.name),
-            shell_quote(&test.dir.to_string_lossy()),
-            shell_quote(&test.path.to_string_lossy())
-        );
-        for arg in &suite.test_args {
-            line.push(' ');
-            line.push_str(&shell_quote(arg));
-        }
-        script.push_str(&line);
-        script.push('\n');
-    }
-    // Facts after the run, in the same section as those before it.
-    let _ = write!(
-        script,
-        r#"echo "{begin}"
-echo "peak memory in use: $(cat /run/skiff-suite-peak 2>/dev/null || echo ?) MiB"
-echo "disk after the tests: $(df -m / | awk 'NR == 2 {{ print $3 " MiB used" }}')"
-echo "modules loaded: $(awk '{{ print $1 }}' /proc/modules | sort | tr '\n' ' ')"
-echo "{done}"
-sync
-/bin/busybox poweroff -f
-"#,
-        begin = markers.begin,
-        done = markers.done
-    );
-    script
-}
-
 /// The lines the guest prints around each binary. The nonce keeps a test's
 /// own output from being taken for one.
-struct SuiteMarkers {
-    stage1: String,
-    failed: String,
-    begin: String,
-    run: String,
-    end: String,
-    done: String,
+pub(super) struct SuiteMarkers {
+    pub(super) stage1: String,
+    pub(super) failed: String,
+    pub(super) begin: String,
+    pub(super) run: String,
+    pub(super) end: String,
+    pub(super) done: String,
 }
 
 impl SuiteMarkers {
@@ -776,6 +689,7 @@ impl SuiteMarkers {
             prepare: Duration::ZERO,
             files_bytes: 0,
             image_bytes: 0,
+            leftovers: Vec::new(),
             total: Duration::ZERO,
             completed: false,
         };
@@ -817,7 +731,11 @@ impl SuiteMarkers {
                     result.summary = line[at..].trim().to_string();
                 }
             } else if in_facts {
-                report.facts.push(line.trim().to_string());
+                let fact = line.trim().to_string();
+                if fact.starts_with(LEFT_BEHIND) && fact != format!("{LEFT_BEHIND}nothing") {
+                    report.leftovers.push(fact[LEFT_BEHIND.len()..].to_string());
+                }
+                report.facts.push(fact);
             }
         }
         if let Some(unfinished) = current.take() {
@@ -989,6 +907,60 @@ mod tests {
             report.table().contains("FAILED (101)"),
             "{}",
             report.table()
+        );
+    }
+
+    #[test]
+    fn what_the_tests_left_behind_fails_the_run() {
+        let markers = SuiteMarkers::new("n");
+        let run = |after: &[&str]| {
+            let mut lines = vec![
+                "SKIFF-SUITE-BEGIN n",
+                "SKIFF-SUITE-RUN n ch01-process/one",
+                "SKIFF-SUITE-END n ch01-process/one 0 2",
+                "SKIFF-SUITE-RUN n skiff/two",
+                "SKIFF-SUITE-END n skiff/two 0 5",
+                "SKIFF-SUITE-RUN n skiff/three",
+                "SKIFF-SUITE-END n skiff/three 0 7",
+                "SKIFF-SUITE-BEGIN n",
+                "peak memory in use: 400 MiB",
+            ];
+            lines.extend(after);
+            lines.extend(["SKIFF-SUITE-DONE n", "[ 9.1] reboot: Power down"]);
+            let lines: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+            markers.parse(&lines, Accel::Kvm)
+        };
+        let clean = run(&["left behind: nothing"]);
+        assert!(clean.passed(), "{clean:?}");
+        assert_eq!(
+            clean.facts,
+            ["peak memory in use: 400 MiB", "left behind: nothing"]
+        );
+        assert_eq!(
+            clean.packages(),
+            [
+                PackageResult {
+                    package: "ch01-process".into(),
+                    binaries: 1,
+                    failed: 0,
+                    seconds: 2
+                },
+                PackageResult {
+                    package: "skiff".into(),
+                    binaries: 2,
+                    failed: 0,
+                    seconds: 12
+                },
+            ]
+        );
+        let leaky = run(&[
+            "left behind: cgroups: /sys/fs/cgroup/docker",
+            "left behind: links: skiff0-1",
+        ]);
+        assert!(!leaky.passed());
+        assert_eq!(
+            leaky.leftovers,
+            ["cgroups: /sys/fs/cgroup/docker", "links: skiff0-1"]
         );
     }
 
