@@ -135,7 +135,10 @@ mod parts {
         );
         let memory = Memory::of(me).unwrap();
         assert!(memory.rss > 0);
-        assert!(memory.pss.is_some_and(|pss| pss > 0 && pss <= memory.rss));
+        assert!(
+            memory.pss.is_some_and(|pss| pss > 0 && pss <= memory.rss),
+            "{memory:?}"
+        );
     }
 
     fn measured(median: f64) -> Cell {

@@ -216,6 +216,7 @@ fn run_rm_cycles_leave_nothing_and_the_daemon_does_not_grow() {
     assert_eq!(containers, 0, "container directories left");
     let ids = ids.into_inner();
     assert_eq!(ids.len(), CYCLES);
+    // In every hierarchy of either layout (v1: one per controller; v2: one).
     let cgroups: Vec<_> = ids
         .iter()
         .flat_map(|id| skiff_testkit::cgroup_dirs(id))

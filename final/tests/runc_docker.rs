@@ -127,7 +127,10 @@ fn docker_runs_containers_with_skiff_runc() {
         &[
             &run[..],
             &["--rm", "--memory", "64m", "skiff/bb", "sh", "-c"],
-            &["cat /sys/fs/cgroup/memory/memory.limit_in_bytes; grep CapEff /proc/self/status; exit 3"],
+            // The container's memory limit under the names of either
+            // cgroup layout: v2 (one directory) or v1 (one per controller).
+            &["{ cat /sys/fs/cgroup/memory.max || cat /sys/fs/cgroup/memory/memory.limit_in_bytes; } 2>/dev/null; \
+               grep CapEff /proc/self/status; exit 3"],
         ]
         .concat(),
     );

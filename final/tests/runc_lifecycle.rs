@@ -257,8 +257,10 @@ fn the_configuration_is_what_the_container_gets() {
         "hostname",
         "grep -E '^(CapBnd|CapEff|NoNewPrivs)' /proc/self/status",
         "ulimit -n",
-        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
-        "cat /sys/fs/cgroup/pids/pids.max",
+        // The container's own cgroup, under the names of either layout:
+        // cgroup v2 (one directory) or v1 (one per controller).
+        "cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes",
+        "cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max",
         "touch /ro-root 2>/dev/null || echo root is read-only",
         "echo data > /scratch/file && cat /scratch/file",
         "cat /data/from-host; touch /data/x 2>/dev/null || echo bind is read-only",

@@ -155,15 +155,26 @@ impl Drop for Runtime {
     }
 }
 
-/// Removes `/<parent>` in every hierarchy, when empty (the containers'
-/// own cgroups are gone with them).
-pub fn remove_cgroup_parent(parent: &str) {
-    for entry in std::fs::read_dir("/sys/fs/cgroup")
+/// The roots of the machine's cgroup hierarchies: `/sys/fs/cgroup` itself
+/// on cgroup v2 (one tree), each directory under it on v1 and hybrid
+/// machines (a tree per controller, mounted there).
+pub fn hierarchies() -> Vec<PathBuf> {
+    if let Ok(ch03_cgroups::Layout::Unified { root }) = ch03_cgroups::Layout::detect() {
+        return vec![root];
+    }
+    std::fs::read_dir("/sys/fs/cgroup")
         .into_iter()
         .flatten()
         .flatten()
-    {
-        let dir = entry.path().join(parent);
+        .map(|entry| entry.path())
+        .collect()
+}
+
+/// Removes `/<parent>` in every hierarchy, when empty (the containers'
+/// own cgroups are gone with them).
+pub fn remove_cgroup_parent(parent: &str) {
+    for root in hierarchies() {
+        let dir = root.join(parent);
         if dir.is_dir() {
             let _ = std::fs::remove_dir(&dir);
         }
@@ -172,9 +183,7 @@ pub fn remove_cgroup_parent(parent: &str) {
 
 /// Whether any hierarchy still has `/<parent>/<id>`.
 pub fn cgroup_exists(parent: &str, id: &str) -> bool {
-    std::fs::read_dir("/sys/fs/cgroup")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .any(|entry| entry.path().join(parent).join(id).exists())
+    hierarchies()
+        .iter()
+        .any(|root| root.join(parent).join(id).exists())
 }

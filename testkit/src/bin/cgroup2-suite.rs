@@ -35,7 +35,29 @@ fn go(suite: &Suite) -> i32 {
         println!("  {fact}");
     }
     print!("{}", report.table());
+    println!("\n  per package:");
+    for package in report.packages() {
+        let status = match package.failed {
+            0 => "ok".to_string(),
+            failed => format!("{failed} FAILED"),
+        };
+        println!(
+            "  {status:<11} {:<20} {:>3} binaries {:>6} s",
+            package.package, package.binaries, package.seconds
+        );
+    }
+    if !report.leftovers.is_empty() {
+        println!("\n  LEFT BEHIND by the tests (each test must clean up after itself):");
+        for leftover in &report.leftovers {
+            println!("    {leftover}");
+        }
+    }
     let tests: u64 = report.results.iter().map(|r| r.seconds).sum();
+    println!(
+        "\n  disk image: {} MiB of files, {} MiB on the host's disk (sparse)",
+        report.files_bytes >> 20,
+        report.image_bytes >> 20
+    );
     println!(
         "  disk image and initramfs: {} s; tests: {tests} s; in all: {} s",
         report.prepare.as_secs(),

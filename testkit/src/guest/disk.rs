@@ -258,6 +258,58 @@ impl GuestTree {
         Ok(())
     }
 
+    /// Adds the installed Debian packages `names` and every package they
+    /// depend on ([`super::packages::closure`]), each as
+    /// [`GuestTree::add_package`] does. Returns the packages added.
+    pub fn add_packages_with_dependencies(
+        &mut self,
+        names: &[&str],
+    ) -> Result<Vec<String>, DiskError> {
+        let out = Command::new("dpkg-query")
+            .args(["-W", "-f", super::packages::QUERY_FORMAT])
+            .output()
+            .map_err(|source| DiskError::NoTool {
+                tool: "dpkg-query",
+                package: "dpkg",
+                source,
+            })?;
+        let database = String::from_utf8_lossy(&out.stdout);
+        let packages = super::packages::closure(&database, names).map_err(|missing| {
+            DiskError::NotInstalled {
+                package: missing.join(", "),
+            }
+        })?;
+        for package in &packages {
+            self.add_package(package)?;
+        }
+        Ok(packages)
+    }
+
+    /// Copies the host directory `from` and everything under it to the
+    /// guest path `inside` (which need not be `from`'s path): files the
+    /// guest needs somewhere else than the host keeps them.
+    pub fn add_tree_at(&mut self, from: &Path, inside: &Path) -> Result<(), DiskError> {
+        let meta = std::fs::symlink_metadata(from).map_err(io("stat", from))?;
+        if meta.is_dir() {
+            self.mkdir_all(inside)?;
+            for entry in std::fs::read_dir(from).map_err(io("read", from))? {
+                let entry = entry.map_err(io("read", from))?;
+                self.add_tree_at(&entry.path(), &inside.join(entry.file_name()))?;
+            }
+            return Ok(());
+        }
+        let staged = self.staged(inside);
+        if meta.file_type().is_symlink() {
+            let target = std::fs::read_link(from).map_err(io("readlink", from))?;
+            symlink(&target, &staged).map_err(io("symlink", &staged))?;
+        } else {
+            link_or_copy(from, &staged, &meta)?;
+            self.bytes += meta.len();
+        }
+        self.done.insert(inside.to_path_buf());
+        Ok(())
+    }
+
     /// Adds the files under `dir`, but not below directories named in
     /// `skip` (`target`, `.git`).
     pub fn add_tree(&mut self, dir: &Path, skip: &[&str]) -> Result<(), DiskError> {
@@ -275,6 +327,17 @@ impl GuestTree {
                 self.add(&path)?;
             }
         }
+        Ok(())
+    }
+
+    /// Makes the guest path `inside` a symbolic link to `target`.
+    pub fn symlink(&mut self, target: &Path, inside: &Path) -> Result<(), DiskError> {
+        if let Some(parent) = inside.parent() {
+            self.mkdir_all(parent)?;
+        }
+        let staged = self.staged(inside);
+        symlink(target, &staged).map_err(io("symlink", &staged))?;
+        self.done.insert(inside.to_path_buf());
         Ok(())
     }
 

@@ -45,6 +45,8 @@
 //! skipped test would hide the cgroup v2 path.
 
 pub mod disk;
+pub mod packages;
+mod stage2;
 pub mod suite;
 
 use std::fmt::Write as _;
@@ -389,6 +391,11 @@ pub struct Machine {
     pub disk: Option<PathBuf>,
     /// The kernel's command line after the console settings.
     pub append: String,
+    /// Give the guest a network card with no cable: a virtio NIC that
+    /// qemu connects to nothing. The guest has a real uplink device, as a
+    /// machine has (`/sys/class/net/eth0/device`), and no packet it sends
+    /// leaves the guest.
+    pub unplugged_nic: bool,
 }
 
 impl Machine {
@@ -400,6 +407,7 @@ impl Machine {
             accel: Accel::Tcg,
             disk: None,
             append: "rdinit=/init".to_string(),
+            unplugged_nic: false,
         }
     }
 
@@ -414,6 +422,11 @@ impl Machine {
             .args(["-accel", self.accel.name()]);
         if self.accel == Accel::Kvm {
             command.args(["-cpu", "host"]);
+        }
+        if self.unplugged_nic {
+            // No -netdev: qemu warns that the card has no peer, and
+            // drops what the guest sends through it.
+            command.args(["-device", "virtio-net-pci"]);
         }
         if let Some(disk) = &self.disk {
             command.arg("-drive").arg(format!(

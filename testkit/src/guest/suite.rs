@@ -2,31 +2,43 @@
 //! on a learner's machine, whatever layout the host has.
 //!
 //! `scripts/cgroup2-suite` builds the test binaries (`cargo test --no-run
-//! --message-format=json`) and hands cargo's messages to [`Plan::from_cargo`].
+//! --message-format=json`, the whole workspace unless `-p` chooses) and the
+//! workspace's binaries, and hands cargo's messages to [`Plan::from_cargo`].
 //! [`run`] then:
 //!
 //! 1. gathers a root filesystem ([`super::disk`]): the test binaries (debug
 //!    information stripped), the workspace's binaries and build-script
 //!    outputs (the static probe), the workspace's sources (snapshots,
-//!    fixtures), the Debian packages whose tools the tests call, and every
-//!    library they need, each at its path on the host;
+//!    fixtures), the Debian packages whose tools the tests call
+//!    ([`PACKAGES`]) with everything they depend on
+//!    ([`super::packages`]: Python and its modules for docker-compose,
+//!    containerd, runc and tini for dockerd), the docker CLI, every library
+//!    they need, each at its path on the host, and the guest kernel's
+//!    modules;
 //! 2. writes it to an ext4 image with `mke2fs -d`;
-//! 3. boots Debian's cloud kernel on it: a small initramfs loads the virtio,
-//!    overlayfs and loop modules, mounts the disk and `switch_root`s to it;
-//!    the second stage mounts cgroup2 alone on `/sys/fs/cgroup` (as systemd
-//!    does, with `nsdelegate`), moves itself into a cgroup of its own (as a
-//!    login session is), brings up `lo`, and runs each test binary from its
-//!    package's directory, as `cargo test` does, with `CI=true`; `/tmp` is
-//!    a directory of the disk, as on Debian 12 (a tmpfs before Linux 6.6
-//!    refuses the `user.*` extended attributes layers may carry);
-//! 4. reads the serial console as it comes, echoes it, and sums up.
+//! 3. boots Debian's cloud kernel on it, with a network card whose cable is
+//!    unplugged: a small initramfs loads the virtio drivers, overlayfs and
+//!    loop, mounts the disk and `switch_root`s to it; the second stage
+//!    ([`super::stage2`]) mounts cgroup2 alone on `/sys/fs/cgroup` (as
+//!    systemd does, with `nsdelegate`), moves itself into a cgroup of its
+//!    own (as a login session is), makes busybox the kernel's `modprobe`
+//!    (veth, bridge, nf_tables and NAT load on demand, as on a machine),
+//!    brings up `lo` and an uplink with the default route, and runs each
+//!    test binary from its package's directory, as `cargo test` does, with
+//!    `CI=true`; `/tmp` is a directory of the disk, as on Debian 12 (a tmpfs
+//!    before Linux 6.6 refuses the `user.*` extended attributes layers may
+//!    carry); then it lists what the tests left behind;
+//! 4. reads the serial console as it comes, echoes it, and sums up: each
+//!    binary, each package, the peak memory, the image's size, and what was
+//!    left behind (which fails the run, as a failed test does).
 //!
 //! With KVM (`/dev/kvm`) a guest boots in about a second; where KVM is
 //! missing or hangs (nested virtualisation), qemu emulates the CPU, several
 //! times slower. [`AccelChoice::Auto`] tries KVM and falls back.
 
 use super::disk::{DiskError, GuestTree, make_ext4};
-use super::{Accel, GUEST_KERNEL, GUEST_MODULES, Guest, Machine, shell_quote};
+use super::stage2::{self, LEFT_BEHIND, STAGE2, TOOLS};
+use super::{Accel, GUEST_KERNEL, GUEST_MODULES, Guest, Machine};
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader, Write};
@@ -162,8 +174,11 @@ fn package_name(id: &serde_json::Value, dir: &Path) -> String {
     }
 }
 
-/// The Debian packages whose programs the chapters' tests run on the host
-/// side, or that those programs need (configuration, dlopen'ed libraries).
+/// The Debian packages whose programs the tests run on the host side, or
+/// that those programs need (configuration, dlopen'ed libraries). The guest
+/// gets them with everything they depend on
+/// ([`super::packages::closure`]): `docker-compose` brings Python and its
+/// modules, `docker.io` brings containerd, runc and tini.
 pub const PACKAGES: &[&str] = &[
     "busybox-static",
     "coreutils",
@@ -180,21 +195,31 @@ pub const PACKAGES: &[&str] = &[
     "mount",
     "procps",
     "iproute2",
+    "nftables",
     "libc-bin",
     "libc6",
     "libssl3",
     "openssl",
+    "curl",
     "apache2-utils",
     "docker-registry",
     "skopeo",
     "umoci",
     "golang-github-containers-common",
     "golang-github-containers-image",
+    // The engine's callers and comparisons (final/tests): dockerd and
+    // containerd driving skiff-runc, runc beside it, docker-compose 1.29
+    // against the skiff daemon.
+    "docker.io",
+    "containerd",
+    "runc",
+    "docker-compose",
 ];
 
 /// Single host files the guest needs besides the packages: the users and
-/// groups the tests switch to, name resolution for `localhost`, and
-/// Debian's `awk` alternative.
+/// groups the tests switch to, name resolution for `localhost`, Debian's
+/// `awk` alternative, and the docker 28 CLI the engine's tests drive (not
+/// a Debian package: docker's static build, installed by hand).
 pub const HOST_FILES: &[&str] = &[
     "/etc/passwd",
     "/etc/group",
@@ -202,11 +227,23 @@ pub const HOST_FILES: &[&str] = &[
     "/etc/nsswitch.conf",
     "/usr/bin/awk",
     "/etc/ssl/openssl.cnf",
+    "/usr/local/bin/docker",
 ];
 
-/// The kernel modules the guest loads: the disk, and what the chapters
-/// use that the cloud kernel builds as a module.
-pub const BOOT_MODULES: &[&str] = &["virtio_pci", "virtio_blk"];
+/// The kernel modules the guest loads before it mounts its disk: the
+/// drivers of its disk and of its (unplugged) network card. A machine's
+/// udev loads drivers for the devices it finds; the guest has no udev.
+pub const BOOT_MODULES: &[&str] = &["virtio_pci", "virtio_blk", "virtio_net"];
+
+/// The modules loaded before the tests because nothing would load them on
+/// demand: `loop` (`/dev/loop-control` appears only once it is loaded).
+/// Everything else the tests use (overlay, veth, bridge, nf_tables and its
+/// expressions, NAT) the kernel loads when it is first asked for, through
+/// `modprobe`, as on any machine: the guest's disk holds the kernel's
+/// modules, and busybox's `modprobe` answers the kernel's requests. As on a
+/// fresh Debian machine, `br_netfilter` is not loaded (docker loads it; the
+/// hybrid host has it built in): bridged traffic does not go through
+/// nftables' `ip` tables, and the tests pass both ways.
 pub const DEFAULT_MODULES: &[&str] = &["overlay", "loop"];
 
 /// Which accelerator to use.
@@ -266,12 +303,58 @@ pub struct Report {
     pub total: Duration,
     /// Whether the guest ran to its end (every binary, then power off).
     pub completed: bool,
+    /// What the tests left behind in the guest (cgroups, processes,
+    /// mounts, links...), one line per kind; empty when nothing was left.
+    pub leftovers: Vec<String>,
+    /// The bytes of the files put on the disk image.
+    pub files_bytes: u64,
+    /// The bytes the (sparse) disk image takes on the host's disk.
+    pub image_bytes: u64,
+}
+
+/// How one package's test binaries did, all together.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PackageResult {
+    pub package: String,
+    pub binaries: usize,
+    pub failed: usize,
+    pub seconds: u64,
 }
 
 impl Report {
     /// Every binary ran and passed.
     pub fn passed(&self) -> bool {
-        self.completed && self.results.iter().all(|r| r.code == Some(0))
+        self.completed
+            && self.leftovers.is_empty()
+            && self.results.iter().all(|r| r.code == Some(0))
+    }
+
+    /// The results per package (the part of a binary's name before its
+    /// `/`), in the order they ran.
+    pub fn packages(&self) -> Vec<PackageResult> {
+        let mut packages: Vec<PackageResult> = Vec::new();
+        for result in &self.results {
+            let package = result.name.split('/').next().unwrap_or_default();
+            let index = match packages.iter().position(|p| p.package == package) {
+                Some(index) => index,
+                None => {
+                    packages.push(PackageResult {
+                        package: package.to_string(),
+                        binaries: 0,
+                        failed: 0,
+                        seconds: 0,
+                    });
+                    packages.len() - 1
+                }
+            };
+            let entry = &mut packages[index];
+            entry.binaries += 1;
+            entry.seconds += result.seconds;
+            if result.code != Some(0) {
+                entry.failed += 1;
+            }
+        }
+        packages
     }
 
     /// The summary table.
@@ -317,14 +400,19 @@ pub fn run(suite: &Suite) -> Result<Report, SuiteError> {
     let markers = SuiteMarkers::new(&nonce);
 
     let image = work.path().join("disk.ext4");
+    let files_bytes;
     {
         let mut tree = GuestTree::new(&work.path().join("root"))?;
-        fill(&mut tree, suite, &markers)?;
+        fill(&mut tree, suite, &version, &markers)?;
         // /tmp is on the disk, as on a Debian machine: room for what the
         // tests write there (the image is sparse: only what is written
         // takes space).
         make_ext4(&tree, &image, 3 << 30)?;
+        files_bytes = tree.bytes();
     }
+    let image_bytes = std::fs::metadata(&image)
+        .map(|meta| std::os::unix::fs::MetadataExt::blocks(&meta) * 512)
+        .unwrap_or(0);
     std::fs::remove_dir_all(work.path().join("root"))
         .map_err(io_error("remove the staging tree"))?;
 
@@ -359,6 +447,7 @@ pub fn run(suite: &Suite) -> Result<Report, SuiteError> {
             accel: *accel,
             disk: Some(image.clone()),
             append: "rdinit=/init".to_string(),
+            unplugged_nic: true,
         };
         let last = index + 1 == accels.len();
         let probe = (*accel == Accel::Kvm && !last).then_some(suite.kvm_probe);
@@ -374,6 +463,8 @@ pub fn run(suite: &Suite) -> Result<Report, SuiteError> {
             }
             Watched::Console { lines, timed_out } => {
                 let mut report = markers.parse(&lines, *accel);
+                report.files_bytes = files_bytes;
+                report.image_bytes = image_bytes;
                 report.prepare = prepare;
                 report.total = started.elapsed();
                 if timed_out {
@@ -389,10 +480,26 @@ pub fn run(suite: &Suite) -> Result<Report, SuiteError> {
 }
 
 /// Puts everything the tests need into the tree, and the second stage.
-fn fill(tree: &mut GuestTree, suite: &Suite, markers: &SuiteMarkers) -> Result<(), SuiteError> {
-    for package in PACKAGES {
-        tree.add_package(package)?;
-    }
+fn fill(
+    tree: &mut GuestTree,
+    suite: &Suite,
+    version: &str,
+    markers: &SuiteMarkers,
+) -> Result<(), SuiteError> {
+    tree.add_packages_with_dependencies(PACKAGES)?;
+    // The kernel's modules where modprobe looks for them
+    // (/lib/modules/VERSION, under /usr on a merged-/usr system), and
+    // busybox as the modprobe the kernel runs.
+    let lib = std::fs::canonicalize("/lib").unwrap_or_else(|_| PathBuf::from("/lib"));
+    tree.add_tree_at(
+        &Path::new(GUEST_MODULES).join(version),
+        &lib.join("modules").join(version),
+    )?;
+    tree.add(Path::new(crate::rootfs::BUSYBOX))?;
+    tree.symlink(
+        Path::new(crate::rootfs::BUSYBOX),
+        &Path::new(TOOLS).join("modprobe"),
+    )?;
     for file in HOST_FILES {
         if Path::new(file).exists() {
             tree.add(Path::new(file))?;
@@ -408,12 +515,9 @@ fn fill(tree: &mut GuestTree, suite: &Suite, markers: &SuiteMarkers) -> Result<(
     for generated in &suite.plan.generated {
         tree.add(generated)?;
     }
-    tree.write(Path::new(STAGE2), &stage2_script(suite, markers), 0o755)?;
+    stage2::write(tree, suite, markers)?;
     Ok(())
 }
-
-/// The second stage's path on the disk.
-const STAGE2: &str = "/skiff-suite/init";
 
 /// The kernel version whose modules `scripts/fetch-guest-kernel` kept.
 fn module_version() -> Result<String, SuiteError> {
@@ -553,84 +657,15 @@ fn build_stage1(
     Ok(())
 }
 
-/// The second stage, PID 1 on the disk: the mounts a systemd machine has
-/// (cgroup2 alone), then each test binary.
-fn stage2_script(suite: &Suite, markers: &SuiteMarkers) -> String {
-    let mut script = format!(
-        r#"#!/bin/sh
-# The cgroup2 suite's second stage (written by skiff_testkit::guest::suite).
-export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
-export HOME=/root LANG=C.UTF-8 CI=true INSTA_WORKSPACE_ROOT={workspace}
-export SKIFF_IN_GUEST=1 RUST_BACKTRACE=1 NO_COLOR=1 CLICOLOR=0
-fail() {{ echo "{failed}$*"; /bin/busybox poweroff -f; }}
-mount -t proc proc /proc || fail "mount proc"
-mount -t sysfs sysfs /sys || fail "mount sysfs"
-mkdir -p /dev/pts /dev/shm /dev/mqueue
-mount -t devpts -o gid=5,mode=620,ptmxmode=000 devpts /dev/pts || fail "mount devpts"
-mount -t tmpfs -o mode=1777 tmpfs /dev/shm || fail "mount /dev/shm"
-mount -t mqueue mqueue /dev/mqueue || fail "mount mqueue"
-mount -t tmpfs -o mode=755 tmpfs /run || fail "mount /run"
-mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup || fail "mount cgroup2"
-mkdir /sys/fs/cgroup/suite.scope && echo $$ > /sys/fs/cgroup/suite.scope/cgroup.procs || fail "a cgroup for the suite"
-ip link set lo up || fail "lo up"
-hostname skiff-guest
-cd /
-echo "{begin}"
-echo "kernel: $(uname -r)"
-echo "cgroup mounts: $(grep cgroup /proc/mounts | cut -d' ' -f2,3 | tr '\n' ' ')"
-echo "controllers: $(cat /sys/fs/cgroup/cgroup.controllers)"
-echo "cpus: $(nproc), memory: $(grep MemTotal /proc/meminfo | tr -s ' ' | cut -d' ' -f2-)"
-run() {{
-    name=$1 dir=$2 exe=$3
-    shift 3
-    echo "{run}$name"
-    start=$(date +%s)
-    # What cargo test sets for a test binary at run time.
-    export CARGO_MANIFEST_DIR="$dir" CARGO_PKG_NAME="${{name%%/*}}"
-    cd "$dir" && timeout -s KILL {per_binary} "$exe" --color never "$@" </dev/null >/dev/console 2>&1
-    code=$?
-    cd /
-    echo "{end}$name $code $(( $(date +%s) - start ))"
-}}
-"#,
-        workspace = shell_quote(&suite.workspace.to_string_lossy()),
-        failed = markers.failed,
-        begin = markers.begin,
-        run = markers.run,
-        end = markers.end,
-        per_binary = suite.per_binary.as_secs().max(1),
-    );
-    for test in &suite.plan.tests {
-        let mut line = format!(
-            "run {} {} {}",
-            shell_quote(&test.name),
-            shell_quote(&test.dir.to_string_lossy()),
-            shell_quote(&test.path.to_string_lossy())
-        );
-        for arg in &suite.test_args {
-            line.push(' ');
-            line.push_str(&shell_quote(arg));
-        }
-        script.push_str(&line);
-        script.push('\n');
-    }
-    let _ = write!(
-        script,
-        "echo \"{done}\"\nsync\n/bin/busybox poweroff -f\n",
-        done = markers.done
-    );
-    script
-}
-
 /// The lines the guest prints around each binary. The nonce keeps a test's
 /// own output from being taken for one.
-struct SuiteMarkers {
-    stage1: String,
-    failed: String,
-    begin: String,
-    run: String,
-    end: String,
-    done: String,
+pub(super) struct SuiteMarkers {
+    pub(super) stage1: String,
+    pub(super) failed: String,
+    pub(super) begin: String,
+    pub(super) run: String,
+    pub(super) end: String,
+    pub(super) done: String,
 }
 
 impl SuiteMarkers {
@@ -652,6 +687,9 @@ impl SuiteMarkers {
             facts: Vec::new(),
             results: Vec::new(),
             prepare: Duration::ZERO,
+            files_bytes: 0,
+            image_bytes: 0,
+            leftovers: Vec::new(),
             total: Duration::ZERO,
             completed: false,
         };
@@ -685,13 +723,19 @@ impl SuiteMarkers {
                     report.results.push(result);
                 }
             } else if line.contains(&self.done) {
+                // What follows is the kernel powering off.
+                in_facts = false;
                 report.completed = true;
             } else if let Some(result) = current.as_mut() {
                 if let Some(at) = line.find("test result: ") {
                     result.summary = line[at..].trim().to_string();
                 }
             } else if in_facts {
-                report.facts.push(line.trim().to_string());
+                let fact = line.trim().to_string();
+                if fact.starts_with(LEFT_BEHIND) && fact != format!("{LEFT_BEHIND}nothing") {
+                    report.leftovers.push(fact[LEFT_BEHIND.len()..].to_string());
+                }
+                report.facts.push(fact);
             }
         }
         if let Some(unfinished) = current.take() {
@@ -863,6 +907,60 @@ mod tests {
             report.table().contains("FAILED (101)"),
             "{}",
             report.table()
+        );
+    }
+
+    #[test]
+    fn what_the_tests_left_behind_fails_the_run() {
+        let markers = SuiteMarkers::new("n");
+        let run = |after: &[&str]| {
+            let mut lines = vec![
+                "SKIFF-SUITE-BEGIN n",
+                "SKIFF-SUITE-RUN n ch01-process/one",
+                "SKIFF-SUITE-END n ch01-process/one 0 2",
+                "SKIFF-SUITE-RUN n skiff/two",
+                "SKIFF-SUITE-END n skiff/two 0 5",
+                "SKIFF-SUITE-RUN n skiff/three",
+                "SKIFF-SUITE-END n skiff/three 0 7",
+                "SKIFF-SUITE-BEGIN n",
+                "peak memory in use: 400 MiB",
+            ];
+            lines.extend(after);
+            lines.extend(["SKIFF-SUITE-DONE n", "[ 9.1] reboot: Power down"]);
+            let lines: Vec<String> = lines.iter().map(|s| s.to_string()).collect();
+            markers.parse(&lines, Accel::Kvm)
+        };
+        let clean = run(&["left behind: nothing"]);
+        assert!(clean.passed(), "{clean:?}");
+        assert_eq!(
+            clean.facts,
+            ["peak memory in use: 400 MiB", "left behind: nothing"]
+        );
+        assert_eq!(
+            clean.packages(),
+            [
+                PackageResult {
+                    package: "ch01-process".into(),
+                    binaries: 1,
+                    failed: 0,
+                    seconds: 2
+                },
+                PackageResult {
+                    package: "skiff".into(),
+                    binaries: 2,
+                    failed: 0,
+                    seconds: 12
+                },
+            ]
+        );
+        let leaky = run(&[
+            "left behind: cgroups: /sys/fs/cgroup/docker",
+            "left behind: links: skiff0-1",
+        ]);
+        assert!(!leaky.passed());
+        assert_eq!(
+            leaky.leftovers,
+            ["cgroups: /sys/fs/cgroup/docker", "links: skiff0-1"]
         );
     }
 

@@ -139,17 +139,34 @@ impl Setup {
     /// move along. Subnets given with --subnet are kept.
     pub fn canonical(&self, text: &str) -> String {
         self.remember_networks();
-        // The host's own resolvers differ from machine to machine.
-        let host = ch06_network::files::ResolvConf::host();
-        let resolver = regex::Regex::new(r"(?m)^nameserver (\S+)$").unwrap();
+        // The resolvers a container gets from the host differ from machine
+        // to machine, in address and in number: the host's own (one or
+        // more), or docker's two fallbacks when the host has none a
+        // container can reach (no /etc/resolv.conf, or systemd-resolved's
+        // 127.0.0.53 alone). Each run of them shows as one line.
+        let host = ch06_network::files::ResolvConf::host().reachable_nameservers();
+        let resolver = regex::Regex::new(r"(?m)^nameserver (\S+)\n?").unwrap();
+        // Where the last host resolver's line ended: a line that starts
+        // there continues the run.
+        let mut run_end = None;
         let text = resolver.replace_all(text, |c: &regex::Captures<'_>| {
+            let whole = c.get(0).expect("the whole match");
             let ours = c[1]
                 .parse::<std::net::IpAddr>()
-                .is_ok_and(|ip| host.nameservers.contains(&ip));
-            if ours {
-                "nameserver [HOST'S RESOLVER]".to_string()
-            } else {
-                c[0].to_string()
+                .is_ok_and(|ip| host.contains(&ip));
+            let continues = run_end == Some(whole.start());
+            run_end = ours.then_some(whole.end());
+            match (ours, continues) {
+                (true, true) => String::new(),
+                (true, false) => {
+                    let line_end = if whole.as_str().ends_with('\n') {
+                        "\n"
+                    } else {
+                        ""
+                    };
+                    format!("nameserver [HOST'S RESOLVER]{line_end}")
+                }
+                (false, _) => whole.as_str().to_string(),
             }
         });
         let pool: Subnet = "10.202.0.0/16".parse().unwrap();
