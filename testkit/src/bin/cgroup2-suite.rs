@@ -3,7 +3,9 @@
 //! `skiff_testkit::guest::suite` for what the guest holds and does.
 
 use skiff_testkit::guest::Accel;
-use skiff_testkit::guest::suite::{AccelChoice, Plan, Suite, Toolchain, run};
+use skiff_testkit::guest::suite::{
+    AccelChoice, Plan, Suite, Toolchain, run, stop_on_signals, stopped,
+};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -24,6 +26,11 @@ fn main() {
 }
 
 fn go(suite: &Suite) -> i32 {
+    if let Err(err) = stop_on_signals() {
+        eprintln!(
+            "cgroup2-suite: cannot handle SIGINT and SIGTERM ({err}): a Ctrl-C would leave the disk image behind"
+        );
+    }
     let report = match run(suite) {
         Ok(report) => report,
         Err(err) => {
@@ -64,7 +71,9 @@ fn go(suite: &Suite) -> i32 {
         report.prepare.as_secs(),
         report.total.as_secs()
     );
-    if !report.completed {
+    if stopped() {
+        println!("  stopped by a signal: the guest was killed before its end");
+    } else if !report.completed {
         println!("  the guest did not run to its end (timeout, or a setup step failed)");
     }
     if let Some(log) = &suite.log {

@@ -45,6 +45,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -843,6 +844,40 @@ fn kvm_opens() -> bool {
         .is_ok()
 }
 
+/// Set by SIGINT or SIGTERM once [`stop_on_signals`] is in place.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_signal: std::ffi::c_int) {
+    // An atomic store is async-signal-safe; the console loop looks at it.
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// Makes SIGINT (Ctrl-C) and SIGTERM stop a run cleanly: qemu is killed,
+/// the temporary disk image (gigabytes) is removed, and what ran so far is
+/// reported. Without it, the signal would end this process at once and
+/// leave the image behind. A handler, not `SIG_IGN`: an ignored signal
+/// stays ignored in the programs this process starts (qemu would outlive
+/// a Ctrl-C).
+pub fn stop_on_signals() -> nix::Result<()> {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(on_stop_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is
+        // async-signal-safe, and touches nothing else of the process.
+        unsafe { sigaction(signal, &action) }?;
+    }
+    Ok(())
+}
+
+/// Whether SIGINT or SIGTERM stopped the run.
+pub fn stopped() -> bool {
+    STOP.load(Ordering::Relaxed)
+}
+
 enum Watched {
     /// The guest did not reach its first stage within the probe time.
     NoBoot,
@@ -902,9 +937,9 @@ fn watch(
             Some(by) if !booted => by.min(deadline),
             _ => deadline,
         };
-        if now >= until {
+        if now >= until || stopped() {
             drop(guest);
-            if !booted && booted_by.is_some_and(|by| by <= deadline) {
+            if !booted && !stopped() && booted_by.is_some_and(|by| by <= deadline) {
                 return Ok(Watched::NoBoot);
             }
             return Ok(Watched::Console {
@@ -912,7 +947,8 @@ fn watch(
                 timed_out: true,
             });
         }
-        match lines.recv_timeout(until - now) {
+        // A second at most, to see a stop signal soon.
+        match lines.recv_timeout((until - now).min(Duration::from_secs(1))) {
             Ok(line) => {
                 booted |= line.contains(&markers.stage1);
                 if echo {
