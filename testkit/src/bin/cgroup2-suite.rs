@@ -3,14 +3,17 @@
 //! `skiff_testkit::guest::suite` for what the guest holds and does.
 
 use skiff_testkit::guest::Accel;
-use skiff_testkit::guest::suite::{AccelChoice, Plan, Suite, run};
+use skiff_testkit::guest::suite::{
+    AccelChoice, Plan, Suite, Toolchain, run, stop_on_signals, stopped,
+};
 use std::path::PathBuf;
 use std::time::Duration;
 
 const USAGE: &str =
     "usage: cgroup2-suite --cargo-json FILE --workspace DIR [--memory MIB] [--cpus N]
                      [--accel auto|kvm|tcg] [--module NAME]... [--per-binary SECONDS]
-                     [--timeout SECONDS] [--log FILE] [--quiet] [-- TEST-ARGS...]";
+                     [--timeout SECONDS] [--log FILE] [--quiet]
+                     [--toolchain SYSROOT --cargo-home DIR] [-- TEST-ARGS...]";
 
 fn main() {
     match parse(std::env::args().skip(1).collect()) {
@@ -23,6 +26,11 @@ fn main() {
 }
 
 fn go(suite: &Suite) -> i32 {
+    if let Err(err) = stop_on_signals() {
+        eprintln!(
+            "cgroup2-suite: cannot handle SIGINT and SIGTERM ({err}): a Ctrl-C would leave the disk image behind"
+        );
+    }
     let report = match run(suite) {
         Ok(report) => report,
         Err(err) => {
@@ -63,7 +71,9 @@ fn go(suite: &Suite) -> i32 {
         report.prepare.as_secs(),
         report.total.as_secs()
     );
-    if !report.completed {
+    if stopped() {
+        println!("  stopped by a signal: the guest was killed before its end");
+    } else if !report.completed {
         println!("  the guest did not run to its end (timeout, or a setup step failed)");
     }
     if let Some(log) = &suite.log {
@@ -94,7 +104,10 @@ fn parse(args: Vec<String>) -> Result<Suite, String> {
         kvm_probe: Duration::from_secs(30),
         log: None,
         echo: true,
+        toolchain: None,
     };
+    let mut sysroot = None;
+    let mut cargo_home = None;
     let mut args = args.into_iter();
     let seconds = |value: Option<String>, flag: &str| -> Result<Duration, String> {
         value
@@ -133,10 +146,22 @@ fn parse(args: Vec<String>) -> Result<Suite, String> {
             "--timeout" => suite.timeout = seconds(args.next(), "--timeout")?,
             "--log" => suite.log = Some(args.next().ok_or("--log needs a file")?.into()),
             "--quiet" => suite.echo = false,
+            "--toolchain" => sysroot = Some(args.next().ok_or("--toolchain needs a sysroot")?),
+            "--cargo-home" => {
+                cargo_home = Some(args.next().ok_or("--cargo-home needs a directory")?)
+            }
             "--" => suite.test_args.extend(args.by_ref()),
             other => return Err(format!("unknown argument {other:?}")),
         }
     }
+    suite.toolchain = match (sysroot, cargo_home) {
+        (Some(sysroot), Some(cargo_home)) => Some(Toolchain {
+            sysroot: sysroot.into(),
+            cargo_home: cargo_home.into(),
+        }),
+        (None, None) => None,
+        _ => return Err("--toolchain and --cargo-home go together".to_string()),
+    };
     let cargo_json = cargo_json.ok_or("--cargo-json is required")?;
     suite.workspace = workspace.ok_or("--workspace is required")?.into();
     let messages =

@@ -174,12 +174,12 @@ impl GuestTree {
         }
         if std::fs::symlink_metadata(&staged).is_err() {
             match how {
-                Copy::Link => link_or_copy(&real, &staged, &meta)?,
+                Copy::Link | Copy::Plain => link_or_copy(&real, &staged, &meta)?,
                 Copy::Strip => strip(&real, &staged)?,
             }
             self.bytes += std::fs::metadata(&staged).map(|m| m.len()).unwrap_or(0);
         }
-        if meta.mode() & 0o111 != 0 && is_elf(&real) {
+        if !matches!(how, Copy::Plain) && meta.mode() & 0o111 != 0 && is_elf(&real) {
             for library in super::shared_libraries(&real) {
                 self.add(&library)?;
             }
@@ -310,9 +310,22 @@ impl GuestTree {
         Ok(())
     }
 
+    /// Adds the files under `dir` as they are, without looking for the
+    /// libraries of its executables: for a tree that carries its own
+    /// (a Rust toolchain's `lib/`, found through `$ORIGIN`). Add the
+    /// executables that need the system's libraries first, with
+    /// [`GuestTree::add`].
+    pub fn add_tree_plain(&mut self, dir: &Path) -> Result<(), DiskError> {
+        self.walk(dir, &[], Copy::Plain)
+    }
+
     /// Adds the files under `dir`, but not below directories named in
     /// `skip` (`target`, `.git`).
     pub fn add_tree(&mut self, dir: &Path, skip: &[&str]) -> Result<(), DiskError> {
+        self.walk(dir, skip, Copy::Link)
+    }
+
+    fn walk(&mut self, dir: &Path, skip: &[&str], how: Copy) -> Result<(), DiskError> {
         let entries = std::fs::read_dir(dir).map_err(io("read", dir))?;
         for entry in entries {
             let entry = entry.map_err(io("read", dir))?;
@@ -322,9 +335,9 @@ impl GuestTree {
                 continue;
             }
             if kind.is_dir() {
-                self.add_tree(&path, skip)?;
+                self.walk(&path, skip, how)?;
             } else {
-                self.add(&path)?;
+                self.add_with(&path, how)?;
             }
         }
         Ok(())
@@ -357,8 +370,14 @@ impl GuestTree {
 
 #[derive(Debug, Clone, Copy)]
 enum Copy {
+    /// Linked or copied, with an executable's libraries.
     Link,
+    /// Debug information stripped, with the executable's libraries.
     Strip,
+    /// Linked or copied, and nothing more: for a tree whose executables
+    /// find their libraries in the tree itself (`$ORIGIN`), which `ldd`
+    /// cannot always follow.
+    Plain,
 }
 
 /// `path` made absolute against the current directory.

@@ -426,7 +426,7 @@ impl Machine {
         if self.unplugged_nic {
             // No -netdev: qemu warns that the card has no peer, and
             // drops what the guest sends through it.
-            command.args(["-device", "virtio-net-pci"]);
+            command.args(["-device", "virtio-net-pci,romfile="]);
         }
         if let Some(disk) = &self.disk {
             command.arg("-drive").arg(format!(

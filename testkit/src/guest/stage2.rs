@@ -107,7 +107,7 @@ fn init(suite: &Suite, markers: &SuiteMarkers) -> String {
 export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:{tools}
 export HOME=/root LANG=C.UTF-8 CI=true INSTA_WORKSPACE_ROOT={workspace}
 export SKIFF_IN_GUEST=1 RUST_BACKTRACE=1 NO_COLOR=1 CLICOLOR=0
-fail() {{ echo "{failed}$*"; /bin/busybox poweroff -f; }}
+{toolchain}fail() {{ echo "{failed}$*"; /bin/busybox poweroff -f; }}
 mount -t proc proc /proc || fail "mount proc"
 mount -t sysfs sysfs /sys || fail "mount sysfs"
 mkdir -p /dev/pts /dev/shm /dev/mqueue
@@ -151,6 +151,7 @@ run() {{
 }}
 "#,
         workspace = shell_quote(&suite.workspace.to_string_lossy()),
+        toolchain = toolchain_env(suite),
         tools = TOOLS,
         failed = markers.failed,
         begin = markers.begin,
@@ -188,4 +189,19 @@ sync
         done = markers.done
     );
     script
+}
+
+/// The toolchain's variables, as `cargo test` sets `CARGO` for a test (a
+/// test that builds something runs the cargo that built it), and rustc on
+/// the `PATH`; nothing when the guest has no toolchain.
+fn toolchain_env(suite: &Suite) -> String {
+    match &suite.toolchain {
+        Some(toolchain) if suite.plan.needs_cargo() => format!(
+            "export CARGO={} RUSTC={} PATH=\"$PATH\":{}\n",
+            shell_quote(&toolchain.cargo().to_string_lossy()),
+            shell_quote(&toolchain.rustc().to_string_lossy()),
+            shell_quote(&toolchain.sysroot.join("bin").to_string_lossy()),
+        ),
+        _ => String::new(),
+    }
 }

@@ -45,6 +45,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -246,6 +247,12 @@ pub const BOOT_MODULES: &[&str] = &["virtio_pci", "virtio_blk", "virtio_net"];
 /// nftables' `ip` tables, and the tests pass both ways.
 pub const DEFAULT_MODULES: &[&str] = &["overlay", "loop"];
 
+/// The room the guest's disk has beside its files: the tests write under
+/// `/tmp` (image stores, layers, containers) and the checker builds
+/// starter trees. The image is sparse: only what is written takes space
+/// on the host.
+const FREE_BYTES: u64 = 6 << 30;
+
 /// Which accelerator to use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AccelChoice {
@@ -278,6 +285,59 @@ pub struct Suite {
     pub log: Option<PathBuf>,
     /// Echo the console as it comes.
     pub echo: bool,
+    /// The Rust toolchain, for the packages whose tests run cargo
+    /// ([`CARGO_PACKAGES`]).
+    pub toolchain: Option<Toolchain>,
+}
+
+/// The packages whose tests run cargo themselves: the checker builds each
+/// chapter's starter tree (`cargo build --offline`) and checks what the
+/// build gives. When the plan holds one of their tests, the guest gets the
+/// toolchain, the crates' sources and a linker.
+pub const CARGO_PACKAGES: &[&str] = &["skiff-check"];
+
+/// The C toolchain rustc links with (`cc`), with the C library's files
+/// for linking, as Debian packages.
+pub const LINKER_PACKAGES: &[&str] = &["gcc", "libc6-dev"];
+
+/// `cc` itself: Debian's alternatives link (`/usr/bin/cc ->
+/// /etc/alternatives/cc -> /usr/bin/gcc`), which no package lists.
+pub const LINKER_FILES: &[&str] = &["/usr/bin/cc"];
+
+/// The target the toolchain builds for: the guest's, which is the host's.
+const HOST_TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// A Rust toolchain on the host, put in the guest at the same paths.
+#[derive(Debug, Clone)]
+pub struct Toolchain {
+    /// `rustc --print sysroot`: its `bin/` (cargo, rustc) and `lib/`
+    /// (rustc's libraries and the standard library) go in.
+    pub sysroot: PathBuf,
+    /// `$CARGO_HOME` (`~/.cargo`): its `registry/` (the index, the crates
+    /// and their sources) goes in, for `cargo build --offline`.
+    pub cargo_home: PathBuf,
+}
+
+impl Toolchain {
+    /// The toolchain's cargo.
+    pub fn cargo(&self) -> PathBuf {
+        self.sysroot.join("bin/cargo")
+    }
+
+    /// The toolchain's rustc.
+    pub fn rustc(&self) -> PathBuf {
+        self.sysroot.join("bin/rustc")
+    }
+}
+
+impl Plan {
+    /// Whether a test of the plan runs cargo ([`CARGO_PACKAGES`]).
+    pub fn needs_cargo(&self) -> bool {
+        self.tests.iter().any(|test| {
+            let package = test.name.split('/').next().unwrap_or_default();
+            CARGO_PACKAGES.contains(&package)
+        })
+    }
 }
 
 /// How one test binary did.
@@ -407,7 +467,7 @@ pub fn run(suite: &Suite) -> Result<Report, SuiteError> {
         // /tmp is on the disk, as on a Debian machine: room for what the
         // tests write there (the image is sparse: only what is written
         // takes space).
-        make_ext4(&tree, &image, 3 << 30)?;
+        make_ext4(&tree, &image, FREE_BYTES)?;
         files_bytes = tree.bytes();
     }
     let image_bytes = std::fs::metadata(&image)
@@ -514,6 +574,36 @@ fn fill(
     }
     for generated in &suite.plan.generated {
         tree.add(generated)?;
+    }
+    if suite.plan.needs_cargo() {
+        let toolchain = suite.toolchain.as_ref().ok_or_else(|| {
+            SuiteError::Guest(format!(
+                "the tests of {} run cargo: give the guest a toolchain (--toolchain SYSROOT \
+                 --cargo-home DIR; scripts/cgroup2-suite does)",
+                CARGO_PACKAGES.join(", ")
+            ))
+        })?;
+        // The programs first, with the system's libraries they need
+        // (libz, libgcc_s...); then the rest as it is: the toolchain's
+        // programs find its libraries through $ORIGIN.
+        let linker = toolchain
+            .sysroot
+            .join("lib/rustlib")
+            .join(HOST_TARGET)
+            .join("bin/rust-lld");
+        for program in [toolchain.cargo(), toolchain.rustc(), linker] {
+            if program.exists() {
+                tree.add(&program)?;
+            }
+        }
+        for dir in ["bin", "lib"] {
+            tree.add_tree_plain(&toolchain.sysroot.join(dir))?;
+        }
+        tree.add_tree(&toolchain.cargo_home.join("registry"), &[])?;
+        tree.add_packages_with_dependencies(LINKER_PACKAGES)?;
+        for file in LINKER_FILES {
+            tree.add(Path::new(file))?;
+        }
     }
     stage2::write(tree, suite, markers)?;
     Ok(())
@@ -754,6 +844,40 @@ fn kvm_opens() -> bool {
         .is_ok()
 }
 
+/// Set by SIGINT or SIGTERM once [`stop_on_signals`] is in place.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_stop_signal(_signal: std::ffi::c_int) {
+    // An atomic store is async-signal-safe; the console loop looks at it.
+    STOP.store(true, Ordering::Relaxed);
+}
+
+/// Makes SIGINT (Ctrl-C) and SIGTERM stop a run cleanly: qemu is killed,
+/// the temporary disk image (gigabytes) is removed, and what ran so far is
+/// reported. Without it, the signal would end this process at once and
+/// leave the image behind. A handler, not `SIG_IGN`: an ignored signal
+/// stays ignored in the programs this process starts (qemu would outlive
+/// a Ctrl-C).
+pub fn stop_on_signals() -> nix::Result<()> {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    let action = SigAction::new(
+        SigHandler::Handler(on_stop_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for signal in [Signal::SIGINT, Signal::SIGTERM] {
+        // SAFETY: the handler only stores to an atomic, which is
+        // async-signal-safe, and touches nothing else of the process.
+        unsafe { sigaction(signal, &action) }?;
+    }
+    Ok(())
+}
+
+/// Whether SIGINT or SIGTERM stopped the run.
+pub fn stopped() -> bool {
+    STOP.load(Ordering::Relaxed)
+}
+
 enum Watched {
     /// The guest did not reach its first stage within the probe time.
     NoBoot,
@@ -813,9 +937,9 @@ fn watch(
             Some(by) if !booted => by.min(deadline),
             _ => deadline,
         };
-        if now >= until {
+        if now >= until || stopped() {
             drop(guest);
-            if !booted && booted_by.is_some_and(|by| by <= deadline) {
+            if !booted && !stopped() && booted_by.is_some_and(|by| by <= deadline) {
                 return Ok(Watched::NoBoot);
             }
             return Ok(Watched::Console {
@@ -823,7 +947,8 @@ fn watch(
                 timed_out: true,
             });
         }
-        match lines.recv_timeout(until - now) {
+        // A second at most, to see a stop signal soon.
+        match lines.recv_timeout((until - now).min(Duration::from_secs(1))) {
             Ok(line) => {
                 booted |= line.contains(&markers.stage1);
                 if echo {
