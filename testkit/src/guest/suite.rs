@@ -441,12 +441,53 @@ impl Report {
     }
 }
 
+/// How a run's work directory (the disk image, gigabytes) is named in
+/// `TMPDIR`: this prefix, the pid of the run, a dash, a random part.
+const WORK_PREFIX: &str = "skiff-cgroup2-suite-";
+
+/// Removes the work directories of runs that are gone. A run removes its
+/// own at its end, on Ctrl-C too ([`stop_on_signals`]); a SIGKILL leaves it,
+/// and with it a disk image of several GiB. The pid in the name tells whose
+/// it is: one whose process no longer exists is stale. (A pid used again by
+/// another process keeps its directory until that process ends: wrong only
+/// in the safe direction.)
+pub fn remove_stale_work_dirs(tmp: &Path) -> Vec<PathBuf> {
+    let mut removed = Vec::new();
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return removed;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(WORK_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        if Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        if std::fs::remove_dir_all(entry.path()).is_ok() {
+            removed.push(entry.path());
+        }
+    }
+    removed
+}
+
 /// Builds the guest, runs every test binary of the plan in it, and reports.
 pub fn run(suite: &Suite) -> Result<Report, SuiteError> {
     let started = Instant::now();
     let version = module_version()?;
+    for stale in remove_stale_work_dirs(&std::env::temp_dir()) {
+        eprintln!(
+            "cgroup2-suite: removed {}, left by a run that was killed",
+            stale.display()
+        );
+    }
     let work = tempfile::Builder::new()
-        .prefix("skiff-cgroup2-suite-")
+        .prefix(&format!("{WORK_PREFIX}{}-", std::process::id()))
         .tempdir()
         .map_err(io_error("create a temporary directory"))?;
     let nonce = format!(
@@ -974,6 +1015,24 @@ fn watch(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_work_dirs_of_ended_runs_are_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        // No pid reaches 999999999 (pid_max is at most 2^22).
+        let stale = tmp.path().join(format!("{WORK_PREFIX}999999999-x1"));
+        let live = tmp
+            .path()
+            .join(format!("{WORK_PREFIX}{}-x2", std::process::id()));
+        let other = tmp.path().join("skiff-cgroup2-suite-notapid-x3");
+        for dir in [&stale, &live, &other] {
+            std::fs::create_dir_all(dir.join("root")).unwrap();
+            std::fs::write(dir.join("disk.ext4"), b"image").unwrap();
+        }
+        assert_eq!(remove_stale_work_dirs(tmp.path()), vec![stale.clone()]);
+        assert!(!stale.exists());
+        assert!(live.exists() && other.exists());
+    }
 
     #[test]
     fn modules_load_dependencies_first() {
