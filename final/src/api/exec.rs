@@ -334,18 +334,23 @@ impl Helper {
             }
             let _ = input.shutdown().await;
         });
-        // A terminal's master never reads end-of-file while we hold it:
-        // the helper's exit ends the output instead.
+        // A terminal's master never reads end-of-file: once the command
+        // has exited, it gives what the command wrote last (still in the
+        // terminal's buffer when the exit is known) and then EIO, as soon
+        // as nothing holds the terminal. A process the command left in
+        // the background may hold it for ever: the wait is bounded.
         let terminal = self.terminal.take();
         self.finish(daemon, exec_id, container).await;
         drop(terminal);
-        if tty {
-            for output in &outputs {
-                output.abort();
-            }
-        }
         for output in outputs {
-            let _ = output.await;
+            if tty {
+                let abort = output.abort_handle();
+                if tokio::time::timeout(TERMINAL_DRAIN, output).await.is_err() {
+                    abort.abort();
+                }
+            } else {
+                let _ = output.await;
+            }
         }
         // The end of the stream only once the exit code is known: the
         // docker CLI asks for it as soon as the stream ends.
@@ -359,6 +364,10 @@ impl Helper {
 
 /// The descriptor the helper finds its console socket on.
 const CONSOLE_FD: i32 = 3;
+
+/// How long the output of an exec with a terminal is read after the
+/// command's exit, at most (see `relay`).
+const TERMINAL_DRAIN: std::time::Duration = std::time::Duration::from_millis(500);
 
 // ANCHOR: receive_master
 /// Receives the terminal's master side from the helper (an `SCM_RIGHTS`
