@@ -21,6 +21,7 @@
 
 pub mod attach;
 pub mod io;
+pub mod memory;
 
 use crate::engine::{SkiffEngine, Spec};
 use crate::logs::{LogWriter, log_path};
@@ -52,6 +53,7 @@ pub fn main(root: &Path, args: &ShimArgs) -> ! {
         // SAFETY: the daemon passed us this descriptor, open, for us alone.
         File::from(unsafe { OwnedFd::from_raw_fd(fd) })
     });
+    memory::one_arena();
     detach();
     let code = match run(root, args, &mut status) {
         Ok(code) => code,
@@ -104,6 +106,7 @@ fn run(root: &Path, args: &ShimArgs, status: &mut Option<File>) -> anyhow::Resul
     let mut server = attach::Server::bind(Path::new("attach.sock"), &spec, stdio.input())?;
     report(status, "listening");
     server.accept_waiting(args.attached)?;
+    drop(spec);
 
     // Still single-threaded: the container is created from here.
     stdio.install()?;
@@ -113,12 +116,10 @@ fn run(root: &Path, args: &ShimArgs, status: &mut Option<File>) -> anyhow::Resul
     report(status, "started");
     drop(status.take());
     // Setting up took memory (the spec parsed, the container's files
-    // written) that is free now, but the C allocator keeps freed memory
-    // in its heap for later. This process lives as long as the container
-    // and allocates little from here on: the memory goes back to the
-    // kernel, which makes a shim cost less per container.
-    // SAFETY: malloc_trim only walks the allocator's own free lists.
-    unsafe { libc::malloc_trim(0) };
+    // written, deep calls on the stack) that is free now but still
+    // resident: it goes back to the kernel, since this process lives as
+    // long as the container and needs little from here on.
+    memory::give_back_setup_memory();
 
     // From here on, threads: the container exists.
     let pumps = stdio.pump(log.clone(), server.clients());
