@@ -215,7 +215,15 @@ pub const PACKAGES: &[&str] = &[
     "containerd",
     "runc",
     "docker-compose",
+    // msgfmt, which checks the book's translation catalogs (tools/book-i18n).
+    "gettext",
 ];
+
+/// Programs the tests run that no Debian package brings: `mdbook`
+/// (tools/book-i18n builds books with it), installed by `cargo install`.
+/// Each is taken from the `PATH` of the run, put at its own path, and
+/// linked from the guest's tools directory, which is on the guest's `PATH`.
+pub const PATH_PROGRAMS: &[&str] = &["mdbook"];
 
 /// Single host files the guest needs besides the packages: the users and
 /// groups the tests switch to, name resolution for `localhost`, Debian's
@@ -606,6 +614,12 @@ fn fill(
             tree.add(Path::new(file))?;
         }
     }
+    for program in PATH_PROGRAMS {
+        if let Some(path) = on_path(program) {
+            tree.add(&path)?;
+            tree.symlink(&path, &Path::new(TOOLS).join(program))?;
+        }
+    }
     tree.add_tree(&suite.workspace, &["target", ".git"])?;
     for test in &suite.plan.tests {
         tree.add_stripped(&test.path)?;
@@ -648,6 +662,14 @@ fn fill(
     }
     stage2::write(tree, suite, markers)?;
     Ok(())
+}
+
+/// Where `program` is on this process's `PATH`, if anywhere.
+fn on_path(program: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|candidate| candidate.is_file())
 }
 
 /// The kernel version whose modules `scripts/fetch-guest-kernel` kept.
