@@ -39,6 +39,10 @@ pub struct ExecConfig {
     pub user: String,
     pub privileged: bool,
     /// `--detach-keys`: the sequence that leaves a terminal session running.
+    /// dockerd reads its bodies with Go's JSON decoder, which matches field
+    /// names whatever their case, and docker-py sends this one as
+    /// `detachKeys` (from the client's config file).
+    #[serde(alias = "detachKeys")]
     pub detach_keys: String,
 }
 
@@ -93,6 +97,10 @@ pub async fn create(
 #[serde(rename_all = "PascalCase", default)]
 pub struct StartBody {
     detach: bool,
+    /// Whether the client takes the output raw, as one stream; otherwise
+    /// it is framed by stream, whether or not the command has a terminal
+    /// (dockerd decides by this field of the start, not by the exec's).
+    tty: bool,
 }
 
 // ANCHOR: start
@@ -135,15 +143,15 @@ pub async fn start(
         return Ok(StatusCode::OK.into_response());
     }
     let on_upgrade = hyper::upgrade::on(&mut request);
-    let tty = config.tty;
+    let raw = start.tty;
     tokio::spawn(async move {
         if let Ok(upgraded) = on_upgrade.await {
             helper
-                .relay(TokioIo::new(upgraded), daemon, exec_id, container_id)
+                .relay(TokioIo::new(upgraded), raw, daemon, exec_id, container_id)
                 .await;
         }
     });
-    Ok(super::attach::switching(tty))
+    Ok(super::attach::switching(raw))
 }
 // ANCHOR_END: start
 
@@ -243,10 +251,17 @@ impl Helper {
     }
 
     // ANCHOR: relay
-    /// Copies the client's input to the helper and its output back (framed
-    /// without a terminal), then records the exit.
-    async fn relay<C>(mut self, client: C, daemon: Arc<Daemon>, exec_id: String, container: String)
-    where
+    /// Copies the client's input to the helper and its output back (raw
+    /// when the start asked for it, framed by stream otherwise), then
+    /// records the exit.
+    async fn relay<C>(
+        mut self,
+        client: C,
+        raw: bool,
+        daemon: Arc<Daemon>,
+        exec_id: String,
+        container: String,
+    ) where
         C: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     {
         let (mut client_read, mut client_write) = tokio::io::split(client);
@@ -290,7 +305,7 @@ impl Helper {
                         return None;
                     }
                 };
-                let result = if tty {
+                let result = if raw {
                     client_write.write_all(&data).await
                 } else {
                     let mut frame = frames::header(stream, data.len()).to_vec();

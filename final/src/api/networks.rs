@@ -120,7 +120,9 @@ pub async fn list(
     .await
 }
 
-/// `name=`, `id=` (prefixes, as docker matches them), `driver=`, `label=`.
+/// `name=`, `id=` (prefixes, as docker matches them), `driver=`, `label=`,
+/// `type=custom|builtin` (docker's predefined networks are the builtin ones:
+/// `bridge`, `host` and `none`; every network a user made is custom).
 fn network_matches(filters: &Filters, network: &Value) -> bool {
     let field = |key: &str| network[key].as_str().unwrap_or_default().to_string();
     let any = |key: &str, test: &dyn Fn(&str) -> bool| {
@@ -133,8 +135,15 @@ fn network_matches(filters: &Filters, network: &Value) -> bool {
     any("name", &|w| field("Name").contains(w))
         && any("id", &|w| field("Id").starts_with(w))
         && any("driver", &|w| field("Driver") == w)
+        && any("type", &|w| {
+            let builtin = PREDEFINED.contains(&field("Name").as_str());
+            (w == "builtin" && builtin) || (w == "custom" && !builtin)
+        })
         && filters.labels_match(&labels)
 }
+
+/// The networks every docker host has, which `type=builtin` lists.
+const PREDEFINED: [&str; 3] = ["bridge", "host", "none"];
 
 /// `GET /networks/{id}`: `docker network inspect`.
 pub async fn inspect(
