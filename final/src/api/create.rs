@@ -198,6 +198,22 @@ pub async fn create(
 }
 // ANCHOR_END: create
 
+/// The environment entries of a request (`Env` of a container or an exec)
+/// without the bare names (`KEY` with no `=`).
+///
+/// The run path reads a bare name as a learner's `-e KEY`: "copy KEY from
+/// my environment" (chapter 1's `apply_env_flag`), which is right for a
+/// command line, where the environment is the user's. Here it would be the
+/// daemon's: any client of the API could read the daemon's variables into
+/// a container. (The docker CLI and skiff's own resolve `-e KEY` before they
+/// send the request; dockerd reads a bare name that still comes as "unset
+/// KEY".) So the daemon drops them: the container gets no value for KEY.
+pub fn without_bare_names(env: Vec<String>) -> Vec<String> {
+    env.into_iter()
+        .filter(|entry| entry.contains('='))
+        .collect()
+}
+
 /// Finds an image by reference, or by (a prefix of) its id.
 pub fn find_image(daemon: &Daemon, name: &str) -> ApiResult<Reference> {
     let store = daemon.engine.images().store();
@@ -283,7 +299,7 @@ fn spec_of(
                 },
                 process: ProcessArgs {
                     flags: ProcessFlags {
-                        env: body.env.unwrap_or_default(),
+                        env: without_bare_names(body.env.unwrap_or_default()),
                         workdir: Some(body.working_dir)
                             .filter(|d| !d.is_empty())
                             .map(Into::into),

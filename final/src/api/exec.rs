@@ -61,8 +61,9 @@ pub struct ExecInstance {
 pub async fn create(
     State(daemon): State<Arc<Daemon>>,
     Path(id): Path<String>,
-    GoJson(config): GoJson<ExecConfig>,
+    GoJson(mut config): GoJson<ExecConfig>,
 ) -> ApiResult<Response> {
+    config.env = config.env.map(super::create::without_bare_names);
     if config.cmd.is_empty() {
         return Err(ApiError::bad_request("no command given: Cmd is empty"));
     }
