@@ -24,13 +24,28 @@ fn record(t: &mut Transcript, image: &TestImage, mut command: Command) -> i32 {
 
 /// What the build left in the store's work directory (the contexts).
 fn leftovers(daemon: &TestDaemon) -> Vec<String> {
-    std::fs::read_dir(daemon.root().join("tmp"))
+    names_in(daemon, "tmp")
+}
+
+/// The names in `dir` of the daemon's root, sorted.
+fn names_in(daemon: &TestDaemon, dir: &str) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(daemon.root().join(dir))
         .map(|dir| {
             dir.flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
                 .collect()
         })
-        .unwrap_or_default()
+        .unwrap_or_default();
+    names.sort();
+    names
+}
+
+/// Writes `text` as the Dockerfile of the context `dir` of the daemon's
+/// work directory.
+fn write_dockerfile(daemon: &TestDaemon, dir: &str, text: &str) {
+    let dir = daemon.work().join(dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("Dockerfile"), text).unwrap();
 }
 
 #[test]
@@ -105,11 +120,7 @@ fn transcript_build_with_docker_and_skiff() {
 fn transcript_build_errors() {
     let daemon = TestDaemon::start();
     let image = TestImage::push();
-    let write = |dir: &str, text: &str| {
-        let dir = daemon.work().join(dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        std::fs::write(dir.join("Dockerfile"), text).unwrap();
-    };
+    let write = |dir: &str, text: &str| write_dockerfile(&daemon, dir, text);
     write("typo", &format!("FROM {}\nRUNN echo hi\n", image.name));
     write(
         "fails",
@@ -190,4 +201,47 @@ fn output_without_line_breaks_arrives_whole() {
         assert!(line.bytes().all(|b| b == b'a'), "{client}");
         assert!(out.contains("\nend\n"), "{client}");
     }
+}
+
+#[test]
+fn system_prune_takes_the_build_cache_and_what_no_image_uses() {
+    let daemon = TestDaemon::start();
+    let image = TestImage::push();
+    let write = |dir: &str, text: &str| write_dockerfile(&daemon, dir, text);
+    write(
+        "kept",
+        &format!("FROM {}\nRUN echo kept > /kept\n", image.name),
+    );
+    write("untagged", "FROM kept:1\nRUN echo gone > /gone\n");
+    daemon.ok(daemon.docker(&["build", "-q", "-t", "kept:1", "kept"]));
+    let kept_layers = names_in(&daemon, "layers");
+    // A build without a name: its step's layer is kept by nothing but
+    // the cache.
+    daemon.ok(daemon.docker(&["build", "-q", "untagged"]));
+    assert_eq!(names_in(&daemon, "layers").len(), kept_layers.len() + 1);
+    assert!(!names_in(&daemon, "build-cache").is_empty());
+
+    let pruned = daemon.ok(daemon.docker(&["system", "prune", "-f"]));
+    assert!(pruned.contains("Deleted build cache objects:"), "{pruned}");
+    assert!(pruned.contains("Total reclaimed space:"), "{pruned}");
+    assert!(names_in(&daemon, "build-cache").is_empty());
+    assert_eq!(names_in(&daemon, "layers"), kept_layers);
+    // What an image uses stays: it runs, and builds again from scratch.
+    let out =
+        daemon.ok(daemon.docker(&["run", "--rm", "--network", "none", "kept:1", "cat", "/kept"]));
+    assert_eq!(out, "kept\n");
+    daemon.ok(daemon.docker(&["build", "-q", "untagged"]));
+    // skiff's own verbs: the same endpoint.
+    let pruned = daemon.ok(daemon.skiff(&["system", "prune", "-f"]));
+    assert!(pruned.contains("Deleted build cache objects:"), "{pruned}");
+    assert!(pruned.ends_with("B\n"), "{pruned}");
+    assert_eq!(names_in(&daemon, "layers"), kept_layers);
+    daemon.ok(daemon.docker(&["build", "-q", "untagged"]));
+    let pruned = daemon.ok(daemon.skiff(&["builder", "prune", "-f"]));
+    assert!(
+        pruned.starts_with("Deleted build cache objects:"),
+        "{pruned}"
+    );
+    assert_eq!(names_in(&daemon, "layers"), kept_layers);
+    assert!(names_in(&daemon, "build-cache").is_empty());
 }

@@ -264,6 +264,23 @@ impl Drop for WorkDir {
     }
 }
 
+/// The names in directory `dir`; none when it does not exist.
+fn entry_names(dir: &Path) -> Result<Vec<String>> {
+    let entries = match fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io_err("list", dir)(e)),
+    };
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(io_err("list", dir))?;
+        if let Some(name) = entry.file_name().to_str() {
+            names.push(name.to_string());
+        }
+    }
+    Ok(names)
+}
+
 /// Removes a file or a directory tree. Unpacked layers may hold directories
 /// without write permission (mode 0555 is common in images); when that
 /// stops the removal of an unprivileged user, the directories are made
@@ -660,13 +677,10 @@ impl Store {
             if used_layers.contains(chain_id) || removed.contains(chain_id) {
                 continue;
             }
-            let layer = self.layer_path(chain_id);
-            if !layer.exists() {
+            if !self.layer_path(chain_id).exists() {
                 continue;
             }
-            let doomed = self.tmp_dir().join(unique_name("removed-layer"));
-            fs::rename(&layer, &doomed).map_err(io_err("rename", &layer))?;
-            remove_tree(&doomed).map_err(io_err("remove", &doomed))?;
+            self.discard_layer(chain_id)?;
             explain!("remove layer {}", chain_id.short());
             removed.push(chain_id.clone());
         }
@@ -684,6 +698,68 @@ impl Store {
         Ok(removed)
     }
     // ANCHOR_END: remove_image
+
+    /// Removes an unpacked layer: first renamed into `tmp/` (one rename:
+    /// a mount that looks for it finds it whole or not at all), then removed.
+    fn discard_layer(&self, chain_id: &Digest) -> Result<()> {
+        let layer = self.layer_path(chain_id);
+        let doomed = self.tmp_dir().join(unique_name("removed-layer"));
+        fs::rename(&layer, &doomed).map_err(io_err("rename", &layer))?;
+        remove_tree(&doomed).map_err(io_err("remove", &doomed))
+    }
+
+    /// Removes every unpacked layer and every blob that no image record
+    /// references, and returns their digests with the bytes they took.
+    ///
+    /// A build leaves such things behind: the layers of its steps when it
+    /// names no image, the layers its cache entries point at once the
+    /// image is gone (`docker builder prune` and `docker system prune` ask
+    /// for them back). The lock is taken exclusively, so this waits for
+    /// every build and pull, which hold it shared for as long as they use
+    /// a layer they have not recorded yet.
+    pub fn remove_unreferenced(&self) -> Result<Vec<(Digest, u64)>> {
+        let _lock = self.lock(true)?;
+        let records = self.images()?;
+        let used_layers: HashSet<String> = records
+            .iter()
+            .flat_map(|r| &r.layers)
+            .map(|d| d.hex().to_string())
+            .collect();
+        let used_blobs: HashSet<&Digest> =
+            records.iter().flat_map(|r| r.referenced_blobs()).collect();
+        let mut removed = Vec::new();
+        let layers = self.root.join("layers");
+        for hex in entry_names(&layers)? {
+            let Ok(chain_id) = Digest::parse(&format!("sha256:{hex}")) else {
+                continue;
+            };
+            if used_layers.contains(&hex) {
+                continue;
+            }
+            let size = crate::history::directory_size(&self.layer_path(&chain_id)).unwrap_or(0);
+            self.discard_layer(&chain_id)?;
+            explain!("remove layer {} (no image uses it)", chain_id.short());
+            removed.push((chain_id, size));
+        }
+        let blobs = self.root.join("blobs").join("sha256");
+        for hex in entry_names(&blobs)? {
+            let Ok(digest) = Digest::parse(&format!("sha256:{hex}")) else {
+                continue;
+            };
+            if used_blobs.contains(&digest) {
+                continue;
+            }
+            let path = self.blob_path(&digest);
+            let size = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            match fs::remove_file(&path) {
+                Ok(()) => explain!("remove blob {} (no image uses it)", digest.short()),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(io_err("remove", &path)(e)),
+            }
+            removed.push((digest, size));
+        }
+        Ok(removed)
+    }
 
     // ANCHOR: clean_tmp
     /// Removes what interrupted pulls left under `tmp/`.

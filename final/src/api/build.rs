@@ -458,3 +458,32 @@ pub fn image_pull_main(root: &Path, image: &str) -> anyhow::Result<i32> {
     println!("Status: Downloaded newer image for {reference}");
     Ok(0)
 }
+
+// ANCHOR: prune
+/// `POST /build/prune`: `docker builder prune`, and the build-cache part of
+/// `docker system prune`. The cache's entries go (each is a hint: a step
+/// without one runs again), then every layer and blob no image uses: the
+/// layers of steps that only the cache, or an untagged build, had.
+pub async fn prune(State(daemon): State<Arc<Daemon>>) -> ApiResult<axum::Json<Value>> {
+    blocking(move || {
+        let images = daemon.engine.images();
+        let cache = ch05_images::build::cache::Cache::open(images.root())
+            .map_err(|e| ApiError::internal(ch01_process::exit::report(&e)))?;
+        let mut freed = cache
+            .clear()
+            .map_err(|e| ApiError::internal(ch01_process::exit::report(&e)))?;
+        freed.extend(
+            images
+                .store()
+                .remove_unreferenced()
+                .map_err(|e| ApiError::internal(e.to_string()))?,
+        );
+        let deleted: Vec<String> = freed.iter().map(|(d, _)| d.hex().to_string()).collect();
+        let reclaimed: u64 = freed.iter().map(|(_, bytes)| bytes).sum();
+        Ok(axum::Json(
+            json!({ "CachesDeleted": deleted, "SpaceReclaimed": reclaimed }),
+        ))
+    })
+    .await
+}
+// ANCHOR_END: prune

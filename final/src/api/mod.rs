@@ -181,6 +181,7 @@ pub fn router(daemon: Arc<Daemon>) -> App {
         .route("/networks/{id}/disconnect", post(networks::disconnect))
         .route("/auth", post(images::auth))
         .route("/build", post(build::build))
+        .route("/build/prune", post(build::prune))
         .route("/commit", post(commit::commit))
         .route("/containers/{id}/update", post(update::update))
         .route(

@@ -221,6 +221,9 @@ pub enum Verbs {
     /// The engine as a whole
     #[command(subcommand)]
     System(system::SystemVerbs),
+    /// Manage the build cache
+    #[command(subcommand)]
+    Builder(system::BuilderVerbs),
     /// Manage containers
     #[command(subcommand)]
     Container(ContainerVerbs),
@@ -445,6 +448,7 @@ impl Verbs {
             Verbs::Update(args) => system::update(&client, &args),
             Verbs::Volume(verb) => verb.execute(&client),
             Verbs::System(verb) => verb.execute(&client),
+            Verbs::Builder(verb) => verb.execute(&client),
             Verbs::Info => images::info(&client),
             Verbs::Version => images::version(&client),
             Verbs::Container(ContainerVerbs::Prune { force: _ }) => {

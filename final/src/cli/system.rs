@@ -1,4 +1,4 @@
-//! `skiff update` and `skiff system df`.
+//! `skiff update`, `skiff system df` and `system prune`, `skiff builder prune`.
 
 use crate::client::Client;
 use anyhow::{Context, Result, bail};
@@ -82,14 +82,123 @@ pub fn update(client: &Client, args: &UpdateArgs) -> Result<i32> {
 pub enum SystemVerbs {
     /// Show what images, containers and volumes take on disk
     Df,
+    /// Remove stopped containers, unused networks, dangling images (every
+    /// unused one with --all) and the build cache (volumes with --volumes)
+    Prune {
+        #[arg(short, long)]
+        all: bool,
+        #[arg(long)]
+        volumes: bool,
+        /// Do not ask (skiff never asks: the flag is docker's)
+        #[arg(short, long)]
+        force: bool,
+    },
 }
 
 impl SystemVerbs {
     pub fn execute(self, client: &Client) -> Result<i32> {
         match self {
             SystemVerbs::Df => df(client),
+            SystemVerbs::Prune { all, volumes, .. } => system_prune(client, all, volumes),
         }
     }
+}
+
+/// `skiff builder ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum BuilderVerbs {
+    /// Remove the build cache and the layers only it kept
+    Prune {
+        /// Do not ask (skiff never asks: the flag is docker's)
+        #[arg(short, long)]
+        force: bool,
+    },
+}
+
+impl BuilderVerbs {
+    pub fn execute(self, client: &Client) -> Result<i32> {
+        match self {
+            BuilderVerbs::Prune { .. } => {
+                let reclaimed = build_prune(client)?;
+                println!("Total reclaimed space: {}", human_size(reclaimed));
+                Ok(0)
+            }
+        }
+    }
+}
+
+/// Prints a section of a prune's report, as docker does: a heading and
+/// one line per item, nothing when there is no item.
+fn section(heading: &str, items: &[String]) {
+    if !items.is_empty() {
+        println!("{heading}:");
+        for item in items {
+            println!("{item}");
+        }
+        println!();
+    }
+}
+
+/// The strings of the array `key` of `value`.
+fn strings(value: &Value, key: &str) -> Vec<String> {
+    value[key]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v.as_str().map(str::to_string))
+        .collect()
+}
+
+/// `POST /build/prune`, its section printed; the bytes it reclaimed.
+fn build_prune(client: &Client) -> Result<u64> {
+    let pruned = client.post("/build/prune", None)?;
+    section(
+        "Deleted build cache objects",
+        &strings(&pruned, "CachesDeleted"),
+    );
+    Ok(pruned["SpaceReclaimed"].as_u64().unwrap_or(0))
+}
+
+/// `skiff system prune`: each kind's prune in docker's order, and the
+/// space they reclaimed together.
+fn system_prune(client: &Client, all: bool, volumes: bool) -> Result<i32> {
+    let containers = client.post("/containers/prune", None)?;
+    section(
+        "Deleted Containers",
+        &strings(&containers, "ContainersDeleted"),
+    );
+    let networks = client.post("/networks/prune", None)?;
+    section("Deleted Networks", &strings(&networks, "NetworksDeleted"));
+    let mut reclaimed = containers["SpaceReclaimed"].as_u64().unwrap_or(0);
+    if volumes {
+        let pruned = client.post("/volumes/prune", None)?;
+        section("Deleted Volumes", &strings(&pruned, "VolumesDeleted"));
+        reclaimed += pruned["SpaceReclaimed"].as_u64().unwrap_or(0);
+    }
+    let dangling = if all { "false" } else { "true" };
+    let filters = format!(r#"{{"dangling":["{dangling}"]}}"#);
+    let images = client.post(
+        &format!("/images/prune{}", super::query(&[("filters", filters)])),
+        None,
+    )?;
+    let deleted: Vec<String> = images["ImagesDeleted"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|item| item.as_object().into_iter().flatten())
+        .map(|(key, value)| {
+            format!(
+                "{}: {}",
+                key.to_lowercase(),
+                value.as_str().unwrap_or_default()
+            )
+        })
+        .collect();
+    section("Deleted Images", &deleted);
+    reclaimed += images["SpaceReclaimed"].as_u64().unwrap_or(0);
+    reclaimed += build_prune(client)?;
+    println!("Total reclaimed space: {}", human_size(reclaimed));
+    Ok(0)
 }
 
 /// docker's `SIZE (PERCENT%)` of what could be reclaimed.

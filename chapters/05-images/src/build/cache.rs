@@ -115,6 +115,30 @@ impl Cache {
     }
     // ANCHOR_END: get
 
+    /// Forgets every entry, and returns their keys with the bytes each took.
+    /// Entries are hints only (a miss runs the step again), so any may go;
+    /// the layers they pointed at stay until no image uses them
+    /// ([`Store::remove_unreferenced`]).
+    pub fn clear(&self) -> Result<Vec<(Digest, u64)>, BuildError> {
+        let entries = std::fs::read_dir(&self.dir).map_err(BuildError::io("list", &self.dir))?;
+        let mut cleared = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(BuildError::io("list", &self.dir))?;
+            let name = entry.file_name();
+            let Some(hex) = name.to_str().and_then(|n| n.strip_suffix(".json")) else {
+                continue;
+            };
+            let Ok(key) = Digest::parse(&format!("sha256:{hex}")) else {
+                continue;
+            };
+            let path = entry.path();
+            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            std::fs::remove_file(&path).map_err(BuildError::io("remove", &path))?;
+            cleared.push((key, size));
+        }
+        Ok(cleared)
+    }
+
     /// Remembers what the step `key` gave (written aside, then renamed).
     pub fn put(
         &self,
