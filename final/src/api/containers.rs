@@ -217,7 +217,7 @@ pub async fn list(
             out.push(json!({
                 "Id": record.id(),
                 "Names": [format!("/{}", record.name())],
-                "Image": record.image.clone().unwrap_or_default(),
+                "Image": image_as_named(record),
                 "ImageID": record.spec.engine.image_id,
                 "Command": command_line(&path, &args),
                 "Created": (record.created / 1_000_000_000) as i64,
@@ -239,6 +239,19 @@ pub async fn list(
 }
 
 /// The record through chapter 2's eyes (its `status` words are docker's).
+/// The image as the client named it (`alpine`), as dockerd keeps it for
+/// `ps` and `inspect`; the record has the reference made whole
+/// (`docker.io/library/alpine:latest`), shown when the request named none.
+fn image_as_named(record: &Record<Spec>) -> Value {
+    match record.spec.engine.config["Image"]
+        .as_str()
+        .filter(|i| !i.is_empty())
+    {
+        Some(named) => json!(named),
+        None => json!(record.image.clone().unwrap_or_default()),
+    }
+}
+
 fn to_legacy(record: &Record<Spec>) -> Record<ch02_namespaces::Spec> {
     Record {
         spec: record.spec.container().clone(),
@@ -297,15 +310,7 @@ pub fn inspect_json(daemon: &Daemon, record: &Record<Spec>) -> Value {
         object.insert("Hostname".into(), json!(spec.hostname));
         object.insert("Env".into(), json!(spec.process.env));
         object.insert("Cmd".into(), json!(args_or_cmd(spec)));
-        // The image as the client named it (`alpine`), as dockerd keeps
-        // it; the record has the reference made whole.
-        let asked = spec.engine.config["Image"]
-            .as_str()
-            .filter(|i| !i.is_empty());
-        object.insert(
-            "Image".into(),
-            asked.map_or_else(|| json!(record.image), |i| json!(i)),
-        );
+        object.insert("Image".into(), image_as_named(record));
         object.insert(
             "WorkingDir".into(),
             json!(spec.process.cwd.clone().unwrap_or_default()),
