@@ -214,6 +214,38 @@ pub fn without_bare_names(env: Vec<String>) -> Vec<String> {
         .collect()
 }
 
+/// The log drivers dockerd has.
+const DOCKER_LOG_DRIVERS: &[&str] = &[
+    "none",
+    "local",
+    "json-file",
+    "syslog",
+    "journald",
+    "gelf",
+    "fluentd",
+    "awslogs",
+    "splunk",
+    "etwlogs",
+    "gcplogs",
+    "logentries",
+];
+
+/// The shim writes docker's `json-file` logs (what `docker logs` reads)
+/// and nothing else: another driver is refused, not ignored, or the logs
+/// would go where the user did not ask. A name no docker knows gets
+/// dockerd's own message.
+fn check_log_driver(kind: &str) -> ApiResult<()> {
+    match kind {
+        "" | "json-file" => Ok(()),
+        known if DOCKER_LOG_DRIVERS.contains(&known) => Err(ApiError::bad_request(format!(
+            "log driver {known:?} is not supported: skiff keeps json-file logs only (leave out --log-driver)"
+        ))),
+        unknown => Err(ApiError::bad_request(format!(
+            "logger: no log driver named '{unknown}' is registered"
+        ))),
+    }
+}
+
 /// Finds an image by reference, or by (a prefix of) its id.
 pub fn find_image(daemon: &Daemon, name: &str) -> ApiResult<Reference> {
     let store = daemon.engine.images().store();
@@ -338,6 +370,7 @@ fn spec_of(
         .map_err(image_error)?;
     let base = ch06_network::Spec::new(storage, request);
     let log = host.log_config.unwrap_or_default();
+    check_log_driver(&log.kind)?;
     let mut spec = Spec {
         base,
         engine: EngineSection {
