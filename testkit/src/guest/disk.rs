@@ -230,14 +230,7 @@ impl GuestTree {
     /// Adds every file of the installed Debian package `package` but its
     /// documentation.
     pub fn add_package(&mut self, package: &str) -> Result<(), DiskError> {
-        let out = Command::new("dpkg-query")
-            .args(["-L", package])
-            .output()
-            .map_err(|source| DiskError::NoTool {
-                tool: "dpkg-query",
-                package: "dpkg",
-                source,
-            })?;
+        let out = dpkg_query(&["-L", package])?;
         if !out.status.success() {
             return Err(DiskError::NotInstalled {
                 package: package.to_string(),
@@ -265,14 +258,7 @@ impl GuestTree {
         &mut self,
         names: &[&str],
     ) -> Result<Vec<String>, DiskError> {
-        let out = Command::new("dpkg-query")
-            .args(["-W", "-f", super::packages::QUERY_FORMAT])
-            .output()
-            .map_err(|source| DiskError::NoTool {
-                tool: "dpkg-query",
-                package: "dpkg",
-                source,
-            })?;
+        let out = dpkg_query(&["-W", "-f", super::packages::QUERY_FORMAT])?;
         let database = String::from_utf8_lossy(&out.stdout);
         let packages = super::packages::closure(&database, names).map_err(|missing| {
             DiskError::NotInstalled {
@@ -489,6 +475,19 @@ pub fn make_ext4(tree: &GuestTree, image: &Path, free: u64) -> Result<(), DiskEr
         });
     }
     Ok(())
+}
+
+/// Runs `dpkg-query` with `args`: what dpkg's database says of the
+/// installed packages.
+fn dpkg_query(args: &[&str]) -> Result<std::process::Output, DiskError> {
+    Command::new("dpkg-query")
+        .args(args)
+        .output()
+        .map_err(|source| DiskError::NoTool {
+            tool: "dpkg-query",
+            package: "dpkg",
+            source,
+        })
 }
 
 #[cfg(test)]
