@@ -58,7 +58,17 @@ fn each_operation_follows_the_lifecycle() {
         Some(pid),
         "the same process runs the program"
     );
-    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    // As with runc, `start` returns once the process was told to go on: its
+    // execve may come a moment later (before it, comm is still ours).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let mut comm = String::new();
+    while std::time::Instant::now() < deadline {
+        comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+        if comm.trim() == "sleep" {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     assert_eq!(comm.trim(), "sleep");
 
     // Operations that the running state forbids.
