@@ -15,6 +15,9 @@ fn main() {
         ch01_process::explain::set_enabled(cli.globals.explain.explain);
         shim::main(&root, args);
     }
+    if let Command::ShimLauncher = &cli.command {
+        shim::launcher::serve(&root);
+    }
     let host = cli.host.clone();
     shell::run("skiff", &cli.globals.explain, || {
         run(&root, &host, cli.command)
@@ -42,6 +45,6 @@ fn run(root: &std::path::Path, host: &str, command: Command) -> Result<i32> {
             mode,
             path,
         } => skiff::api::archive::helper_main(root, &container, &mode, &path),
-        Command::Shim(_) => unreachable!("handled before the shell"),
+        Command::Shim(_) | Command::ShimLauncher => unreachable!("handled before the shell"),
     }
 }

@@ -60,8 +60,8 @@ fn the_bench_runs_every_scenario_against_skiff_in_quick_mode() {
             "daemon idle PSS",
             "shim per container (3 running) RSS",
             "shim per container (3 running) PSS",
-            "daemon with 3 running RSS",
-            "daemon with 3 running PSS",
+            "daemons with 3 running RSS",
+            "daemons with 3 running PSS",
         ]
     );
     for row in rows {

@@ -159,7 +159,9 @@ fn transcript_shim_outlives_daemon() {
         ),
     );
     assert_eq!(run.code, 0, "{}", run.output);
-    t.comment("the daemon, and the shim that holds the container: its parent is 1, not the daemon");
+    t.comment(
+        "the daemon, its shim launcher, and the shim that holds the container: its parent is 1, not the daemon",
+    );
     let before = shell(&mut t, &daemon, engine);
     let shim_parent = shim_parent(&before.output);
     let mut s = book_settings(&daemon);
@@ -167,12 +169,13 @@ fn transcript_shim_outlives_daemon() {
     // Where a subreaper adopts orphans (a service manager, a CI runner),
     // the shim's parent is that process instead of 1: the same fact.
     s.add_filter(&format!(r"(?m)^ *{shim_parent} skiff"), "      1 skiff");
+    let daemon_pid = daemon.process.as_ref().unwrap().id();
+    s.add_filter(&format!(r"(?m)^ *{daemon_pid} skiff"), "[DAEMON] skiff");
     assert_ne!(
         Some(shim_parent),
         daemon.process.as_ref().map(|p| p.id()),
         "the shim must not be the daemon's child"
     );
-    let daemon_pid = daemon.process.as_ref().unwrap().id();
     t.comment("the daemon dies without a chance to clean up");
     let mut kill = Command::new("kill");
     kill.args(["-9", &daemon_pid.to_string()]);

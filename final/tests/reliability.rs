@@ -108,6 +108,89 @@ fn a_killed_shim_stops_its_container_and_the_restart_policy_applies() {
     assert_eq!(code.trim(), "137");
 }
 
+/// The processes whose command line holds every one of `words`, with
+/// their parent pid.
+fn processes_with(words: &[&str]) -> Vec<(i32, i32)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(line) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+            continue;
+        };
+        let args: Vec<String> = line
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if !words.iter().all(|w| args.iter().any(|a| a == w)) {
+            continue;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let parent = stat
+            .rfind(')')
+            .and_then(|i| stat[i + 2..].split_whitespace().nth(1)?.parse().ok())
+            .unwrap_or(0);
+        found.push((pid, parent));
+    }
+    found
+}
+
+#[test]
+fn the_shim_launcher_is_replaced_when_killed_and_ends_with_its_daemon() {
+    let mut daemon = Daemon::start();
+    daemon.pull();
+    let root = daemon.root().display().to_string();
+    let run = |name: &str| {
+        let out = daemon.skiff(&["run", "-d", "--name", name, &daemon.image, "sleep", "1000"]);
+        assert!(out.status.success(), "{}", text(&out));
+    };
+    let launchers = || processes_with(&["--root", &root, "shim-launcher"]);
+    assert!(launchers().is_empty(), "a launcher before the first start");
+    run("first");
+    let daemon_pid = daemon.process.as_ref().unwrap().id() as i32;
+    let first = launchers();
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].1, daemon_pid, "the launcher is the daemon's child");
+    // A shim forked by the launcher names itself and its container.
+    let id = skiff_testkit::container_id(&daemon.root(), "first").unwrap();
+    let shim = shim_of(&daemon, "first");
+    assert_eq!(processes_with(&["--root", &root, "shim", &id]).len(), 1);
+    assert_ne!(
+        processes_with(&["shim", &id])[0].1,
+        first[0].0,
+        "the shim left the launcher's tree"
+    );
+    let cmdline = std::fs::read(format!("/proc/{shim}/cmdline")).unwrap();
+    assert_eq!(
+        cmdline,
+        format!("skiff\0--root\0{root}\0shim\0{id}\0").into_bytes()
+    );
+
+    // Killed: the next start gets a new launcher.
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(first[0].0),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    run("second");
+    let second = launchers();
+    assert_eq!(second.len(), 1, "{second:?}");
+    assert_ne!(second[0].0, first[0].0);
+    let running = stdout(&daemon.skiff(&["ps", "-q"])).lines().count();
+    assert_eq!(running, 2);
+
+    // The daemon killed: its launcher goes, the shims stay.
+    daemon.kill9();
+    eventually("the launcher to end with its daemon", || {
+        launchers().is_empty()
+    });
+    assert_eq!(processes_with(&["--root", &root, "shim"]).len(), 2);
+    daemon.launch();
+    let out = daemon.skiff(&["rm", "-f", "first", "second"]);
+    assert!(out.status.success(), "{}", text(&out));
+}
+
 #[test]
 fn twenty_clients_at_once_lose_and_duplicate_nothing() {
     let daemon = Daemon::start();

@@ -32,6 +32,9 @@ pub enum Command {
     /// Run one container for the daemon (started by the daemon)
     #[command(hide = true)]
     Shim(ShimArgs),
+    /// Fork the daemon's shims (started by the daemon)
+    #[command(hide = true, name = "shim-launcher")]
+    ShimLauncher,
     /// Run one exec session for the daemon (started by the daemon)
     #[command(hide = true, name = "exec-helper")]
     ExecHelper {

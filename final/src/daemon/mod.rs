@@ -36,6 +36,8 @@ pub struct Daemon {
     pub exits: broadcast::Sender<shims::Exit>,
     /// A unique id for this daemon (`docker info`'s ID).
     pub id: String,
+    /// The process that forks the shims.
+    pub launcher: crate::shim::launcher::Launcher,
 }
 
 impl Daemon {
@@ -48,6 +50,7 @@ impl Daemon {
             pending_attach: Mutex::new(HashMap::new()),
             exits: broadcast::channel(1024).0,
             id: daemon_id(root),
+            launcher: crate::shim::launcher::Launcher::new(root),
         }))
     }
 }

@@ -3,6 +3,7 @@
 use super::Daemon;
 use super::state;
 use crate::engine::Spec;
+use crate::shim::launcher::Request;
 use ch02_namespaces::records::{ProcessId, RecordError, Status};
 use ch02_namespaces::{Container, Engine};
 use std::collections::BTreeMap;
@@ -74,35 +75,17 @@ pub async fn start(daemon: &Arc<Daemon>, id: &str) -> Result<(), StartError> {
     let dir = daemon.engine.dir(id);
     let shim_log = std::fs::File::create(dir.join("shim.log"))
         .map_err(|e| StartError::engine(format!("the shim's log: {e}")))?;
-    // Our own binary, sealed by `daemon::run`; named `skiff` in `ps`, as
-    // a user would look for it, rather than by the path we ran it from.
-    let mut command = tokio::process::Command::new("/proc/self/exe");
-    command
-        .arg0("skiff")
-        .arg("--root")
-        .arg(&daemon.root)
-        .args(["shim", id, "--status-fd", "3", "--attached"])
-        .arg(pending.len().to_string())
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(shim_log);
-    let raw = status_write.as_raw_fd();
-    // SAFETY: between fork and exec the child only duplicates a descriptor
-    // (async-signal-safe); the daemon's other threads are not touched.
-    unsafe {
-        command.pre_exec(move || {
-            if libc::dup2(raw, 3) < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = command
-        .spawn()
+    // The launcher forks the shim (see `shim::launcher` for why it is
+    // not started as a program of its own).
+    daemon
+        .launcher
+        .launch(Request {
+            id: id.to_string(),
+            attached: pending.len(),
+            status: status_write,
+            log: shim_log,
+        })
         .map_err(|e| StartError::engine(format!("starting the shim: {e}")))?;
-    drop(status_write);
-    // The shim detaches at once: its first process exits.
-    let _ = child.wait().await;
 
     let status = tokio::fs::File::from_std(std::fs::File::from(status_read));
     let mut lines = BufReader::new(status).lines();

@@ -21,6 +21,7 @@
 
 pub mod attach;
 pub mod io;
+pub mod launcher;
 pub mod memory;
 
 use crate::engine::{SkiffEngine, Spec};

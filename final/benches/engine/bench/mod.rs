@@ -176,7 +176,7 @@ pub fn run(options: &Options) -> Result<Report> {
         },
     };
     let busy = Measured {
-        skiff: Memory::settled(&[skiff.pid()], 5)?,
+        skiff: Memory::settled(&skiff.pids(), 5)?,
         docker: match (&docker, &docker_ids) {
             (Ok(docker), Ok(_)) => {
                 Memory::settled(&docker.pids(), 5).map_err(|error| format!("{error:#}"))
@@ -251,7 +251,7 @@ pub fn run(options: &Options) -> Result<Report> {
     ));
     rows.extend(idle.rows("daemon idle", Some(0.1)));
     rows.extend(shims.rows(&format!("shim per container ({count} running)"), Some(0.2)));
-    rows.extend(busy.rows(&format!("daemon with {count} running"), None));
+    rows.extend(busy.rows(&format!("daemons with {count} running"), None));
 
     drop(docker);
     drop(skiff);

@@ -80,6 +80,27 @@ impl SkiffDaemon {
     pub fn pid(&self) -> i32 {
         self.process.as_ref().map_or(0, |p| p.id() as i32)
     }
+
+    /// The daemon and, once a container has started, its shim launcher
+    /// (the daemon's child that forks the shims): what skiff keeps
+    /// running besides the shims, as dockerd and containerd are for docker.
+    pub fn pids(&self) -> Vec<i32> {
+        let daemon = self.pid();
+        let mut pids = vec![daemon];
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            for entry in entries.flatten() {
+                let Ok(pid) = entry.file_name().to_string_lossy().parse::<i32>() else {
+                    continue;
+                };
+                if super::memory::parent(pid).is_ok_and(|parent| parent == daemon)
+                    && super::memory::command_line(pid).ends_with(" shim-launcher")
+                {
+                    pids.push(pid);
+                }
+            }
+        }
+        pids
+    }
 }
 
 impl Drop for SkiffDaemon {
