@@ -820,7 +820,7 @@ fn create_v2(
     .filter(|c| available.contains(c))
     .collect();
     let leaf = root.join(path);
-    retry_enoent(|| {
+    retry_if_parent_removed(|| {
         enable_controllers(root, &wanted)?;
         for parent in parents(root, path) {
             mkdir_parent(&parent, created)?;
@@ -868,7 +868,7 @@ fn enable_controllers(dir: &Path, wanted: &[&str]) -> Result<()> {
 fn create_v1(root: &Path, path: &Path, is_cpuset: bool, created: &mut Vec<PathBuf>) -> Result<()> {
     // SOLUTION START: ch03-create-v1 v1: make the cgroup in one hierarchy with the directories above it; in the cpuset hierarchy copy cpuset.cpus and cpuset.mems from the parent (book: Cgroups > What and why > Two versions, and the machines in between)
     let leaf = root.join(path);
-    retry_enoent(|| {
+    retry_if_parent_removed(|| {
         let mut above = root.to_path_buf();
         for parent in parents(root, path) {
             mkdir_parent(&parent, created)?;
@@ -898,14 +898,20 @@ fn inherit_cpuset(dir: &Path, parent: &Path) -> Result<()> {
 }
 // ANCHOR_END: create_v1
 
-/// Runs `step` again when it fails with `ENOENT`: another container's
-/// `remove` may delete the shared `skiff` parent between our `mkdir` of it
-/// and our `mkdir` below it.
-fn retry_enoent(mut step: impl FnMut() -> Result<()>) -> Result<()> {
+/// Runs `step` again when another container's `remove` deleted the shared
+/// `skiff` parent under our feet: between our `mkdir` of it and our `mkdir`
+/// below it (`ENOENT`), or while we read or write one of its files (the
+/// kernel answers `ENODEV` for the files of a cgroup being removed, whose
+/// directory is still there).
+fn retry_if_parent_removed(mut step: impl FnMut() -> Result<()>) -> Result<()> {
     let mut attempts = 0;
     loop {
         match step() {
-            Err(e) if e.errno() == Some(Errno::ENOENT) && attempts < 20 => attempts += 1,
+            Err(e) if matches!(e.errno(), Some(Errno::ENOENT | Errno::ENODEV)) && attempts < 20 => {
+                // The other removal is one rmdir(2) away from done.
+                std::thread::sleep(std::time::Duration::from_millis(1));
+                attempts += 1
+            }
             other => return other,
         }
     }

@@ -403,6 +403,34 @@ fn detect_finds_this_machines_hierarchies() {
     }
 }
 
+/// Containers come and go at once: each removal tries to remove the shared
+/// `skiff` parent, which another creation may be using that very moment
+/// (it reads `cgroup.subtree_control` of a parent being removed: ENODEV;
+/// or makes its directory in a parent just removed: ENOENT). No creation
+/// may fail for it.
+#[test]
+fn creations_and_removals_at_once_share_the_parent() {
+    let layout = require_root();
+    let limits = Limits {
+        memory: Some(64 << 20),
+        pids_limit: Some(20),
+        ..Limits::default()
+    };
+    std::thread::scope(|scope| {
+        for worker in 0..4 {
+            let (layout, limits) = (&layout, &limits);
+            scope.spawn(move || {
+                for round in 0..100 {
+                    let name = unique(&format!("race-{worker}-{round}"));
+                    let cgroup = Cgroup::create(layout, &name, limits)
+                        .unwrap_or_else(|e| panic!("round {round} of worker {worker}: {e}"));
+                    cgroup.remove().unwrap();
+                }
+            });
+        }
+    });
+}
+
 #[test]
 fn create_writes_the_limits_and_remove_removes_the_cgroup() {
     let layout = require_root();
