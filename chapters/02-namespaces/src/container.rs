@@ -87,6 +87,7 @@ impl SpawnHooks for ContainerHooks<'_> {
 
     fn in_child(&mut self) -> Result<(), HookError> {
         let spec = self.spec;
+        self.steps.in_child()?;
         if spec.isolation.network == NetworkMode::Joined {
             let netns = self.steps.network_namespace().ok_or_else(|| {
                 HookError::new("joining a network namespace", "no step opened one")

@@ -7,10 +7,11 @@
 //! create     once, when the container is made    ch4: its writable layer
 //! prepare    before each start                   ch3: its cgroup   ch6: an address
 //!   ── clone ──
-//! in_parent  the parent, while the child waits    ch3: join the cgroup   ch6: a veth
+//! in_parent  the parent, while the child waits    ch3: join the cgroup (v2)   ch6: a veth
 //!            (exec_prepare and exec_in_parent: the same for a process
 //!            that `exec` starts in the running container)
 //! in the child, around chapter 2's mounts:
+//!   in_child       (first, before its namespaces) ch3: join the cgroup (v1)
 //!   before_bind    (the root not yet bound)       ch4: mount the layers
 //!   before_pivot   (the host still reachable)     ch4: volumes   ch6: /etc/hosts
 //!   before_exec    (after the user switch)        an OCI runtime: wait for `start`
@@ -93,6 +94,13 @@ pub trait Step {
     /// In the parent, after `clone`, while the child waits.
     fn in_parent(&mut self, child: Pid) -> Result<(), HookError> {
         let _ = child;
+        Ok(())
+    }
+
+    /// In the child, first thing once the parent has let it go on (before
+    /// it creates its cgroup namespace and enters its root): what only the
+    /// child can do to itself.
+    fn in_child(&mut self) -> Result<(), HookError> {
         Ok(())
     }
 
@@ -190,6 +198,11 @@ impl<A: Step, B: Step> Step for Then<A, B> {
     fn in_parent(&mut self, child: Pid) -> Result<(), HookError> {
         self.0.in_parent(child)?;
         self.1.in_parent(child)
+    }
+
+    fn in_child(&mut self) -> Result<(), HookError> {
+        self.0.in_child()?;
+        self.1.in_child()
     }
 
     fn exec_prepare(&mut self) -> Result<(), StepError> {

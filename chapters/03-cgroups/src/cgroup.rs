@@ -44,7 +44,7 @@ use nix::errno::Errno;
 use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 use std::collections::BTreeSet;
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
@@ -518,6 +518,41 @@ impl Cgroup {
     }
     // ANCHOR_END: add
 
+    // ANCHOR: self_join
+    /// Opens what a process needs to move *itself* into the cgroup later
+    /// ([`SelfJoin::join`]); `None` on cgroup v2, where it cannot.
+    ///
+    /// Why bother, when [`Cgroup::add`] works everywhere: a move by pid
+    /// (`cgroup.procs`) moves a whole thread group, so the kernel takes
+    /// its global lock on thread groups for writing, and that lock's
+    /// writer waits for an RCU grace period: several milliseconds, paid at
+    /// every container start. A single thread that moves itself (v1's
+    /// `tasks` file, `0` for "me") cannot exit or exec meanwhile, and
+    /// since Linux 6.0 the kernel skips that lock for it. A process of one
+    /// thread moves whole that way. On v2 a thread may move alone only
+    /// within a threaded subtree, so a container's process moves by
+    /// `cgroup.procs` there, lock and all.
+    pub fn self_join(&self) -> Result<Option<SelfJoin>> {
+        if self.layout.version() == Version::V2 {
+            return Ok(None);
+        }
+        let mut files = Vec::new();
+        for dir in self.dirs() {
+            let path = dir.join("tasks");
+            let file = OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .map_err(|source| CgroupError::Write {
+                    path: path.clone(),
+                    value: "0".to_string(),
+                    source,
+                })?;
+            files.push((path, file));
+        }
+        Ok(Some(SelfJoin { files }))
+    }
+    // ANCHOR_END: self_join
+
     /// The processes in the cgroup (on v1, in any of its hierarchies).
     pub fn procs(&self) -> Result<Vec<Pid>> {
         let mut pids = BTreeSet::new();
@@ -748,6 +783,32 @@ impl Cgroup {
             Layout::Unified { root } => root.join(&self.path),
             Layout::Legacy { .. } => unreachable!("v2_dir on a v1 layout"),
         }
+    }
+}
+
+/// The open `tasks` files of a cgroup's v1 hierarchies, for a process of
+/// one thread to move itself in ([`Cgroup::self_join`]). Opened by the
+/// parent before `clone`, so the child has them (and the kernel checks the
+/// opener's credentials, not the child's); close-on-exec, so they never
+/// reach the container's program.
+#[derive(Debug)]
+pub struct SelfJoin {
+    files: Vec<(PathBuf, File)>,
+}
+
+impl SelfJoin {
+    /// Moves the calling thread into the cgroup, in every hierarchy. Call
+    /// it from a process of one thread: the others would stay behind.
+    pub fn join(self) -> Result<()> {
+        for (path, mut file) in self.files {
+            explain!("write {} = 0 (the child moves itself)", path.display());
+            file.write_all(b"0").map_err(|source| CgroupError::Write {
+                path,
+                value: "0".to_string(),
+                source,
+            })?;
+        }
+        Ok(())
     }
 }
 

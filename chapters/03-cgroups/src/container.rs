@@ -1,12 +1,15 @@
 //! A container in a cgroup: chapter 2's container, limited.
 //!
 //! The cgroup is one [`Step`] of the run path. It is created before the
-//! container starts (`prepare`), and the parent moves the child into it
-//! while the child still waits on chapter 1's pipe (`in_parent`), so the
-//! container's program never runs a single instruction outside its limits,
-//! and everything it starts is born inside. Only then does the child create
-//! its cgroup namespace (chapter 2's hooks do it), so that the cgroup
-//! becomes the root of what the container sees in `/proc/self/cgroup`.
+//! container starts (`prepare`), and the child is in it before it does
+//! anything else: on cgroup v2 the parent moves it in while it still waits
+//! on chapter 1's pipe (`in_parent`); on v1 it moves itself, first thing
+//! once it goes on (`in_child`, which costs the kernel less: see
+//! [`Cgroup::self_join`]). Either way the container's program never runs a
+//! single instruction outside its limits, and everything it starts is born
+//! inside. Only then does the child create its cgroup namespace (chapter
+//! 2's hooks do it), so that the cgroup becomes the root of what the
+//! container sees in `/proc/self/cgroup`.
 //! A process that `exec` starts joins the cgroup the same way, or it would
 //! escape the container's limits.
 //!
@@ -14,7 +17,7 @@
 //! but the spec to find it again: `release` removes it after the run, or
 //! from another process after a supervisor was killed.
 
-use crate::cgroup::{Cgroup, CgroupError, PARENT};
+use crate::cgroup::{Cgroup, CgroupError, PARENT, SelfJoin};
 use crate::devices::{DEFAULT_RULES, DeviceRule};
 use crate::layout::{Layout, LayoutError};
 use crate::limits::Limits;
@@ -37,6 +40,8 @@ pub struct CgroupStep {
     /// For `exec`: the cgroup's `cgroup.procs` files, opened before the
     /// process enters the container (where the host's paths are gone).
     procs: Vec<std::fs::File>,
+    /// On v1: what the child needs to move itself in, opened in `prepare`.
+    self_join: Option<SelfJoin>,
 }
 
 impl CgroupStep {
@@ -55,6 +60,7 @@ impl CgroupStep {
                 .clone()
                 .unwrap_or_else(|| DEFAULT_RULES.to_vec()),
             procs: Vec::new(),
+            self_join: None,
         }
     }
 
@@ -83,13 +89,29 @@ impl Step for CgroupStep {
                 .remove()
                 .map_err(|e| StepError::new("removing a stale cgroup", e))?;
         }
-        Cgroup::create_at(&self.layout, &self.path, &self.limits, &self.devices)
-            .map(drop)
-            .map_err(|e| StepError::new("creating the cgroup", e))
+        let cgroup = Cgroup::create_at(&self.layout, &self.path, &self.limits, &self.devices)
+            .map_err(|e| StepError::new("creating the cgroup", e))?;
+        self.self_join = cgroup
+            .self_join()
+            .map_err(|e| StepError::new("opening the cgroup for the child", e))?;
+        Ok(())
     }
 
     fn in_parent(&mut self, child: Pid) -> Result<(), HookError> {
-        self.join(child)
+        // The child has its own copy of the files (v1): ours are closed.
+        match self.self_join.take() {
+            Some(_) => Ok(()),
+            None => self.join(child),
+        }
+    }
+
+    fn in_child(&mut self) -> Result<(), HookError> {
+        match self.self_join.take() {
+            Some(join) => join
+                .join()
+                .map_err(|e| HookError::new("joining the cgroup", e)),
+            None => Ok(()),
+        }
     }
 
     fn exec_prepare(&mut self) -> Result<(), StepError> {

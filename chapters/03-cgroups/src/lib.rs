@@ -62,7 +62,8 @@ pub mod stats;
 pub mod view;
 
 pub use cgroup::{
-    CPU_PERIOD_US, Cgroup, CgroupError, CgroupGuard, PARENT, Setting, Stats, WAIT_TIMEOUT, settings,
+    CPU_PERIOD_US, Cgroup, CgroupError, CgroupGuard, PARENT, SelfJoin, Setting, Stats,
+    WAIT_TIMEOUT, settings,
 };
 pub use container::{CgroupEngine, CgroupStep};
 pub use devices::{Access, DEFAULT_RULES, DeviceError, DeviceKind, DeviceRule};

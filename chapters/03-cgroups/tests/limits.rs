@@ -445,6 +445,32 @@ fn exec_joins_the_containers_cgroups_and_cannot_escape_its_limits() {
     }
 }
 
+/// The container's process is in its cgroup in every hierarchy (on v1 it
+/// moves itself in, on v2 the parent moves it), seen from the host.
+#[test]
+fn the_container_is_in_its_cgroup_in_every_hierarchy() {
+    require_root();
+    let rootfs = Rootfs::busybox();
+    let mut running = Running::start(
+        &rootfs,
+        "joined",
+        &["--memory", "64m"],
+        &["sh", "-c", "echo ready; exec sleep 1000"],
+    );
+    assert_eq!(running.line(), "ready");
+    let dirs = cgroups_of(&rootfs, "joined");
+    assert!(!dirs.is_empty());
+    for dir in &dirs {
+        let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap();
+        assert_eq!(
+            procs.lines().count(),
+            1,
+            "{} holds {procs:?}, not the container's one process",
+            dir.display()
+        );
+    }
+}
+
 #[test]
 fn a_failed_start_leaves_no_cgroup_and_no_record() {
     require_root();
