@@ -219,7 +219,7 @@ impl Attachment {
                     &who.hostname,
                 );
                 endpoint.address = Some(store.lease(network, request.ip, record)?);
-                state::write_json_atomic(&endpoint_file(store, &who.id), &endpoint)?;
+                state::write_json_runtime(&endpoint_file(store, &who.id), &endpoint)?;
             }
             for (link, extra) in endpoint.more.iter_mut().zip(&request.also) {
                 let record = Record::new(
@@ -232,7 +232,7 @@ impl Attachment {
                 link.address = Some(store.lease(&link.network, extra.ip, record)?);
             }
             if !endpoint.more.is_empty() {
-                state::write_json_atomic(&endpoint_file(store, &who.id), &endpoint)?;
+                state::write_json_runtime(&endpoint_file(store, &who.id), &endpoint)?;
             }
             if endpoint.owns_files {
                 write_files(&endpoint, request, &host)?;
@@ -511,7 +511,7 @@ fn change_endpoint<T>(
     let mut endpoint = state::read_json::<Endpoint>(&file)?
         .ok_or_else(|| AttachError::NoSuchContainer(container.to_string()))?;
     let value = change(&mut endpoint)?;
-    state::write_json_atomic(&file, &endpoint)?;
+    state::write_json_runtime(&file, &endpoint)?;
     Ok(value)
 }
 

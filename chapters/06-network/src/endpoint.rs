@@ -135,7 +135,7 @@ fn staging_dir(store: &NetworkStore, container: &str) -> PathBuf {
 pub(crate) fn create_endpoint(store: &NetworkStore, endpoint: &Endpoint) -> Result<()> {
     let staging = staging_dir(store, &endpoint.container);
     state::remove_dir_all(&staging)?;
-    state::write_json_atomic(&staging.join("endpoint.json"), endpoint)?;
+    state::write_json_runtime(&staging.join("endpoint.json"), endpoint)?;
     let dir = endpoint_dir(store, &endpoint.container);
     match std::fs::rename(&staging, &dir) {
         Ok(()) => Ok(()),
@@ -305,6 +305,9 @@ pub fn release_stale(store: &NetworkStore, is_alive: impl Fn(&str) -> bool) -> R
 /// them) is gone: what a killed supervisor could not release. Commands
 /// call it before they look at the network. The ids released.
 pub fn release_orphans(store: &NetworkStore) -> Result<Vec<String>> {
+    // The lock's first holder after a reboot forgets the previous boot's
+    // endpoints: none of them has a live owner.
+    drop(store.lock()?);
     remove_abandoned_staging(store)?;
     release_stale(store, |id| {
         state::read_json::<Endpoint>(&endpoint_file(store, id))

@@ -51,6 +51,7 @@
 //! supervisor's own loop.
 
 pub mod attachment;
+pub mod boot;
 pub mod bridge;
 pub mod cli;
 pub mod dns;

@@ -8,10 +8,17 @@
 //! Two rules keep those files trustworthy:
 //!
 //! - **Atomic writes.** A file is written to a temporary name in the same
-//!   directory, `fsync`ed, and renamed over the old one; then the directory
-//!   is `fsync`ed so that the rename itself survives a crash. `rename` within
-//!   one filesystem is atomic: a reader sees the old file or the new one,
-//!   never half of each.
+//!   directory and renamed over the old one. `rename` within one filesystem
+//!   is atomic: a reader sees the old file or the new one, never half of
+//!   each, and a process killed half-way leaves the old file. What must
+//!   outlive a power cut too (a network's definition) is `fsync`ed before
+//!   the rename, and the directory after it, so that the rename itself
+//!   survives. What describes running containers (the addresses leased,
+//!   the names published, the endpoints) is not: no container survives a
+//!   reboot, so that state is void after one whatever the disk kept, and
+//!   the store forgets what a previous boot left
+//!   ([`crate::store::NetworkStore::lock`]). Each `fsync` costs a start a
+//!   millisecond or more; a start wrote twelve of them before.
 //! - **One writer at a time.** Read-modify-write of a shared file (the
 //!   addresses handed out on a network) happens under an exclusive `flock`
 //!   on a lock file. `flock` locks belong to an *open file description*, so
@@ -117,6 +124,15 @@ pub fn write_json_atomic<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 /// Writes `bytes` to `path` atomically (see [`write_json_atomic`]).
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     write_replacing(path, bytes, Durability::Durable)
+}
+
+/// Writes `value` as JSON to `path` atomically but not durably (temp file,
+/// rename, no fsync): for the state of running containers, which a reboot
+/// voids (see the module docs).
+pub fn write_json_runtime<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut json = serde_json::to_vec_pretty(value).expect("state serializes");
+    json.push(b'\n');
+    write_replacing(path, &json, Durability::Scratch)
 }
 
 /// Writes `bytes` to `path` atomically but not durably: temp file, rename,

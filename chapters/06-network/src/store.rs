@@ -17,6 +17,7 @@
 //! bridges named `skiff-` and 9 hex digits of their id: a link name has at
 //! most 15 characters (`IFNAMSIZ` is 16 with the final NUL).
 
+use crate::boot;
 use crate::bridge;
 use crate::ipam::{IpamError, Leases, Pool};
 use crate::records::{Record, Records};
@@ -268,9 +269,14 @@ impl NetworkStore {
         &self.config
     }
 
-    /// Takes the store's lock.
+    /// Takes the store's lock. The first holder after a reboot also
+    /// forgets the runtime state a previous boot left ([`boot`]): every
+    /// change to leases, names or endpoints happens under this lock, so
+    /// none is made on top of that state.
     pub fn lock(&self) -> Result<Lock> {
-        Ok(Lock::acquire(&self.dir.join(".lock"))?)
+        let lock = Lock::acquire(&self.dir.join(".lock"))?;
+        boot::forget_previous_boot(self)?;
+        Ok(lock)
     }
 
     fn network_file(&self, id: &str) -> PathBuf {
@@ -550,11 +556,11 @@ impl NetworkStore {
             gateway: network.gateway,
         };
         let address = leases.allocate(pool, &record.container, requested)?;
-        state::write_json_atomic(&self.leases_path(network), &leases)?;
+        state::write_json_runtime(&self.leases_path(network), &leases)?;
         record.address = address;
         let mut records = self.records(network)?;
         records.upsert(record);
-        state::write_json_atomic(&self.records_path(network), &records)?;
+        state::write_json_runtime(&self.records_path(network), &records)?;
         Ok(address)
     }
     // ANCHOR_END: lease
@@ -568,11 +574,11 @@ impl NetworkStore {
         };
         let mut leases: Leases = state::read_json(&self.leases_path(&network))?.unwrap_or_default();
         if !leases.release(container).is_empty() {
-            state::write_json_atomic(&self.leases_path(&network), &leases)?;
+            state::write_json_runtime(&self.leases_path(&network), &leases)?;
         }
         let mut records = self.records(&network)?;
         if records.remove(container) {
-            state::write_json_atomic(&self.records_path(&network), &records)?;
+            state::write_json_runtime(&self.records_path(&network), &records)?;
         }
         Ok(())
     }
