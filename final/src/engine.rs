@@ -65,12 +65,22 @@ pub struct RestartPolicy {
     pub maximum_retry_count: u32,
 }
 
-/// `--log-opt max-size=10m --log-opt max-file=3`.
+/// `--log-opt max-size=10m --log-opt max-file=3`, or `--log-driver none`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct LogConfig {
     pub max_size: Option<u64>,
     pub max_file: Option<u32>,
+    /// The `none` driver: the shim keeps no log (`docker logs` has nothing
+    /// to read, as with dockerd).
+    pub none: bool,
+}
+
+impl LogConfig {
+    /// The driver's name, as `docker inspect` shows it.
+    pub fn driver(&self) -> &'static str {
+        if self.none { "none" } else { "json-file" }
+    }
 }
 
 impl Spec {

@@ -38,6 +38,8 @@ pub struct LogWriter {
     /// Lines lost to write errors (a full disk) since the last one written.
     dropped: u64,
     dropped_why: String,
+    /// `--log-driver none`: nothing is kept.
+    discard: bool,
 }
 
 impl LogWriter {
@@ -56,12 +58,31 @@ impl LogWriter {
             max_file: max_file.unwrap_or(1).max(1),
             dropped: 0,
             dropped_why: String::new(),
+            discard: false,
         })
+    }
+
+    /// The writer of `--log-driver none`: the output still reaches the
+    /// attached clients, and no file is written.
+    pub fn discarding(path: &Path) -> Self {
+        LogWriter {
+            path: path.to_path_buf(),
+            file: None,
+            size: 0,
+            max_size: None,
+            max_file: 1,
+            dropped: 0,
+            dropped_why: String::new(),
+            discard: true,
+        }
     }
 
     /// Writes `data` from `stream` ("stdout" or "stderr"), one entry per
     /// line as docker splits it (a trailing partial line is an entry too).
     pub fn write(&mut self, stream: &str, data: &[u8], now_nanos: u64) {
+        if self.discard {
+            return;
+        }
         let time = rfc3339_nanos(now_nanos);
         for piece in data.split_inclusive(|b| *b == b'\n') {
             let entry = Entry {

@@ -342,7 +342,7 @@ pub fn inspect_json(daemon: &Daemon, record: &Record<Spec>) -> Value {
         }
         object.insert(
             "LogConfig".into(),
-            json!({"Type": "json-file", "Config": log_options}),
+            json!({"Type": spec.engine.log.driver(), "Config": log_options}),
         );
         object.insert("Memory".into(), json!(spec.limits.memory.unwrap_or(0)));
         object.insert("PidsLimit".into(), json!(spec.limits.pids_limit));
@@ -373,7 +373,12 @@ pub fn inspect_json(daemon: &Daemon, record: &Record<Spec>) -> Value {
         "ResolvConfPath": "",
         "HostnamePath": "",
         "HostsPath": "",
-        "LogPath": logs::log_path(&dir, record.id()),
+        // No file with the `none` driver: dockerd shows an empty path.
+        "LogPath": if spec.engine.log.none {
+            std::path::PathBuf::new()
+        } else {
+            logs::log_path(&dir, record.id())
+        },
         "Name": format!("/{}", record.name()),
         "RestartCount": run.restart_count,
         "Driver": "overlay2",
@@ -693,6 +698,13 @@ pub async fn logs(
 ) -> ApiResult<Response> {
     let worker = daemon.clone();
     let record = blocking(move || record_of(&worker, &id)).await?;
+    if record.spec.engine.log.none {
+        // dockerd's answer for a driver it cannot read back.
+        return Err(ApiError::new(
+            axum::http::StatusCode::NOT_IMPLEMENTED,
+            "configured logging driver does not support reading",
+        ));
+    }
     let path = logs::log_path(&daemon.engine.dir(record.id()), record.id());
     let parse_time = |t: &Option<String>| t.as_deref().and_then(super::system::parse_unix);
     let mut log_query = LogQuery {

@@ -230,15 +230,15 @@ const DOCKER_LOG_DRIVERS: &[&str] = &[
     "logentries",
 ];
 
-/// The shim writes docker's `json-file` logs (what `docker logs` reads)
-/// and nothing else: another driver is refused, not ignored, or the logs
-/// would go where the user did not ask. A name no docker knows gets
-/// dockerd's own message.
+/// The shim writes docker's `json-file` logs (what `docker logs` reads),
+/// or none at all (`none`), and nothing else: another driver is refused,
+/// not ignored, or the logs would go where the user did not ask. A name no
+/// docker knows gets dockerd's own message.
 fn check_log_driver(kind: &str) -> ApiResult<()> {
     match kind {
-        "" | "json-file" => Ok(()),
+        "" | "json-file" | "none" => Ok(()),
         known if DOCKER_LOG_DRIVERS.contains(&known) => Err(ApiError::bad_request(format!(
-            "log driver {known:?} is not supported: skiff keeps json-file logs only (leave out --log-driver)"
+            "log driver {known:?} is not supported: skiff keeps json-file logs, or none (leave out --log-driver, or use none)"
         ))),
         unknown => Err(ApiError::bad_request(format!(
             "logger: no log driver named '{unknown}' is registered"
@@ -387,6 +387,7 @@ fn spec_of(
                 })
                 .unwrap_or_default(),
             log: LogConfig {
+                none: log.kind == "none",
                 max_size: log
                     .config
                     .get("max-size")

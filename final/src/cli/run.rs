@@ -109,6 +109,9 @@ pub struct RunArgs {
     /// Log options: max-size=SIZE, max-file=N
     #[arg(long = "log-opt")]
     pub log_opt: Vec<String>,
+    /// The logging driver: json-file (what `logs` reads) or none
+    #[arg(long = "log-driver", default_value = "json-file")]
+    pub log_driver: String,
     #[arg(long = "stop-timeout")]
     pub stop_timeout: Option<i64>,
     /// A command that says whether the container works (exit code 0)
@@ -346,7 +349,7 @@ pub fn create_body(args: &RunArgs) -> Result<Value> {
             "CapAdd": args.cap_add,
             "CapDrop": args.cap_drop,
             "SecurityOpt": args.security_opt,
-            "LogConfig": {"Type": "json-file", "Config": key_values(&args.log_opt)},
+            "LogConfig": {"Type": args.log_driver, "Config": key_values(&args.log_opt)},
         },
     }))
 }

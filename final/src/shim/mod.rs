@@ -98,11 +98,12 @@ fn run(root: &Path, args: &ShimArgs, status: &mut Option<File>) -> anyhow::Resul
 
     // The container's stdio: pipes, or a terminal, held by us.
     let stdio = io::Stdio::new(&spec)?;
-    let log = LogWriter::open(
-        &log_path(&dir, &args.id),
-        spec.engine.log.max_size,
-        spec.engine.log.max_file,
-    )?;
+    let path = log_path(&dir, &args.id);
+    let log = if spec.engine.log.none {
+        LogWriter::discarding(&path)
+    } else {
+        LogWriter::open(&path, spec.engine.log.max_size, spec.engine.log.max_file)?
+    };
     let log = Arc::new(Mutex::new(log));
     let mut server = attach::Server::bind(Path::new("attach.sock"), &spec, stdio.input())?;
     report(status, "listening");
