@@ -540,10 +540,14 @@ fn prepare_and_exec(
     if let Err(error) = hooks.in_child() {
         return ChildReport::Setup(error.0);
     }
-    if let Some(user) = &exec.user
-        && let Err(error) = crate::user::switch_to(user, &exec.additional_gids)
+    if let Some(user) = &exec.user {
+        if let Err(error) = crate::user::switch_to(user, &exec.additional_gids) {
+            return ChildReport::Setup(format!("user {user:?}: {error}"));
+        }
+    } else if !exec.additional_gids.is_empty()
+        && let Err(error) = crate::user::add_groups(&exec.additional_gids)
     {
-        return ChildReport::Setup(format!("user {user:?}: {error}"));
+        return ChildReport::Setup(error);
     }
     reset_signals();
     if let Err(errno) = close_inherited_fds() {

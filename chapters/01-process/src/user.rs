@@ -87,6 +87,16 @@ pub fn switch_to(user: &str, extra_groups: &[u32]) -> Result<(), String> {
 }
 // ANCHOR_END: switch
 
+/// Keeps the user and gets `extra_groups` as supplementary groups besides
+/// the current gid (`--group-add` without `--user`).
+pub fn add_groups(extra_groups: &[u32]) -> Result<(), String> {
+    let mut groups = vec![nix::unistd::getegid()];
+    groups.extend(extra_groups.iter().map(|g| Gid::from_raw(*g)));
+    groups.dedup();
+    explain!("setgroups({groups:?})");
+    nix::unistd::setgroups(&groups).map_err(|e| format!("setgroups: {}", e.desc().to_lowercase()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

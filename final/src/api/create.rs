@@ -116,6 +116,8 @@ pub struct HostConfig {
     pub cpuset_cpus: String,
     pub pids_limit: Option<i64>,
     pub pid_mode: String,
+    /// `--group-add`: supplementary groups, by number.
+    pub group_add: Option<Vec<String>>,
     pub network_mode: String,
     /// `-p`: `{"80/tcp": [{"HostIp": "127.0.0.1", "HostPort": "8080"}]}`.
     pub port_bindings: Option<BTreeMap<String, Option<Vec<PortBinding>>>>,
@@ -211,6 +213,22 @@ pub async fn create(
 pub fn without_bare_names(env: Vec<String>) -> Vec<String> {
     env.into_iter()
         .filter(|entry| entry.contains('='))
+        .collect()
+}
+
+/// `--group-add`: numeric group ids (docker also takes names, looked up in
+/// the container's /etc/group; skiff asks for the number).
+fn group_ids(groups: Option<&[String]>) -> ApiResult<Vec<u32>> {
+    groups
+        .unwrap_or_default()
+        .iter()
+        .map(|group| {
+            group.trim().parse().map_err(|_| {
+                ApiError::bad_request(format!(
+                    "--group-add {group:?}: give the group's number (skiff does not look up group names)"
+                ))
+            })
+        })
         .collect()
 }
 
@@ -424,6 +442,7 @@ fn spec_of(
         ));
     }
     spec.container_mut().process.terminal = body.tty;
+    spec.container_mut().process.additional_gids = group_ids(host.group_add.as_deref())?;
     spec.engine.auto_remove = spec.auto_remove;
     spec.container_mut().auto_remove = false;
     Ok((spec, reference.to_string(), warnings))

@@ -109,6 +109,9 @@ pub struct RunArgs {
     /// Log options: max-size=SIZE, max-file=N
     #[arg(long = "log-opt")]
     pub log_opt: Vec<String>,
+    /// Supplementary groups of the container's process, by number
+    #[arg(long = "group-add")]
+    pub group_add: Vec<String>,
     /// The logging driver: json-file (what `logs` reads) or none
     #[arg(long = "log-driver", default_value = "json-file")]
     pub log_driver: String,
@@ -347,6 +350,7 @@ pub fn create_body(args: &RunArgs) -> Result<Value> {
             "ReadonlyRootfs": args.read_only,
             "Init": args.init.then_some(true),
             "CapAdd": args.cap_add,
+            "GroupAdd": args.group_add,
             "CapDrop": args.cap_drop,
             "SecurityOpt": args.security_opt,
             "LogConfig": {"Type": args.log_driver, "Config": key_values(&args.log_opt)},
