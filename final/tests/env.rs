@@ -57,6 +57,14 @@ fn a_bare_name_in_env_gets_nothing_of_the_daemons_environment() {
         .as_str()
         .unwrap_or_else(|| panic!("no id in {created}"))
         .to_string();
+    // Inspect shows the name as sent, as dockerd does ("unset").
+    let configured = daemon.ok(daemon.docker(&["inspect", "-f", "{{json .Config.Env}}", &id]));
+    let configured: Vec<String> = serde_json::from_str(&configured).unwrap();
+    assert!(
+        configured.iter().any(|e| e == DAEMONS_OWN),
+        "{configured:?}"
+    );
+    assert!(configured.iter().any(|e| e == "SET=yes"), "{configured:?}");
     daemon.ok(daemon.docker(&["start", &id]));
     let env = daemon.ok(daemon.docker(&["exec", &id, "env"]));
     assert!(env.contains("SET=yes"), "{env}");

@@ -297,6 +297,20 @@ pub async fn inspect(
     .await
 }
 
+/// `Config.Env` as dockerd shows it: the process's environment, and the
+/// bare names the client sent (`KEY` without `=`: "unset KEY"), which the
+/// daemon never gives the process (see `create::without_bare_names`).
+fn env_as_configured(spec: &Spec) -> Vec<String> {
+    let mut env = spec.process.env.clone();
+    let sent = spec.engine.config.get("Env").and_then(Value::as_array);
+    for name in sent.into_iter().flatten().filter_map(Value::as_str) {
+        if !name.contains('=') && !env.iter().any(|e| e == name) {
+            env.push(name.to_string());
+        }
+    }
+    env
+}
+
 pub fn inspect_json(daemon: &Daemon, record: &Record<Spec>) -> Value {
     let dir = daemon.engine.dir(record.id());
     let run = state::load(&dir);
@@ -308,7 +322,7 @@ pub fn inspect_json(daemon: &Daemon, record: &Record<Spec>) -> Value {
         object.remove("HostConfig");
         object.remove("NetworkingConfig");
         object.insert("Hostname".into(), json!(spec.hostname));
-        object.insert("Env".into(), json!(spec.process.env));
+        object.insert("Env".into(), json!(env_as_configured(spec)));
         object.insert("Cmd".into(), json!(args_or_cmd(spec)));
         object.insert("Image".into(), image_as_named(record));
         object.insert(
