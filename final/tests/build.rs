@@ -245,3 +245,45 @@ fn system_prune_takes_the_build_cache_and_what_no_image_uses() {
     assert_eq!(names_in(&daemon, "layers"), kept_layers);
     assert!(names_in(&daemon, "build-cache").is_empty());
 }
+
+/// `docker rmi -f` of an image a stopped container was made from takes
+/// the name, not the container's files: the container starts again, also
+/// after a build cache prune, which takes only what nothing uses.
+#[test]
+fn a_forced_rmi_leaves_a_stopped_containers_layers() {
+    let daemon = TestDaemon::start();
+    let image = TestImage::push();
+    write_dockerfile(
+        &daemon,
+        "mine",
+        &format!("FROM {}\nRUN echo mine > /mine\n", image.name),
+    );
+    daemon.ok(daemon.docker(&["build", "-q", "-t", "mine:1", "mine"]));
+    let layers = names_in(&daemon, "layers");
+    daemon.ok(daemon.docker(&[
+        "create",
+        "--name",
+        "user",
+        "--network",
+        "none",
+        "mine:1",
+        "cat",
+        "/mine",
+    ]));
+    let refused = daemon.docker(&["rmi", "mine:1"]).output().unwrap();
+    assert!(!refused.status.success(), "{refused:?}");
+    daemon.ok(daemon.docker(&["rmi", "-f", "mine:1"]));
+    assert_eq!(
+        names_in(&daemon, "layers"),
+        layers,
+        "the container's layers went"
+    );
+    daemon.ok(daemon.docker(&["builder", "prune", "-f"]));
+    assert_eq!(names_in(&daemon, "layers"), layers, "a prune took them");
+    let out = daemon.ok(daemon.docker(&["start", "-a", "user"]));
+    assert_eq!(out, "mine\n");
+    daemon.ok(daemon.docker(&["rm", "user"]));
+    // With the container gone, a prune takes what no one uses any more.
+    daemon.ok(daemon.docker(&["builder", "prune", "-f"]));
+    assert!(names_in(&daemon, "layers").len() < layers.len());
+}

@@ -657,8 +657,21 @@ impl Store {
     /// shared lock from reusing a layer being removed.
     ///
     /// This does not know about containers: the caller must refuse to
-    /// remove an image that a container still uses.
+    /// remove an image that a container still uses, or name the layers the
+    /// containers mount ([`Store::remove_image_keeping`]).
     pub fn remove_image(&self, reference: &Reference) -> Result<Vec<Digest>> {
+        self.remove_image_keeping(reference, &[])
+    }
+
+    /// [`Store::remove_image`], keeping the layers whose directories are
+    /// in `in_use` (the lower layers that containers mount: `docker rmi
+    /// -f` of an image a stopped container was made from takes the name,
+    /// not the container's files).
+    pub fn remove_image_keeping(
+        &self,
+        reference: &Reference,
+        in_use: &[PathBuf],
+    ) -> Result<Vec<Digest>> {
         let _lock = self.lock(true)?;
         let path = self.image_path(reference);
         let record =
@@ -674,7 +687,10 @@ impl Store {
 
         let mut removed = Vec::new();
         for chain_id in &record.layers {
-            if used_layers.contains(chain_id) || removed.contains(chain_id) {
+            if used_layers.contains(chain_id)
+                || removed.contains(chain_id)
+                || self.mounted(chain_id, in_use)
+            {
                 continue;
             }
             if !self.layer_path(chain_id).exists() {
@@ -699,6 +715,13 @@ impl Store {
     }
     // ANCHOR_END: remove_image
 
+    /// Whether a container mounts the layer `chain_id`: one of `in_use` is
+    /// its directory or lies inside it.
+    fn mounted(&self, chain_id: &Digest, in_use: &[PathBuf]) -> bool {
+        let layer = self.layer_path(chain_id);
+        in_use.iter().any(|dir| dir.starts_with(&layer))
+    }
+
     /// Removes an unpacked layer: first renamed into `tmp/` (one rename:
     /// a mount that looks for it finds it whole or not at all), then removed.
     fn discard_layer(&self, chain_id: &Digest) -> Result<()> {
@@ -718,6 +741,12 @@ impl Store {
     /// every build and pull, which hold it shared for as long as they use
     /// a layer they have not recorded yet.
     pub fn remove_unreferenced(&self) -> Result<Vec<(Digest, u64)>> {
+        self.remove_unreferenced_keeping(&[])
+    }
+
+    /// [`Store::remove_unreferenced`], keeping the layers containers mount
+    /// (see [`Store::remove_image_keeping`]).
+    pub fn remove_unreferenced_keeping(&self, in_use: &[PathBuf]) -> Result<Vec<(Digest, u64)>> {
         let _lock = self.lock(true)?;
         let records = self.images()?;
         let used_layers: HashSet<String> = records
@@ -733,7 +762,7 @@ impl Store {
             let Ok(chain_id) = Digest::parse(&format!("sha256:{hex}")) else {
                 continue;
             };
-            if used_layers.contains(&hex) {
+            if used_layers.contains(&hex) || self.mounted(&chain_id, in_use) {
                 continue;
             }
             let size = crate::history::directory_size(&self.layer_path(&chain_id)).unwrap_or(0);

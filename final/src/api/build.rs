@@ -472,10 +472,11 @@ pub async fn prune(State(daemon): State<Arc<Daemon>>) -> ApiResult<axum::Json<Va
         let mut freed = cache
             .clear()
             .map_err(|e| ApiError::internal(ch01_process::exit::report(&e)))?;
+        let in_use = super::images::layers_in_use(&daemon)?;
         freed.extend(
             images
                 .store()
-                .remove_unreferenced()
+                .remove_unreferenced_keeping(&in_use)
                 .map_err(|e| ApiError::internal(e.to_string()))?,
         );
         let deleted: Vec<String> = freed.iter().map(|(d, _)| d.hex().to_string()).collect();

@@ -313,6 +313,20 @@ pub struct RemoveQuery {
     force: Option<String>,
 }
 
+/// The lower layers every container mounts (from their specs): an image
+/// removed by force, or a prune, must leave them in the store, or the
+/// container could not start again.
+pub fn layers_in_use(daemon: &Daemon) -> ApiResult<Vec<std::path::PathBuf>> {
+    use ch02_namespaces::Engine;
+    Ok(daemon
+        .engine
+        .containers()
+        .list::<crate::engine::Spec>()?
+        .into_iter()
+        .flat_map(|record| record.spec.storage().layers.clone())
+        .collect())
+}
+
 /// `DELETE /images/{name}`: `docker rmi`.
 pub async fn remove(
     State(daemon): State<Arc<Daemon>>,
@@ -337,11 +351,12 @@ pub async fn remove(
                 )));
             }
         }
+        let in_use = layers_in_use(&daemon)?;
         let deleted = daemon
             .engine
             .images()
             .store()
-            .remove_image(&reference)
+            .remove_image_keeping(&reference, &in_use)
             .map_err(|e| ApiError::conflict(e.to_string()))?;
         daemon.events.publish("image", "untag", &reference.to_string(), BTreeMap::new());
         let mut out = vec![json!({"Untagged": reference.to_string()})];
@@ -423,6 +438,7 @@ pub async fn prune(
                 .into_iter()
                 .map(|r| r.spec.engine.image_id.clone())
                 .collect();
+            let in_use = layers_in_use(&daemon)?;
             for (id, records) in grouped(&daemon)? {
                 if used.contains(&id) {
                     continue;
@@ -434,7 +450,7 @@ pub async fn prune(
                         .engine
                         .images()
                         .store()
-                        .remove_image(&reference)
+                        .remove_image_keeping(&reference, &in_use)
                         .map_err(|e| ApiError::internal(e.to_string()))?;
                     deleted.push(json!({"Untagged": record.reference}));
                     deleted.extend(layers.iter().map(|d| json!({"Deleted": d.to_string()})));
