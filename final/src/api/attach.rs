@@ -14,16 +14,19 @@
 //! attach socket.
 
 use super::containers::record_of;
+use super::query::query_flag;
 use super::{ApiResult, blocking};
 use crate::daemon::Daemon;
 use crate::daemon::shims::{PendingAttach, connect_attach};
 use crate::detach::Watcher;
+use crate::engine::Spec;
 use crate::frames;
 use crate::shim::attach::{WANTS_STDERR, WANTS_STDIN, WANTS_STDOUT};
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
+use ch02_namespaces::records::Record;
 use hyper_util::rt::TokioIo;
 use serde::Deserialize;
 use std::sync::Arc;
@@ -39,10 +42,38 @@ pub struct AttachQuery {
     stdin: Option<String>,
     stdout: Option<String>,
     stderr: Option<String>,
+    /// With `stream=0`: answer with what the container has logged.
+    logs: Option<String>,
 }
 
-fn truthy(value: &Option<String>) -> bool {
-    matches!(value.as_deref(), Some("1" | "true" | "True"))
+/// What the container logged on the streams `wants` names, as an attach
+/// stream carries it: framed, or raw with a terminal.
+fn logged_output(daemon: &Daemon, record: &Record<Spec>, wants: u8) -> Vec<u8> {
+    if record.spec.engine.log.none {
+        return Vec::new();
+    }
+    let path = crate::logs::log_path(&daemon.engine.dir(record.id()), record.id());
+    let query = crate::logs::Query {
+        stdout: wants & WANTS_STDOUT != 0,
+        stderr: wants & WANTS_STDERR != 0,
+        since: None,
+        until: None,
+        tail: None,
+    };
+    let mut out = Vec::new();
+    for entry in crate::logs::read(&path, &query).unwrap_or_default() {
+        let data = entry.log.as_bytes();
+        if !record.spec.engine.tty {
+            let stream = if entry.stream == "stderr" {
+                frames::STDERR
+            } else {
+                frames::STDOUT
+            };
+            out.extend_from_slice(&frames::header(stream, data.len()));
+        }
+        out.extend_from_slice(data);
+    }
+    out
 }
 
 /// The answer that switches the connection to the raw stream.
@@ -73,16 +104,34 @@ pub async fn attach(
     let worker = daemon.clone();
     let record = blocking(move || record_of(&worker, &id)).await?;
     let mut wants = 0;
-    if truthy(&query.stdin) {
+    if query_flag(&query.stdin) {
         wants |= WANTS_STDIN;
     }
-    if truthy(&query.stdout) {
+    if query_flag(&query.stdout) {
         wants |= WANTS_STDOUT;
     }
-    if truthy(&query.stderr) {
+    if query_flag(&query.stderr) {
         wants |= WANTS_STDERR;
     }
     let tty = record.spec.engine.tty;
+    if !super::query::bool_value_or(query.stream.as_deref(), true) {
+        // Without a stream, dockerd answers with what the container logged
+        // (`logs=1`) or nothing, and ends: it waits for no start.
+        let past = if query_flag(&query.logs) {
+            logged_output(&daemon, &record, wants)
+        } else {
+            Vec::new()
+        };
+        let on_upgrade = hyper::upgrade::on(&mut request);
+        tokio::spawn(async move {
+            if let Ok(upgraded) = on_upgrade.await {
+                let mut client = TokioIo::new(upgraded);
+                let _ = client.write_all(&past).await;
+                let _ = client.shutdown().await;
+            }
+        });
+        return Ok(switching(tty));
+    }
     let dir = daemon.engine.dir(record.id());
     // Running: to the shim now. Not yet: when it starts.
     let shim = if record.is_running() {
@@ -102,7 +151,6 @@ pub async fn attach(
     };
     let on_upgrade = hyper::upgrade::on(&mut request);
     let stdin = wants & WANTS_STDIN != 0;
-    let stream = truthy(&query.stream) || query.stream.is_none();
     tokio::spawn(async move {
         let Ok(upgraded) = on_upgrade.await else {
             return;
@@ -111,7 +159,7 @@ pub async fn attach(
             Shim::Now(stream) => Some(stream),
             Shim::Later(receive) => receive.await.ok(),
         };
-        if let Some(shim) = shim.filter(|_| stream) {
+        if let Some(shim) = shim {
             let detach = tty.then(|| Watcher::new(keys));
             proxy(TokioIo::new(upgraded), shim, detach, stdin, true).await;
         }

@@ -1,5 +1,6 @@
 //! The container endpoints: list, inspect, start, stop, kill, wait, logs...
 
+use super::query::query_flag;
 use super::version::ApiVersion;
 use super::{ApiError, ApiResult, blocking, networks};
 use crate::daemon::events::Event;
@@ -170,10 +171,6 @@ pub struct ListQuery {
     filters: Option<String>,
 }
 
-fn truthy(value: &Option<String>) -> bool {
-    matches!(value.as_deref(), Some("1" | "true" | "True"))
-}
-
 /// The command as `ps` and `inspect` show it.
 fn command_of(record: &Record<Spec>) -> (String, Vec<String>) {
     let argv = &record.spec.process.argv;
@@ -188,7 +185,7 @@ pub async fn list(
 ) -> ApiResult<Json<Vec<Value>>> {
     blocking(move || {
         let filters = Filters::parse(query.filters.as_deref());
-        let all = truthy(&query.all) || filters.get("status").is_some();
+        let all = query_flag(&query.all) || filters.get("status").is_some();
         let mut records = daemon.engine.containers().list::<Spec>()?;
         records.reverse(); // newest first, as docker lists them
         let mut out = Vec::new();
@@ -656,7 +653,16 @@ pub async fn wait(
     let record = blocking(move || record_of(&worker, &id)).await?;
     let id = record.id().to_string();
     let done_now = match condition.as_str() {
-        "not-running" => (!record.is_running()).then(|| record.state.exit_code.unwrap_or(0)),
+        // Stopped, and its shim gone too: the shim records the exit before
+        // its last lines reach the log, and a client reads the logs as soon
+        // as the wait answers. A shim still alive sends its exit event soon.
+        "not-running" => (!record.is_running()
+            && !record
+                .state
+                .supervisor
+                .as_ref()
+                .is_some_and(|s| s.is_alive()))
+        .then(|| record.state.exit_code.unwrap_or(0)),
         "next-exit" | "removed" => None,
         other => {
             return Err(ApiError::bad_request(format!(
@@ -664,7 +670,18 @@ pub async fn wait(
             )));
         }
     };
+    // The shim records the exit before the last lines it pumps reach the
+    // log, and a client reads the logs as soon as the wait answers: a
+    // stopped container whose shim still runs is waited for to the end.
+    let draining = record
+        .state
+        .supervisor
+        .clone()
+        .filter(|shim| done_now.is_some() && shim.is_alive());
     let body = async move {
+        if let Some(shim) = draining {
+            crate::daemon::shims::wait_for_exit(shim).await;
+        }
         let code = match done_now {
             Some(code) => code,
             None => loop {
@@ -722,15 +739,15 @@ pub async fn logs(
     let path = logs::log_path(&daemon.engine.dir(record.id()), record.id());
     let parse_time = |t: &Option<String>| t.as_deref().and_then(super::system::parse_unix);
     let mut log_query = LogQuery {
-        stdout: truthy(&query.stdout),
-        stderr: truthy(&query.stderr),
+        stdout: query_flag(&query.stdout),
+        stderr: query_flag(&query.stderr),
         since: parse_time(&query.since).filter(|s| *s > 0),
         until: parse_time(&query.until).filter(|u| *u > 0),
         tail: query.tail.as_deref().and_then(|t| t.parse().ok()),
     };
     let tty = record.spec.engine.tty;
-    let timestamps = truthy(&query.timestamps);
-    let follow = truthy(&query.follow);
+    let timestamps = query_flag(&query.timestamps);
+    let follow = query_flag(&query.follow);
     let tail = log_query.tail.take();
     let id = record.id().to_string();
     // Opened now: readable after the container is removed.
@@ -923,7 +940,7 @@ pub async fn stats(
     Path(id): Path<String>,
     Query(query): Query<StatsQuery>,
 ) -> ApiResult<Response> {
-    let stream = !matches!(query.stream.as_deref(), Some("0" | "false"));
+    let stream = super::query::bool_value_or(query.stream.as_deref(), true);
     let worker = daemon.clone();
     let (record, cgroup) = blocking(move || {
         let record = record_of(&worker, &id)?;
@@ -1039,7 +1056,7 @@ pub async fn remove(
         let record = record_of(&daemon, &id)?;
         let full = record.id().to_string();
         state::update(&daemon.engine, &full, |s| s.stopped_by_user = true);
-        verbs::rm(&daemon.engine, &full, truthy(&query.force))?;
+        verbs::rm(&daemon.engine, &full, query_flag(&query.force))?;
         shims::publish_with(&daemon, "destroy", &full, BTreeMap::new());
         Ok(StatusCode::NO_CONTENT)
     })

@@ -335,7 +335,7 @@ pub async fn remove(
 ) -> ApiResult<Json<Value>> {
     blocking(move || {
         let reference = find_image(&daemon, &name)?;
-        let force = matches!(query.force.as_deref(), Some("1" | "true"));
+        let force = super::query::bool_value(query.force.as_deref());
         if !force {
             use ch02_namespaces::Engine;
             let user = daemon

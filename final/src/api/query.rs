@@ -53,10 +53,36 @@ impl QueryPairs {
             .collect()
     }
 
-    /// Whether `key` is true as docker's API spells booleans (`1`, `true`).
+    /// Whether `key` is true as docker's API reads booleans ([`bool_value`]).
     pub fn flag(&self, key: &str) -> bool {
-        matches!(self.get(key), Some("1" | "true" | "True" | "TRUE"))
+        bool_value(self.get(key))
     }
+}
+
+/// A boolean of a query as dockerd reads it (its `httputils.BoolValue`):
+/// false when absent, empty, `0`, `no`, `false` or `none` in any case,
+/// true otherwise. Clients spell it every way: docker-py sends Python's
+/// `False`, the docker CLI `0` and `1`.
+///
+/// ```
+/// use skiff::api::query::bool_value;
+/// assert!(bool_value(Some("1")) && bool_value(Some("True")) && bool_value(Some("yes")));
+/// assert!(!bool_value(Some("False")) && !bool_value(Some("0")) && !bool_value(None));
+/// ```
+pub fn bool_value(value: Option<&str>) -> bool {
+    let value = value.unwrap_or_default().trim().to_ascii_lowercase();
+    !matches!(value.as_str(), "" | "0" | "no" | "false" | "none")
+}
+
+/// [`bool_value`] of an optional query field.
+pub fn query_flag(value: &Option<String>) -> bool {
+    bool_value(value.as_deref())
+}
+
+/// [`bool_value`], with `default` when the key is absent (dockerd's
+/// `BoolValueOrDefault`).
+pub fn bool_value_or(value: Option<&str>, default: bool) -> bool {
+    value.map_or(default, |v| bool_value(Some(v)))
 }
 
 /// `%XX` escapes and `+` decoded; invalid UTF-8 replaced.

@@ -205,7 +205,7 @@ pub async fn remove(
     Path(name): Path<String>,
     Query(query): Query<RemoveQuery>,
 ) -> ApiResult<StatusCode> {
-    let force = matches!(query.force.as_deref(), Some("1" | "true"));
+    let force = super::query::bool_value(query.force.as_deref());
     blocking(move || {
         if store(&daemon).path(&name).is_none() {
             // `rm -f` of what is not there is done, as in docker.

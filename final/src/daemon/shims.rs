@@ -166,7 +166,7 @@ pub fn watch(daemon: Arc<Daemon>, id: String) {
 }
 
 /// Waits until `process` exits.
-async fn wait_for_exit(process: ProcessId) {
+pub async fn wait_for_exit(process: ProcessId) {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
     let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, process.pid, 0) };
     if fd < 0 || !process.is_alive() {
