@@ -676,7 +676,6 @@ pub async fn wait(
     let draining = record
         .state
         .supervisor
-        .clone()
         .filter(|shim| done_now.is_some() && shim.is_alive());
     let body = async move {
         if let Some(shim) = draining {
