@@ -331,4 +331,8 @@ impl<S: Step> SpawnHooks for JoinSteps<'_, S> {
     fn in_parent(&mut self, child: Pid) -> Result<(), HookError> {
         self.0.exec_in_parent(child)
     }
+
+    fn in_child(&mut self) -> Result<(), HookError> {
+        self.0.exec_in_child()
+    }
 }

@@ -8,8 +8,8 @@
 //! prepare    before each start                   ch3: its cgroup   ch6: an address
 //!   ── clone ──
 //! in_parent  the parent, while the child waits    ch3: join the cgroup (v2)   ch6: a veth
-//!            (exec_prepare and exec_in_parent: the same for a process
-//!            that `exec` starts in the running container)
+//!            (exec_prepare, exec_in_parent and exec_in_child: the same
+//!            for a process that `exec` starts in the running container)
 //! in the child, around chapter 2's mounts:
 //!   in_child       (first, before its namespaces) ch3: join the cgroup (v1)
 //!   before_bind    (the root not yet bound)       ch4: mount the layers
@@ -118,6 +118,12 @@ pub trait Step {
         Ok(())
     }
 
+    /// In the child, for a process `exec` starts: [`Step::in_child`]'s
+    /// moment.
+    fn exec_in_child(&mut self) -> Result<(), HookError> {
+        Ok(())
+    }
+
     /// In the child, in its own mount namespace, before the root is bound.
     fn before_bind(&mut self, rootfs: &Path) -> Result<(), HookError> {
         let _ = rootfs;
@@ -213,6 +219,11 @@ impl<A: Step, B: Step> Step for Then<A, B> {
     fn exec_in_parent(&mut self, child: Pid) -> Result<(), HookError> {
         self.0.exec_in_parent(child)?;
         self.1.exec_in_parent(child)
+    }
+
+    fn exec_in_child(&mut self) -> Result<(), HookError> {
+        self.0.exec_in_child()?;
+        self.1.exec_in_child()
     }
 
     fn before_bind(&mut self, rootfs: &Path) -> Result<(), HookError> {

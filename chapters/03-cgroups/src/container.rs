@@ -118,6 +118,13 @@ impl Step for CgroupStep {
         let cgroup = self
             .open()
             .map_err(|e| StepError::new("finding the container's cgroup", e))?;
+        // On v1 the process moves itself in, as a container's first does.
+        self.self_join = cgroup
+            .self_join()
+            .map_err(|e| StepError::new("opening the cgroup for the process", e))?;
+        if self.self_join.is_some() {
+            return Ok(());
+        }
         for dir in cgroup.dirs() {
             let path = dir.join("cgroup.procs");
             let file = std::fs::OpenOptions::new()
@@ -131,12 +138,19 @@ impl Step for CgroupStep {
 
     fn exec_in_parent(&mut self, child: Pid) -> Result<(), HookError> {
         use std::io::Write;
+        if self.self_join.take().is_some() {
+            return Ok(());
+        }
         for file in &mut self.procs {
             explain!("write cgroup.procs = {child} (exec joins the container's cgroup)");
             file.write_all(child.to_string().as_bytes())
                 .map_err(|e| HookError::new("joining the cgroup", e))?;
         }
         Ok(())
+    }
+
+    fn exec_in_child(&mut self) -> Result<(), HookError> {
+        self.in_child()
     }
 
     fn exited(&mut self, report: &mut ExitReport) {
