@@ -15,8 +15,9 @@
 //!
 //! - a running container: `/proc/<pid>/root`, its root as its own mount
 //!   namespace shows it (layers, and volumes mounted on them);
-//! - a stopped one: its layers mounted here (chapter 4's [`LayerStack`]),
-//!   in a mount namespace of this process's own, gone with it.
+//! - a stopped one: its layers mounted here (chapter 4's [`LayerStack`])
+//!   with its volumes on them, in a mount namespace of this process's
+//!   own, gone with it.
 //!
 //! This runs in `skiff cp-helper`, a single-threaded process of its own
 //! (a threaded daemon could not enter a new mount namespace).
@@ -24,6 +25,7 @@
 use crate::engine::{SkiffEngine, Spec};
 use ch02_namespaces::records::Record;
 use ch04_overlayfs::resolve::open_in_root;
+use ch04_overlayfs::volumes::{VolumeError, VolumeSource, mount_volumes};
 use ch05_images::history::rfc3339_nanos;
 use nix::dir::Dir;
 use nix::fcntl::{AtFlags, OFlag, openat, readlinkat};
@@ -131,8 +133,9 @@ pub fn go_file_mode(st_mode: u32) -> u32 {
 
 // ANCHOR: open_root
 /// The root of the container of `record`, opened: a running container's
-/// as its first process sees it, a stopped one's layers mounted in a mount
-/// namespace of this process's own (call this once, before any thread).
+/// as its first process sees it, a stopped one's layers and volumes
+/// mounted in a mount namespace of this process's own (call this once,
+/// before any thread).
 pub fn open_root(engine: &SkiffEngine, record: &Record<Spec>) -> Result<OwnedFd> {
     use nix::fcntl::open;
     let id = record.id().to_string();
@@ -156,8 +159,23 @@ pub fn open_root(engine: &SkiffEngine, record: &Record<Spec>) -> Result<OwnedFd>
     nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNS)
         .map_err(|e| failed("unshare(CLONE_NEWNS)", &e))?;
     ch02_namespaces::mounts::make_private().map_err(|e| failed("make / private", &e))?;
-    let stack = engine.images().overlay().stack(&record.spec.base);
+    let overlay = engine.images().overlay();
+    let stack = overlay.stack(&record.spec.base);
     stack.mount().map_err(|e| failed("mount the layers", &e))?;
+    // Its volumes too, as its process would see them (docker does the
+    // same): a file copied to `/data` of a stopped container whose `/data`
+    // is a volume lands in the volume. A tmpfs is left out: a new one
+    // would be gone with this process, and so would what is copied in.
+    let volumes = record
+        .spec
+        .storage()
+        .mounts
+        .iter()
+        .filter(|mount| mount.source != VolumeSource::Tmpfs)
+        .map(|mount| Ok((mount.clone(), overlay.volumes().resolve(mount)?)))
+        .collect::<std::result::Result<Vec<_>, VolumeError>>()
+        .map_err(|e| failed("find the volumes", &e))?;
+    mount_volumes(&stack.merged(), &volumes).map_err(|e| failed("mount the volumes", &e))?;
     open(&stack.merged(), flags, Mode::empty()).map_err(|e| failed("open the layers", &e))
 }
 // ANCHOR_END: open_root

@@ -66,3 +66,39 @@ fn transcript_system_df() {
     assert_eq!(images[0]["Containers"], 1);
     assert!(usage["LayersSize"].as_u64().unwrap() > 1_000_000);
 }
+
+/// `docker container prune` reports what the removed containers wrote
+/// (docker-py's test_prune_containers checks it is above zero); a running
+/// container stays.
+#[test]
+fn container_prune_reclaims_what_stopped_containers_wrote() {
+    let daemon = TestDaemon::start();
+    let image = TestImage::push();
+    daemon.ok(daemon.docker(&[
+        "run",
+        "--name",
+        "writer",
+        &image.name,
+        "dd",
+        "if=/dev/zero",
+        "of=/written",
+        "bs=1024",
+        "count=64",
+    ]));
+    daemon.ok(daemon.docker(&["run", "-d", "--name", "runner", &image.name, "sleep", "60"]));
+    let pruned = daemon.ok(daemon.docker(&["container", "prune", "-f"]));
+    let lines: Vec<&str> = pruned.lines().collect();
+    assert_eq!(lines[0], "Deleted Containers:", "{pruned}");
+    assert_eq!(lines[1].len(), 64, "the writer's id: {pruned}");
+    let reclaimed = lines.last().unwrap();
+    assert!(reclaimed.starts_with("Total reclaimed space: "), "{pruned}");
+    assert!(
+        reclaimed.ends_with("kB") && !reclaimed.ends_with(" 0B"),
+        "{pruned}"
+    );
+    assert_eq!(
+        daemon.ok(daemon.docker(&["ps", "-a", "--format", "{{.Names}}"])),
+        "runner\n"
+    );
+    daemon.ok(daemon.docker(&["rm", "-f", "runner"]));
+}

@@ -100,3 +100,135 @@ fn transcript_push_save_load_history() {
     );
     settings().bind(|| insta::assert_snapshot!("transfer", t.text()));
 }
+
+/// `docker import`: a container's exported root as an image of one layer,
+/// with `--change`; skiff's own client, gzip'd; and what is refused.
+#[test]
+fn transcript_export_and_import() {
+    let daemon = TestDaemon::start();
+    let image = TestImage::push();
+    let mut t = Transcript::new();
+    t.comment("a container's files, exported, become an image of their own");
+    daemon.ok(daemon.docker(&[
+        "run",
+        "--name",
+        "source",
+        &image.name,
+        "sh",
+        "-c",
+        "echo imported > /hello",
+    ]));
+    record(
+        &mut t,
+        &image,
+        daemon.docker(&["export", "-o", "rootfs.tar", "source"]),
+    );
+    let code = record(
+        &mut t,
+        &image,
+        daemon.docker(&[
+            "import",
+            "--change",
+            "CMD [\"cat\", \"/hello\"]",
+            "--change",
+            "WORKDIR /srv",
+            "-m",
+            "from source",
+            "rootfs.tar",
+            "imported:1",
+        ]),
+    );
+    assert_eq!(code, 0, "{}", t.text());
+    record(
+        &mut t,
+        &image,
+        daemon.docker(&["run", "--rm", "imported:1"]),
+    );
+    record(
+        &mut t,
+        &image,
+        daemon.docker(&[
+            "image",
+            "inspect",
+            "-f",
+            "{{.Config.Cmd}} {{.Config.WorkingDir}} {{len .RootFS.Layers}}",
+            "imported:1",
+        ]),
+    );
+    record(
+        &mut t,
+        &image,
+        daemon.docker(&["history", "--format", "{{.Comment}}", "imported:1"]),
+    );
+    t.comment("skiff's client, from a gzip'd tar on stdin");
+    let gz = daemon.work().join("rootfs.tar.gz");
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg("gzip -c rootfs.tar > rootfs.tar.gz")
+        .current_dir(daemon.work())
+        .status()
+        .unwrap();
+    assert!(status.success() && gz.exists());
+    let skiff = daemon.skiff(&[]);
+    let mut import = Command::new("sh");
+    import
+        .arg("-c")
+        .arg(format!(
+            "{} import - imported:gz < rootfs.tar.gz",
+            skiff.get_program().to_string_lossy()
+        ))
+        .env("SKIFF_HOST", daemon.host())
+        .current_dir(daemon.work());
+    let code = t
+        .run_shown(
+            "skiff import - imported:gz < rootfs.tar.gz",
+            &mut import,
+            None,
+        )
+        .code;
+    assert_eq!(code, 0, "{}", t.text());
+    record(
+        &mut t,
+        &image,
+        daemon.skiff(&["run", "--rm", "imported:gz", "cat", "/hello"]),
+    );
+    t.comment("what is not a tar, and an image without a name");
+    std::fs::write(daemon.work().join("notes.txt"), "not a tar\n").unwrap();
+    let blobs = || {
+        let found = Command::new("find")
+            .arg(daemon.root())
+            .args(["-path", "*/blobs/sha256/*", "-type", "f"])
+            .output()
+            .unwrap();
+        String::from_utf8(found.stdout).unwrap().lines().count()
+    };
+    let before = blobs();
+    assert!(before > 0, "the store's blobs are found");
+    assert_ne!(
+        record(
+            &mut t,
+            &image,
+            daemon.docker(&["import", "notes.txt", "broken:1"])
+        ),
+        0
+    );
+    assert_ne!(
+        record(&mut t, &image, daemon.docker(&["import", "rootfs.tar"])),
+        0
+    );
+    assert_eq!(blobs(), before, "a refused import leaves no blob");
+    t.comment("docker images NAME: a pattern of names and tags");
+    record(
+        &mut t,
+        &image,
+        daemon.docker(&[
+            "images",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            "imported:g*",
+        ]),
+    );
+    t.comment("no image was made of the broken one");
+    record(&mut t, &image, daemon.docker(&["images", "-q", "broken"]));
+    settings().bind(|| insta::assert_snapshot!("export_and_import", t.text()));
+}

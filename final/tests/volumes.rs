@@ -144,3 +144,172 @@ fn transcript_volumes() {
     settings().bind(|| insta::assert_snapshot!("volumes", t.text()));
     assert!(!daemon.root().join("escape").exists());
 }
+
+/// The anonymous volumes in the store, counted.
+fn anonymous_count(daemon: &TestDaemon) -> usize {
+    let listed = daemon.ok(daemon.docker(&[
+        "volume",
+        "ls",
+        "-q",
+        "--filter",
+        "label=com.docker.volume.anonymous",
+    ]));
+    listed.lines().count()
+}
+
+#[test]
+fn transcript_anonymous_volumes() {
+    let daemon = TestDaemon::start();
+    let image = TestImage::push();
+    let context = daemon.work().join("conf");
+    std::fs::create_dir_all(&context).unwrap();
+    std::fs::write(
+        context.join("Dockerfile"),
+        format!(
+            "FROM {}\nRUN mkdir /conf && echo 'listen 80' > /conf/app.conf && chown -R 1000:1000 /conf\nVOLUME /conf\n",
+            image.name
+        ),
+    )
+    .unwrap();
+    daemon.ok(daemon.docker(&["build", "-q", "-t", "conf:1", "conf"]));
+    let mut t = Transcript::new();
+
+    t.comment("-v with a container path alone: a volume of the container's own");
+    let code = record(
+        &mut t,
+        &image,
+        daemon.docker(&[
+            "run",
+            "--name",
+            "anon",
+            "-v",
+            "/cache",
+            &image.name,
+            "sh",
+            "-c",
+            "echo warm > /cache/f; grep /cache /proc/mounts | wc -l",
+        ]),
+    );
+    assert_eq!(code, 0, "{}", t.text());
+    record(
+        &mut t,
+        &image,
+        daemon.docker(&[
+            "inspect",
+            "-f",
+            "{{range .Mounts}}{{.Type}} {{.Destination}} {{.RW}} {{len .Name}}{{end}}",
+            "anon",
+        ]),
+    );
+    assert_eq!(anonymous_count(&daemon), 1);
+    t.comment("rm keeps it (dangling); rm -v takes a container's anonymous volumes with it");
+    record(&mut t, &image, daemon.docker(&["rm", "anon"]));
+    assert_eq!(anonymous_count(&daemon), 1);
+    record(
+        &mut t,
+        &image,
+        daemon.skiff(&[
+            "run",
+            "--name",
+            "anon2",
+            "-v",
+            "/cache",
+            &image.name,
+            "true",
+        ]),
+    );
+    assert_eq!(anonymous_count(&daemon), 2);
+    record(&mut t, &image, daemon.skiff(&["rm", "-v", "anon2"]));
+    assert_eq!(anonymous_count(&daemon), 1);
+    record(&mut t, &image, daemon.docker(&["volume", "prune", "-f"]));
+    assert_eq!(anonymous_count(&daemon), 0);
+
+    t.comment("an image's VOLUME: a new volume gets what the image has there");
+    record(
+        &mut t,
+        &image,
+        daemon.docker(&[
+            "run",
+            "--rm",
+            "conf:1",
+            "sh",
+            "-c",
+            "cat /conf/app.conf; stat -c '%u %n' /conf/app.conf; grep -c ' /conf ' /proc/mounts",
+        ]),
+    );
+    assert_eq!(
+        anonymous_count(&daemon),
+        0,
+        "--rm takes its anonymous volumes"
+    );
+    t.comment("a named volume on it is filled once, then kept as the container left it");
+    record(
+        &mut t,
+        &image,
+        daemon.docker(&[
+            "run",
+            "--rm",
+            "-v",
+            "conf:/conf",
+            "conf:1",
+            "sh",
+            "-c",
+            "cat /conf/app.conf; echo 'listen 8080' > /conf/app.conf",
+        ]),
+    );
+    record(
+        &mut t,
+        &image,
+        daemon.docker(&[
+            "run",
+            "--rm",
+            "-v",
+            "conf:/conf",
+            "conf:1",
+            "cat",
+            "/conf/app.conf",
+        ]),
+    );
+    assert_eq!(
+        anonymous_count(&daemon),
+        0,
+        "the named volume replaced the image's"
+    );
+
+    t.comment("docker cp into a volume of a container not yet started lands in the volume");
+    std::fs::write(daemon.work().join("note.txt"), "copied in\n").unwrap();
+    record(
+        &mut t,
+        &image,
+        daemon.docker(&[
+            "create",
+            "--name",
+            "reader",
+            "-v",
+            "/inbox",
+            &image.name,
+            "cat",
+            "/inbox/note.txt",
+        ]),
+    );
+    record(
+        &mut t,
+        &image,
+        daemon.docker(&["cp", "note.txt", "reader:/inbox/"]),
+    );
+    let code = record(&mut t, &image, daemon.docker(&["start", "-a", "reader"]));
+    assert_eq!(code, 0, "{}", t.text());
+    record(
+        &mut t,
+        &image,
+        daemon.docker(&["cp", "reader:/inbox/note.txt", "back.txt"]),
+    );
+    assert_eq!(
+        std::fs::read_to_string(daemon.work().join("back.txt")).unwrap(),
+        "copied in\n"
+    );
+    record(&mut t, &image, daemon.docker(&["rm", "-v", "reader"]));
+    record(&mut t, &image, daemon.docker(&["volume", "rm", "conf"]));
+    assert_eq!(daemon.ok(daemon.docker(&["volume", "ls", "-q"])), "");
+    settings().bind(|| insta::assert_snapshot!("anonymous_volumes", t.text()));
+}

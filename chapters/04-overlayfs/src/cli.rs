@@ -16,7 +16,7 @@ use std::path::PathBuf;
 /// The storage flags of `run`: volumes and tmpfs.
 #[derive(Debug, Clone, Default, Args)]
 pub struct StorageArgs {
-    /// Mount a volume: HOST:CONTAINER[:ro] (a bind mount) or NAME:CONTAINER[:ro] (a named volume)
+    /// Mount a volume: HOST:CONTAINER[:ro] (a bind mount), NAME:CONTAINER[:ro] (a named volume) or CONTAINER alone (an anonymous volume)
     #[arg(short = 'v', long = "volume", value_name = "SPEC")]
     pub volumes: Vec<String>,
 
@@ -88,7 +88,11 @@ impl StorageFlags {
         limited.container.rootfs = engine.rootfs_of(&limited.container.id);
         Ok(Spec {
             limited,
-            storage: Storage { layers, mounts },
+            storage: Storage {
+                layers,
+                mounts,
+                keep_anonymous: false,
+            },
         })
     }
     // ANCHOR_END: to_spec

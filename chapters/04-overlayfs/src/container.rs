@@ -34,6 +34,8 @@ pub struct StorageStep {
     userns: Option<IdMap>,
     /// Each mount with its host source, found by `prepare`.
     resolved: Vec<(Mount, PathBuf)>,
+    /// The anonymous volumes stay when the container goes.
+    keep_anonymous: bool,
 }
 
 impl Step for StorageStep {
@@ -45,13 +47,19 @@ impl Step for StorageStep {
             crate::userns::grant(&self.root, &self.stack, map)
                 .map_err(|e| StepError::new("opening the layers to the user namespace", e))?;
         }
-        // Named volumes are created with the container, as docker does.
+        // Named and anonymous volumes are created with the container, as
+        // docker does (a file copied into one before the first start
+        // lands in it).
         for mount in &self.mounts {
-            if let VolumeSource::Named(name) = &mount.source {
-                self.volumes
-                    .create(name)
-                    .map_err(|e| StepError::new(format!("volume {name}"), e))?;
-            }
+            let created = match &mount.source {
+                VolumeSource::Named(name) => self.volumes.create(name),
+                VolumeSource::Anonymous(name) => self.volumes.create_anonymous(name),
+                VolumeSource::Bind(_) | VolumeSource::Tmpfs => continue,
+            };
+            created.map_err(|e| {
+                let name = mount.source.volume_name().unwrap_or_default();
+                StepError::new(format!("volume {name}"), e)
+            })?;
         }
         Ok(())
     }
@@ -83,7 +91,13 @@ impl Step for StorageStep {
     fn remove(&mut self) -> Result<(), StepError> {
         self.stack
             .remove()
-            .map_err(|e| StepError::new("removing the writable layer", e))
+            .map_err(|e| StepError::new("removing the writable layer", e))?;
+        if !self.keep_anonymous {
+            self.volumes
+                .remove_anonymous(&self.mounts, &[])
+                .map_err(|e| StepError::new("removing the anonymous volumes", e))?;
+        }
+        Ok(())
     }
 }
 // ANCHOR_END: overlay_root
@@ -128,17 +142,14 @@ impl OverlayEngine {
         )
     }
 
-    /// Named volumes that a container uses, running or not: `volume rm`
-    /// and `volume prune` leave them alone.
+    /// Named and anonymous volumes that a container uses, running or not:
+    /// `volume rm` and `volume prune` leave them alone.
     pub fn volumes_in_use(&self) -> Result<Vec<String>, RunError> {
         let records: Vec<Record<Spec>> = self.containers().list()?;
         Ok(records
             .iter()
             .flat_map(|r| &r.spec.storage.mounts)
-            .filter_map(|mount| match &mount.source {
-                VolumeSource::Named(name) => Some(name.clone()),
-                _ => None,
-            })
+            .filter_map(|mount| mount.source.volume_name().map(String::from))
             .collect())
     }
 }
@@ -159,6 +170,7 @@ impl Engine for OverlayEngine {
             root: self.root.clone(),
             userns: spec.isolation.userns.then_some(spec.id_map),
             resolved: Vec::new(),
+            keep_anonymous: spec.storage.keep_anonymous,
         })
     }
 }

@@ -11,6 +11,7 @@
 //! - [`changes`]: what a container changed (`diff`), and its writable layer
 //!   as an OCI layer tarball (`commit`).
 //! - [`resolve`]: opening a path inside a root (`openat2` RESOLVE_IN_ROOT).
+//! - [`populate`]: an empty volume filled with what the image has there.
 //! - [`volumes`]: bind mounts, named volumes and tmpfs, mounted safely
 //!   inside the container's root.
 //! - [`spec`]: chapter 3's run spec, with layers and volumes.
@@ -24,6 +25,7 @@ pub mod changes;
 pub mod cli;
 pub mod container;
 pub mod layers;
+pub mod populate;
 pub mod resolve;
 pub mod spec;
 pub mod userns;

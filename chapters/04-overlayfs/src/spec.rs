@@ -26,6 +26,11 @@ pub struct Storage {
     /// The read-only layers, bottom first.
     pub layers: Vec<PathBuf>,
     pub mounts: Vec<Mount>,
+    /// Whether the container's anonymous volumes outlive it. In this
+    /// chapter they go with the container; docker keeps them, dangling,
+    /// unless asked (`rm -v`, `run --rm`), which the engine does itself.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub keep_anonymous: bool,
 }
 // ANCHOR_END: spec
 

@@ -44,6 +44,7 @@
 //! hands back a file descriptor of the exact inode; the mount is then done
 //! on `/proc/self/fd/<fd>`, so no path is looked up a second time.
 
+use crate::populate::{PopulateError, populate_volume};
 use crate::resolve::{Create, open_creating, open_in_root};
 use ch01_process::explain;
 use ch02_namespaces::mounts::{MountError, mount_fs, restricting_flags};
@@ -51,6 +52,7 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::mount::MsFlags;
 use nix::sys::stat::{Mode, SFlag, fstat};
+use std::collections::BTreeMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
@@ -103,6 +105,8 @@ pub enum VolumeError {
     Sys { step: String, errno: Errno },
     #[error(transparent)]
     Mount(#[from] MountError),
+    #[error(transparent)]
+    Populate(#[from] PopulateError),
 }
 
 fn sys_hint(errno: Errno, step: &str) -> &'static str {
@@ -139,6 +143,26 @@ pub enum VolumeSource {
     Named(String),
     /// A fresh tmpfs: memory only, nothing kept.
     Tmpfs,
+    /// A volume the engine makes for this container alone, named by a
+    /// random id: docker's *anonymous* volume (`-v /data` without a source,
+    /// or a path the image declares with `VOLUME`). It lives in the store
+    /// like a named one, labelled [`ANONYMOUS_LABEL`], and outlives the
+    /// container unless it is removed with it (`rm -v`, `run --rm`).
+    Anonymous(String),
+}
+
+/// The label docker gives the volumes it makes for a container
+/// (anonymous ones): `volume prune` without `--all` removes only those.
+pub const ANONYMOUS_LABEL: &str = "com.docker.volume.anonymous";
+
+impl VolumeSource {
+    /// The store's name of the volume, for a named or anonymous one.
+    pub fn volume_name(&self) -> Option<&str> {
+        match self {
+            VolumeSource::Named(name) | VolumeSource::Anonymous(name) => Some(name),
+            VolumeSource::Bind(_) | VolumeSource::Tmpfs => None,
+        }
+    }
 }
 
 /// One volume of a container: what to mount, and where in the container.
@@ -157,6 +181,19 @@ pub struct Mount {
 }
 // ANCHOR_END: types
 
+impl Mount {
+    /// A new anonymous volume on `target` (a container path): `-v /data`,
+    /// or an image's `VOLUME /data`. Its name is a fresh random id.
+    pub fn anonymous(target: &str) -> Result<Mount> {
+        Ok(Mount {
+            source: VolumeSource::Anonymous(ch02_namespaces::records::new_id()),
+            target: container_path(target)?,
+            read_only: false,
+            options: None,
+        })
+    }
+}
+
 // ANCHOR: parse_volume
 /// Parses a `-v` argument: `HOST:CONTAINER[:ro|:rw]` or `NAME:CONTAINER[:ro|:rw]`.
 ///
@@ -165,13 +202,15 @@ pub struct Mount {
 /// learner sees it in their shell, and must exist: docker once created
 /// missing bind sources as empty root-owned directories, which hid typos,
 /// and now refuses them as we do. Anything else is the name of a named
-/// volume. Anonymous volumes (`-v /data` alone) are not supported.
+/// volume. A container path alone (`-v /data`) asks for an anonymous
+/// volume (see [`VolumeSource::Anonymous`]).
 pub fn parse_volume(spec: &str) -> Result<Mount> {
     if spec.is_empty() {
         return Err(VolumeError::EmptySpec);
     }
     let parts: Vec<&str> = spec.split(':').collect();
     let (source, target, mode) = match parts[..] {
+        [target] if target.starts_with('/') => return Mount::anonymous(target),
         [_] => return Err(VolumeError::MissingTarget(spec.into())),
         [s, t] => (s, t, None),
         [s, t, m] => (s, t, Some(m)),
@@ -335,6 +374,9 @@ pub struct VolumeStore {
     root: PathBuf,
 }
 
+/// The file beside a volume's `_data` that holds its labels.
+const LABELS: &str = "labels.json";
+
 /// Makes temporary names unique within this process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -364,6 +406,18 @@ impl VolumeStore {
     /// hidden temporary directory, never a half-created volume, and two
     /// concurrent creators end up with the same volume.
     pub fn create(&self, name: &str) -> Result<PathBuf> {
+        self.create_labelled(name, &BTreeMap::new())
+    }
+
+    /// [`VolumeStore::create`], with `labels` (`docker volume create
+    /// --label`) kept beside the data (`<name>/labels.json`), written
+    /// before the rename: a volume never appears without its labels. An
+    /// existing volume keeps the labels it has.
+    pub fn create_labelled(
+        &self,
+        name: &str,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<PathBuf> {
         check_name(name)?;
         let data = self.data_dir(name);
         if data.is_dir() {
@@ -374,9 +428,17 @@ impl VolumeStore {
         let temp = self.temp_path("tmp", name);
         let build = || -> std::io::Result<()> {
             std::fs::create_dir(&temp)?;
-            std::fs::create_dir(temp.join("_data"))
+            std::fs::create_dir(temp.join("_data"))?;
+            if !labels.is_empty() {
+                let bytes = serde_json::to_vec(labels).expect("plain data");
+                std::fs::write(temp.join(LABELS), bytes)?;
+            }
+            Ok(())
         };
-        build().map_err(io(format!("mkdir {:?}", temp.display())))?;
+        if let Err(e) = build() {
+            let _ = std::fs::remove_dir_all(&temp);
+            return Err(io(format!("mkdir {:?}", temp.display()))(e));
+        }
         let final_path = self.root.join(name);
         explain!(
             "rename({:?}, {:?})  (volume {name} created)",
@@ -402,11 +464,52 @@ impl VolumeStore {
         }
     }
 
+    /// The labels of volume `name` (none when it has none, or is not here).
+    pub fn labels(&self, name: &str) -> BTreeMap<String, String> {
+        if check_name(name).is_err() {
+            return BTreeMap::new();
+        }
+        std::fs::read(self.root.join(name).join(LABELS))
+            .ok()
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default()
+    }
+
+    /// Whether volume `name` is one the engine made for a container.
+    pub fn is_anonymous(&self, name: &str) -> bool {
+        self.labels(name).contains_key(ANONYMOUS_LABEL)
+    }
+
+    /// Removes the anonymous volumes among `mounts` (`docker rm -v`, and
+    /// `run --rm` when the container goes), except those in `in_use`
+    /// (named by another container). Returns the names removed; a volume
+    /// already gone is skipped.
+    pub fn remove_anonymous(&self, mounts: &[Mount], in_use: &[String]) -> Result<Vec<String>> {
+        let mut removed = Vec::new();
+        for mount in mounts {
+            let VolumeSource::Anonymous(name) = &mount.source else {
+                continue;
+            };
+            if self.path(name).is_none() || in_use.contains(name) {
+                continue;
+            }
+            self.remove(name, in_use)?;
+            removed.push(name.clone());
+        }
+        Ok(removed)
+    }
+
     /// The data directory of volume `name`, when it exists.
     pub fn path(&self, name: &str) -> Option<PathBuf> {
         check_name(name).ok()?;
         let data = self.data_dir(name);
         data.is_dir().then_some(data)
+    }
+
+    /// Creates the anonymous volume `name` (labelled so), or returns it.
+    pub fn create_anonymous(&self, name: &str) -> Result<PathBuf> {
+        let labels = BTreeMap::from([(ANONYMOUS_LABEL.to_string(), String::new())]);
+        self.create_labelled(name, &labels)
     }
 
     /// `docker volume ls`: the names, sorted.
@@ -468,8 +571,9 @@ impl VolumeStore {
         Ok(removed)
     }
 
-    /// The host path to mount for `mount`: the bind path, or the named
-    /// volume's `_data` (created on first use, like `docker run -v name:/x`).
+    /// The host path to mount for `mount`: the bind path, or the named or
+    /// anonymous volume's `_data` (created on first use, like `docker run
+    /// -v name:/x`).
     /// A tmpfs has no host path: the result is the string `tmpfs`, the mount
     /// source shown in `/proc/self/mountinfo`.
     pub fn resolve(&self, mount: &Mount) -> Result<PathBuf> {
@@ -477,6 +581,7 @@ impl VolumeStore {
             VolumeSource::Bind(path) if path.exists() => Ok(path.clone()),
             VolumeSource::Bind(path) => Err(VolumeError::SourceMissing(path.clone())),
             VolumeSource::Named(name) => self.create(name),
+            VolumeSource::Anonymous(name) => self.create_anonymous(name),
             VolumeSource::Tmpfs => Ok(PathBuf::from("tmpfs")),
         }
     }
@@ -536,6 +641,9 @@ fn existing_flags(fd: &OwnedFd) -> MsFlags {
 /// propagate to the host), after the root is set up and before
 /// `pivot_root`, while the host paths of the sources are still reachable.
 ///
+/// A named or anonymous volume that is empty first gets what the image has
+/// at its mount point, as docker does (see [`crate::populate`]).
+///
 /// Mounts are made shallowest first (`/data` before `/data/cache`), as
 /// docker sorts them: a deeper volume mounted first would be hidden by the
 /// shallower one mounted over its parent.
@@ -555,6 +663,17 @@ pub fn mount_volumes(root: &Path, mounts: &[(Mount, PathBuf)]) -> Result<()> {
     let mut ordered: Vec<&(Mount, PathBuf)> = mounts.iter().collect();
     ordered.sort_by_key(|(mount, _)| mount.target.components().count());
     for (mount, source) in ordered {
+        // A new volume gets what the image has there (see [`populate`]).
+        if mount.source.volume_name().is_some() {
+            let rel = mount.target.strip_prefix("/").unwrap_or(&mount.target);
+            if populate_volume(root_fd.as_fd(), rel, source)? {
+                explain!(
+                    "copied {:?} of the image into the new volume {:?}",
+                    mount.target.display(),
+                    source.display()
+                );
+            }
+        }
         mount_one(root_fd.as_fd(), root, mount, source)?;
     }
     Ok(())

@@ -253,6 +253,49 @@ fn transcript_volumes() {
 }
 
 #[test]
+fn an_anonymous_volume_goes_with_its_container() {
+    require_root();
+    let setup = Setup::new();
+    // `volume ls` prints a header line, then a name per line.
+    let volumes = || setup.output(&["volume", "ls"]).0.lines().skip(1).count();
+    let (out, err, code) = setup.output(&[
+        "run",
+        "--rm",
+        "--rootfs",
+        "rootfs",
+        "-v",
+        "/cache",
+        "--",
+        "sh",
+        "-c",
+        "echo warm > /cache/f && grep -c ' /cache ' /proc/mounts",
+    ]);
+    assert_eq!((out.as_str(), code), ("1\n", 0), "{err}");
+    assert_eq!(volumes(), 0, "--rm took it");
+    let (_, err, code) = setup.output(&[
+        "run", "--name", "keep", "--rootfs", "rootfs", "-v", "/cache", "--", "true",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(volumes(), 1, "the container still has it");
+    let (_, err, code) = setup.output(&["rm", "keep"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(volumes(), 0, "rm took it");
+    // A run that never starts leaves nothing either.
+    let (_, _, code) = setup.output(&[
+        "run",
+        "--rootfs",
+        "rootfs",
+        "-v",
+        "/cache",
+        "--",
+        "/no/such/program",
+    ]);
+    assert_ne!(code, 0);
+    assert_eq!(volumes(), 0);
+    assert_eq!(setup.output(&["ps", "-a", "-q"]).0, "");
+}
+
+#[test]
 fn a_symlink_in_the_image_cannot_send_a_mount_onto_the_host() {
     require_root();
     let setup = Setup::new();

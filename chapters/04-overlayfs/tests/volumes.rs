@@ -12,9 +12,10 @@
 //! left outside the test's temporary directory.
 
 use ch04_overlayfs::volumes::{
-    Mount, VolumeError, VolumeSource, VolumeStore, mount_volumes, parse_tmpfs, parse_volume,
+    ANONYMOUS_LABEL, Mount, VolumeError, VolumeSource, VolumeStore, mount_volumes, parse_tmpfs,
+    parse_volume,
 };
-use std::os::unix::fs::{PermissionsExt, symlink};
+use std::os::unix::fs::{MetadataExt, PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -385,6 +386,53 @@ fn store_resolves_each_kind() {
     assert_eq!(store.resolve(&tmpfs).unwrap(), Path::new("tmpfs"));
 }
 
+#[test]
+fn a_container_path_alone_is_an_anonymous_volume() {
+    let state = tempfile::tempdir().unwrap();
+    let store = VolumeStore::new(state.path());
+    let first = parse_volume("/var/cache/").unwrap();
+    let second = parse_volume("/var/cache").unwrap();
+    assert_eq!(first.target, Path::new("/var/cache"));
+    let (VolumeSource::Anonymous(a), VolumeSource::Anonymous(b)) = (&first.source, &second.source)
+    else {
+        panic!("anonymous volumes: {first:?} {second:?}");
+    };
+    assert_ne!(a, b, "each gets a fresh name");
+    assert_eq!(a.len(), 64, "{a}");
+    assert_eq!(
+        message(parse_volume("/")),
+        "container path / cannot be a volume: it is the container's root"
+    );
+
+    // Created labelled, told apart from named ones, removed with the
+    // container unless another container names it.
+    let data = store.resolve(&first).unwrap();
+    assert!(data.is_dir());
+    store.resolve(&second).unwrap();
+    store.create("named").unwrap();
+    assert!(store.is_anonymous(a) && !store.is_anonymous("named"));
+    assert_eq!(
+        store.labels(a),
+        [(ANONYMOUS_LABEL.to_string(), String::new())].into()
+    );
+    let named = parse_volume("named:/data").unwrap();
+    let mounts = [first.clone(), second.clone(), named];
+    let removed = store
+        .remove_anonymous(&mounts, std::slice::from_ref(b))
+        .unwrap();
+    assert_eq!(removed, std::slice::from_ref(a));
+    assert_eq!(
+        store.list().unwrap().len(),
+        2,
+        "the named and the shared one stay"
+    );
+    assert_eq!(
+        store.remove_anonymous(&mounts, &[]).unwrap(),
+        std::slice::from_ref(b)
+    );
+    assert_eq!(store.list().unwrap(), ["named"]);
+}
+
 // ---------------------------------------------------------------- mounts
 
 #[test]
@@ -512,6 +560,100 @@ fn named_volume_outlives_its_container() {
         assert_eq!(
             std::fs::read_to_string(second.join("var/lib/db/table")).unwrap(),
             "row 1\n"
+        );
+    });
+}
+
+#[test]
+fn an_empty_volume_gets_what_the_image_has_there() {
+    in_mount_namespace("an_empty_volume_gets_what_the_image_has_there", |dir| {
+        use std::os::unix::fs::{chown, lchown};
+        let store = VolumeStore::new(&dir.join("state"));
+        // The image's /conf: a file, a directory, a link that leads out of
+        // the root when the host follows it, a fifo.
+        let image = make_root(dir, "image");
+        let conf = image.join("conf");
+        std::fs::create_dir_all(conf.join("sites")).unwrap();
+        std::fs::write(conf.join("app.conf"), "listen 80\n").unwrap();
+        std::fs::write(conf.join("sites/default"), "root /srv\n").unwrap();
+        std::fs::set_permissions(conf.join("app.conf"), PermissionsExt::from_mode(0o640)).unwrap();
+        std::fs::set_permissions(&conf, PermissionsExt::from_mode(0o750)).unwrap();
+        chown(conf.join("app.conf"), Some(1000), Some(1001)).unwrap();
+        chown(&conf, Some(999), Some(999)).unwrap();
+        symlink("/etc/shadow", conf.join("shadow")).unwrap();
+        lchown(conf.join("shadow"), Some(1000), Some(1000)).unwrap();
+        nix::unistd::mkfifo(
+            &conf.join("pipe"),
+            nix::sys::stat::Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+
+        mount_specs(&store, &image, &["conf:/conf"]);
+        let data = store.path("conf").unwrap();
+        let file = std::fs::metadata(data.join("app.conf")).unwrap();
+        assert_eq!(
+            std::fs::read_to_string(data.join("app.conf")).unwrap(),
+            "listen 80\n"
+        );
+        assert_eq!(
+            (file.mode() & 0o7777, file.uid(), file.gid()),
+            (0o640, 1000, 1001)
+        );
+        let original = std::fs::metadata(conf.join("app.conf")).unwrap();
+        assert_eq!(file.mtime(), original.mtime());
+        assert_eq!(
+            std::fs::read_to_string(data.join("sites/default")).unwrap(),
+            "root /srv\n"
+        );
+        let link = std::fs::symlink_metadata(data.join("shadow")).unwrap();
+        assert!(link.file_type().is_symlink(), "a link stays a link");
+        assert_eq!(link.uid(), 1000);
+        assert_eq!(
+            std::fs::read_link(data.join("shadow")).unwrap(),
+            Path::new("/etc/shadow")
+        );
+        assert!(!data.join("pipe").exists(), "a fifo is not data");
+        let root = std::fs::metadata(&data).unwrap();
+        assert_eq!(
+            (root.mode() & 0o7777, root.uid()),
+            (0o750, 999),
+            "the directory's own"
+        );
+        // The container sees the copy through the mount.
+        assert_eq!(mounts_at(&conf).len(), 1);
+        std::fs::write(conf.join("app.conf"), "listen 8080\n").unwrap();
+        nix::mount::umount2(&conf, nix::mount::MntFlags::MNT_DETACH).unwrap();
+
+        // A volume with data is left alone: the next container keeps the
+        // change, whatever its image has.
+        mount_specs(&store, &image, &["conf:/conf"]);
+        assert_eq!(
+            std::fs::read_to_string(conf.join("app.conf")).unwrap(),
+            "listen 8080\n"
+        );
+        nix::mount::umount2(&conf, nix::mount::MntFlags::MNT_DETACH).unwrap();
+
+        // A bind's directory is the user's: never filled.
+        let host = dir.join("host");
+        std::fs::create_dir(&host).unwrap();
+        mount_specs(&store, &image, &[&format!("{}:/conf", host.display())]);
+        assert_eq!(std::fs::read_dir(&host).unwrap().count(), 0);
+        nix::mount::umount2(&conf, nix::mount::MntFlags::MNT_DETACH).unwrap();
+
+        // A hostile image whose /secrets leads to /etc: the copy reads the
+        // root's /etc, never the host's.
+        let hostile = make_root(dir, "hostile");
+        std::fs::write(hostile.join("etc/marker"), "inside\n").unwrap();
+        symlink("/etc", hostile.join("secrets")).unwrap();
+        mount_specs(&store, &hostile, &["/secrets"]);
+        let names: Vec<String> = std::fs::read_dir(hostile.join("etc"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            ["marker"],
+            "the anonymous volume holds the root's /etc only"
         );
     });
 }

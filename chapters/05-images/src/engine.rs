@@ -39,6 +39,8 @@ pub enum ImageError {
     #[error("{0}")]
     Flags(#[from] StorageFlagError),
     #[error("{0}")]
+    ImageVolume(#[from] image::ImageVolumeError),
+    #[error("{0}")]
     Run(#[from] RunError),
 }
 
@@ -103,7 +105,8 @@ impl ImageEngine {
     // ANCHOR: spec
     /// The spec of a container of the image `reference`: its layers, its
     /// command (`given` replaces `Cmd`), its environment, directory and
-    /// user as defaults under the flags.
+    /// user as defaults under the flags, and an anonymous volume for each
+    /// of its `VOLUME`s the flags do not mount.
     pub fn spec(
         &self,
         flags: &StorageFlags,
@@ -133,7 +136,10 @@ impl ImageEngine {
             return Err(ImageError::NoCommand(reference.to_string()));
         }
         let defaults = image::process_defaults(&config.config);
-        Ok(flags.to_spec(&self.overlay, layers, &command, &defaults)?)
+        let mut spec = flags.to_spec(&self.overlay, layers, &command, &defaults)?;
+        let volumes = image::image_volumes(&config.config, &spec.storage.mounts)?;
+        spec.storage.mounts.extend(volumes);
+        Ok(spec)
     }
     // ANCHOR_END: spec
 

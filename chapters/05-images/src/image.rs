@@ -293,6 +293,42 @@ pub fn process_defaults(config: &RunConfig) -> ch01_process::ProcessSpec {
 }
 // ANCHOR_END: defaults
 
+// ANCHOR: image_volumes
+/// The anonymous volumes an image asks for: each path of its `VOLUME`s
+/// that no mount of the user's already covers (`-v data:/var/lib/db`
+/// replaces the image's `VOLUME /var/lib/db`), as docker gives them. A path
+/// the image declares that is not absolute is refused, as docker does.
+pub fn image_volumes(
+    config: &RunConfig,
+    mounts: &[ch04_overlayfs::volumes::Mount],
+) -> Result<Vec<ch04_overlayfs::volumes::Mount>, ImageVolumeError> {
+    let mut volumes: Vec<ch04_overlayfs::volumes::Mount> = Vec::new();
+    for path in config.volumes.iter().flat_map(|v| v.keys()) {
+        let volume =
+            ch04_overlayfs::volumes::Mount::anonymous(path).map_err(|reason| ImageVolumeError {
+                path: path.clone(),
+                reason,
+            })?;
+        let covered = mounts
+            .iter()
+            .chain(&volumes)
+            .any(|m| m.target == volume.target);
+        if !covered {
+            volumes.push(volume);
+        }
+    }
+    Ok(volumes)
+}
+// ANCHOR_END: image_volumes
+
+/// A `VOLUME` of the image that cannot be made.
+#[derive(Debug, thiserror::Error)]
+#[error("the image's VOLUME {path:?}: {reason}")]
+pub struct ImageVolumeError {
+    pub path: String,
+    pub reason: ch04_overlayfs::volumes::VolumeError,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,6 +350,32 @@ mod tests {
         );
         let text = serde_json::to_string(&config).unwrap();
         assert!(!text.contains("StartPeriod"), "{text}");
+    }
+
+    #[test]
+    fn an_images_volumes_are_anonymous_unless_a_mount_covers_them() {
+        use ch04_overlayfs::volumes::{VolumeSource, parse_volume};
+        let config = RunConfig {
+            volumes: Some(BTreeMap::from([
+                ("/var/lib/db".to_string(), serde_json::json!({})),
+                ("/cache/".to_string(), serde_json::json!({})),
+            ])),
+            ..RunConfig::default()
+        };
+        let given = [parse_volume("data:/var/lib/db").unwrap()];
+        let volumes = image_volumes(&config, &given).unwrap();
+        assert_eq!(volumes.len(), 1, "{volumes:?}");
+        assert_eq!(volumes[0].target, std::path::Path::new("/cache"));
+        assert!(matches!(volumes[0].source, VolumeSource::Anonymous(_)));
+        let relative = RunConfig {
+            volumes: Some(BTreeMap::from([(
+                "data".to_string(),
+                serde_json::json!({}),
+            )])),
+            ..RunConfig::default()
+        };
+        let error = image_volumes(&relative, &[]).unwrap_err().to_string();
+        assert!(error.contains("must be absolute"), "{error}");
     }
 
     #[test]

@@ -280,13 +280,6 @@ fn check_volume(name: &str, volume: &ServiceVolume) -> Result<(), TranslateError
         ));
     }
     match (volume.kind, &volume.source) {
-        (MountType::Volume, None) => Err(unsupported(
-            name,
-            format!(
-                "the anonymous volume {} is not supported: name it (data:{}) and declare it in the top-level volumes",
-                volume.target, volume.target
-            ),
-        )),
         (MountType::Bind, None) => Err(unsupported(
             name,
             format!("the bind mount on {} has no source", volume.target),
@@ -313,7 +306,12 @@ fn mount(project: &Project, name: &str, volume: &ServiceVolume) -> Result<Mount,
             }
             VolumeSource::Bind(path)
         }
-        (MountType::Volume | MountType::Bind, None) => {
+        // A volume without a source (`- /data`): an anonymous one.
+        (MountType::Volume, None) => {
+            return Mount::anonymous(&volume.target)
+                .map_err(|e| unsupported(name, format!("the volume on {}: {e}", volume.target)));
+        }
+        (MountType::Bind, None) => {
             // check_volume refused it already.
             return Err(unsupported(
                 name,

@@ -141,14 +141,31 @@ fn orphans_are_reported_and_removed_on_request() {
 fn what_no_chapter_implements_is_refused_before_anything_is_made() {
     let setup = Setup::new();
     let dir = setup.project(
-        "refused-anonymous-volume",
-        "services:\n  one:\n    image: busybox\n    command: \"true\"\n    volumes: [/data]\n",
+        "refused-subpath",
+        "services:\n  one:\n    image: busybox\n    command: \"true\"\n    volumes:\n      - {type: volume, source: data, target: /data, volume: {subpath: sub}}\nvolumes:\n  data: {}\n",
     );
     let (output, code) = setup.output(&dir, &["up"]);
     assert_eq!(code, 125, "{output}");
     assert!(
-        output.contains("service \"one\": the anonymous volume /data is not supported"),
+        output.contains("service \"one\": volume.subpath on /data is not supported"),
         "{output}"
     );
     assert!(setup.container_ids().is_empty(), "a container was made");
+}
+
+#[test]
+fn an_anonymous_volume_lives_as_long_as_its_container() {
+    let setup = Setup::new();
+    let dir = setup.project(
+        "anonymous",
+        "services:\n  one:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo kept > /data/f; grep -c ' /data ' /proc/mounts\"]\n    volumes: [/data]\n",
+    );
+    let (output, code) = setup.output(&dir, &["up"]);
+    assert_eq!(code, 0, "{output}");
+    assert!(output.contains("one-1  | 1"), "a volume on /data: {output}");
+    let volumes = || setup.engine().images().overlay().volumes().list().unwrap();
+    assert_eq!(volumes().len(), 1, "the container keeps its volume");
+    let (output, code) = setup.output(&dir, &["down"]);
+    assert_eq!(code, 0, "{output}");
+    assert!(volumes().is_empty(), "it went with the container");
 }

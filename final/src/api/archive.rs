@@ -160,9 +160,6 @@ fn tar_body(mut helper: Helper) -> Body {
     Body::from_stream(stream)
 }
 
-/// How much of a refused upload is read before the answer.
-const DRAIN_LIMIT: usize = 64 << 20;
-
 // ANCHOR: put
 /// `PUT /containers/{id}/archive?path=DIR`: the tar body unpacked into DIR.
 pub async fn put(
@@ -179,17 +176,7 @@ pub async fn put(
     let mut helper = match started {
         Ok(helper) => helper,
         Err(error) => {
-            // The client is still sending its tar (the docker CLI sends it
-            // even when the container is unknown): read it to its end
-            // before the answer, so that the client's writes do not fail
-            // on a closed connection. Up to a bound: past it, answer.
-            let mut read = 0usize;
-            while let Some(Ok(chunk)) = body.next().await {
-                read += chunk.len();
-                if read > DRAIN_LIMIT {
-                    break;
-                }
-            }
+            super::body::drain(body).await;
             return Err(error);
         }
     };

@@ -46,6 +46,10 @@ pub struct AttachQuery {
     logs: Option<String>,
 }
 
+/// How long an attach without a stream waits after its 101 answer before
+/// it writes what was logged (see [`attach`]).
+const ANSWER_AFTER_HEADERS_MS: u64 = 50;
+
 /// What the container logged on the streams `wants` names, as an attach
 /// stream carries it: framed, or raw with a terminal.
 fn logged_output(daemon: &Daemon, record: &Record<Spec>, wants: u8) -> Vec<u8> {
@@ -126,6 +130,16 @@ pub async fn attach(
         tokio::spawn(async move {
             if let Ok(upgraded) = on_upgrade.await {
                 let mut client = TokioIo::new(upgraded);
+                if !past.is_empty() {
+                    // docker-py reads the stream from the socket under
+                    // http.client's buffered reader: bytes that arrive
+                    // with the 101 answer are read into that buffer along
+                    // with the headers, and lost to it. Let the client
+                    // finish the headers first (dockerd's answer comes
+                    // later than its headers too: it reads its log).
+                    tokio::time::sleep(std::time::Duration::from_millis(ANSWER_AFTER_HEADERS_MS))
+                        .await;
+                }
                 let _ = client.write_all(&past).await;
                 let _ = client.shutdown().await;
             }

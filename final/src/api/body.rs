@@ -123,3 +123,23 @@ impl Read for BodyReader {
         Ok(n)
     }
 }
+
+/// How much of a refused upload [`drain`] reads before the answer.
+const DRAIN_LIMIT: usize = 64 << 20;
+
+/// Reads what is left of a refused upload before the answer goes: the
+/// client is still sending its tar (the docker CLI sends it whatever the
+/// answer), and its writes would fail on a closed connection, which it
+/// would report instead of the answer. Up to a bound: past it, answer.
+pub async fn drain<S, E>(mut body: S)
+where
+    S: futures_util::Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    let mut read = 0usize;
+    while let Some(Ok(chunk)) = body.next().await {
+        read += chunk.len();
+        if read > DRAIN_LIMIT {
+            break;
+        }
+    }
+}

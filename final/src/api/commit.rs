@@ -171,7 +171,7 @@ fn container_config(mut config: ImageConfig, record: &Record<Spec>) -> ImageConf
 // ANCHOR: changes
 /// Applies `--change` instructions (`CMD ["sh"]`, `ENV A=1`) to `config`,
 /// with chapter 5's Dockerfile parser and stage state.
-fn apply_changes(config: &mut ImageConfig, changes: &[&str]) -> ApiResult<()> {
+pub(super) fn apply_changes(config: &mut ImageConfig, changes: &[&str]) -> ApiResult<()> {
     let bad = |change: &str, why: &str| {
         ApiError::bad_request(format!("invalid change {change:?}: {why}"))
     };

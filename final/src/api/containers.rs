@@ -224,7 +224,7 @@ pub async fn list(
                 "Status": status,
                 "HostConfig": {"NetworkMode": networks::mode_name(record)},
                 "NetworkSettings": {"Networks": networks::settings(&daemon, record)["Networks"].clone()},
-                "Mounts": mounts_of(record),
+                "Mounts": mounts_of(&daemon, record),
             }));
             if query.limit.is_some_and(|l| l > 0 && out.len() as i64 >= l) {
                 break;
@@ -258,8 +258,17 @@ fn to_legacy(record: &Record<Spec>) -> Record<ch02_namespaces::Spec> {
     }
 }
 
-fn mounts_of(record: &Record<Spec>) -> Vec<Value> {
+/// `Mounts` of `inspect` and `ps`: a volume's `Source` is its data
+/// directory on the host, as docker shows it.
+fn mounts_of(daemon: &Daemon, record: &Record<Spec>) -> Vec<Value> {
     use ch04_overlayfs::volumes::VolumeSource;
+    let volumes = daemon.engine.images().overlay().volumes();
+    let data = |name: &str| {
+        volumes
+            .path(name)
+            .map(|path| path.display().to_string())
+            .unwrap_or_default()
+    };
     record
         .spec
         .storage()
@@ -268,7 +277,9 @@ fn mounts_of(record: &Record<Spec>) -> Vec<Value> {
         .map(|mount| {
             let (kind, name, source) = match &mount.source {
                 VolumeSource::Bind(path) => ("bind", String::new(), path.display().to_string()),
-                VolumeSource::Named(name) => ("volume", name.clone(), String::new()),
+                VolumeSource::Named(name) | VolumeSource::Anonymous(name) => {
+                    ("volume", name.clone(), data(name))
+                }
                 VolumeSource::Tmpfs => ("tmpfs", String::new(), String::new()),
             };
             json!({"Type": kind, "Name": name, "Source": source,
@@ -402,7 +413,7 @@ pub fn inspect_json(daemon: &Daemon, record: &Record<Spec>) -> Value {
         "GraphDriver": {"Name": "overlay2", "Data": {
             "LowerDir": spec.storage().layers.iter().rev().map(|l| l.display().to_string()).collect::<Vec<_>>().join(":"),
             "UpperDir": dir.join("upper"), "WorkDir": dir.join("work"), "MergedDir": dir.join("merged")}},
-        "Mounts": mounts_of(record),
+        "Mounts": mounts_of(daemon, record),
         "Config": config,
         "NetworkSettings": networks::settings(daemon, record),
     });
@@ -1043,6 +1054,8 @@ pub async fn resize(
 #[derive(Debug, Deserialize, Default)]
 pub struct RemoveQuery {
     force: Option<String>,
+    /// `docker rm -v`: the container's anonymous volumes go with it.
+    v: Option<String>,
 }
 
 /// `DELETE /containers/{id}?force=1`: `docker rm`.
@@ -1057,6 +1070,9 @@ pub async fn remove(
         state::update(&daemon.engine, &full, |s| s.stopped_by_user = true);
         verbs::rm(&daemon.engine, &full, query_flag(&query.force))?;
         shims::publish_with(&daemon, "destroy", &full, BTreeMap::new());
+        if query_flag(&query.v) {
+            super::volumes::remove_anonymous(&daemon, &record);
+        }
         Ok(StatusCode::NO_CONTENT)
     })
     .await
@@ -1065,12 +1081,23 @@ pub async fn remove(
 /// `POST /containers/prune`.
 pub async fn prune(State(daemon): State<Arc<Daemon>>) -> ApiResult<Json<Value>> {
     blocking(move || {
+        // What each stopped container wrote (its writable layer), measured
+        // before prune takes it: docker's SpaceReclaimed.
+        let mut written = BTreeMap::new();
+        for record in daemon.engine.containers().list::<Spec>()? {
+            if !record.is_running() {
+                let upper = daemon.engine.dir(record.id()).join("upper");
+                let size = ch05_images::history::directory_size(&upper).unwrap_or(0);
+                written.insert(record.id().to_string(), size);
+            }
+        }
         let removed = verbs::prune(&daemon.engine)?;
         for id in &removed {
             shims::publish_with(&daemon, "destroy", id, BTreeMap::new());
         }
+        let reclaimed: u64 = removed.iter().filter_map(|id| written.get(id)).sum();
         Ok(Json(
-            json!({"ContainersDeleted": removed, "SpaceReclaimed": 0}),
+            json!({"ContainersDeleted": removed, "SpaceReclaimed": reclaimed}),
         ))
     })
     .await

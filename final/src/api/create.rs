@@ -64,6 +64,8 @@ pub struct CreateBody {
     pub stop_timeout: Option<i64>,
     /// `EXPOSE`d ports (`{"80/tcp": {}}`), published by `-P`.
     pub exposed_ports: Option<BTreeMap<String, serde_json::Value>>,
+    /// Anonymous volumes (`{"/data": {}}`): the docker CLI's `-v /data`.
+    pub volumes: Option<BTreeMap<String, serde_json::Value>>,
     /// `--mac-address`, where older clients put it.
     pub mac_address: String,
     pub healthcheck: Option<HealthConfig>,
@@ -367,7 +369,7 @@ fn spec_of(
                 pids_limit: host.pids_limit.filter(|p| *p != 0),
             },
         },
-        storage: storage_args(host.binds, host.mounts, host.tmpfs)?,
+        storage: storage_args(host.binds, host.mounts, host.tmpfs, body.volumes)?,
     };
     let mut request = ch06_network::cli::network_request(
         daemon.engine.network(),
@@ -445,6 +447,9 @@ fn spec_of(
     spec.container_mut().process.additional_gids = group_ids(host.group_add.as_deref())?;
     spec.engine.auto_remove = spec.auto_remove;
     spec.container_mut().auto_remove = false;
+    // As with docker, `rm` keeps anonymous volumes unless asked (`rm -v`),
+    // and `--rm` takes them (`shims::remove_now`).
+    spec.base.storage.storage.keep_anonymous = true;
     Ok((spec, reference.to_string(), warnings))
 }
 
@@ -650,11 +655,16 @@ pub fn network_error(error: ch06_network::cli::NetworkFlagError) -> ApiError {
     }
 }
 
-/// `-v`, `--mount` and `--tmpfs` as chapter 4's flags.
+/// `-v`, `--mount`, `--tmpfs` and `Config.Volumes` as chapter 4's flags.
+///
+/// A path of `Config.Volumes` (the docker CLI's `-v /data`) becomes an
+/// anonymous volume (`-v /data` of chapter 4), unless another mount has
+/// that target; so does a `--mount type=volume` without a source.
 fn storage_args(
     binds: Option<Vec<String>>,
     mounts: Option<Vec<MountSpec>>,
     tmpfs: Option<BTreeMap<String, String>>,
+    anonymous: Option<BTreeMap<String, serde_json::Value>>,
 ) -> ApiResult<StorageArgs> {
     let mut volumes = binds.unwrap_or_default();
     let mut tmpfs: Vec<String> = tmpfs
@@ -671,6 +681,7 @@ fn storage_args(
     for mount in mounts.unwrap_or_default() {
         let ro = if mount.read_only { ":ro" } else { "" };
         match mount.kind.as_str() {
+            "volume" if mount.source.is_empty() => volumes.push(mount.target),
             "bind" | "volume" => volumes.push(format!("{}:{}{ro}", mount.source, mount.target)),
             "tmpfs" => tmpfs.push(mount.target),
             other => {
@@ -678,6 +689,21 @@ fn storage_args(
                     "mount type {other:?} is not supported: use bind, volume or tmpfs"
                 )));
             }
+        }
+    }
+    let clean = |path: &str| path.trim_end_matches('/').to_string();
+    let targets: Vec<String> = volumes
+        .iter()
+        .map(|v| clean(v.split(':').nth(1).unwrap_or(v)))
+        .chain(
+            tmpfs
+                .iter()
+                .map(|t| clean(t.split(':').next().unwrap_or(t))),
+        )
+        .collect();
+    for path in anonymous.unwrap_or_default().into_keys() {
+        if !targets.contains(&clean(&path)) {
+            volumes.push(path);
         }
     }
     Ok(StorageArgs { volumes, tmpfs })

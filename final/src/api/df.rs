@@ -15,7 +15,6 @@ use crate::engine::Spec;
 use axum::Json;
 use axum::extract::State;
 use ch02_namespaces::Engine;
-use ch04_overlayfs::volumes::VolumeSource;
 use ch05_images::digest::Digest;
 use ch05_images::history::{directory_size, parse_rfc3339};
 use serde_json::{Value, json};
@@ -99,8 +98,8 @@ pub async fn df(State(daemon): State<Arc<Daemon>>) -> ApiResult<Json<Value>> {
                 .map(|l| size_of(l))
                 .sum();
             for mount in &record.spec.storage().mounts {
-                if let VolumeSource::Named(name) = &mount.source {
-                    *volume_users.entry(name.clone()).or_default() += 1;
+                if let Some(name) = mount.source.volume_name() {
+                    *volume_users.entry(name.to_string()).or_default() += 1;
                 }
             }
             container_rows.push(json!({

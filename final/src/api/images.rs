@@ -2,11 +2,12 @@
 
 use super::create::{find_image, image_error};
 use super::json::GoJson;
+use super::query::QueryPairs;
 use super::{ApiError, ApiResult, blocking};
 use crate::daemon::Daemon;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use ch05_images::history::{directory_size, parse_rfc3339};
@@ -17,13 +18,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-#[derive(Debug, Deserialize, Default)]
-pub struct PullQuery {
-    #[serde(rename = "fromImage")]
-    from_image: Option<String>,
-    tag: Option<String>,
-}
 
 /// Credentials sent with a request (`X-Registry-Auth`, base64 JSON), or
 /// those stored by `login` for the reference's registry.
@@ -68,24 +62,40 @@ pub(super) fn failure(message: &str) -> bytes::Bytes {
     bytes.into()
 }
 
+/// `POST /images/create`: a pull (`fromImage`), or an import (`fromSrc`,
+/// see [`super::import`]).
+pub async fn create(
+    State(daemon): State<Arc<Daemon>>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+    request: Request,
+) -> ApiResult<Response> {
+    let query = QueryPairs::parse(raw.as_deref());
+    if query.get("fromSrc").is_some() {
+        return super::import::import(daemon, query, request).await;
+    }
+    pull(daemon, &query, &headers).await
+}
+
 // ANCHOR: pull
 /// `POST /images/create?fromImage=NAME&tag=TAG`: `docker pull`, its
 /// progress as a stream of JSON lines.
 pub async fn pull(
-    State(daemon): State<Arc<Daemon>>,
-    Query(query): Query<PullQuery>,
-    headers: HeaderMap,
+    daemon: Arc<Daemon>,
+    query: &QueryPairs,
+    headers: &HeaderMap,
 ) -> ApiResult<Response> {
     let name = query
-        .from_image
-        .ok_or_else(|| ApiError::bad_request("fromImage is required"))?;
-    let full = match query.tag.filter(|t| !t.is_empty()) {
+        .get("fromImage")
+        .ok_or_else(|| ApiError::bad_request("fromImage is required"))?
+        .to_string();
+    let full = match query.non_empty("tag") {
         Some(tag) if tag.starts_with("sha256:") => format!("{name}@{tag}"),
         Some(tag) => format!("{name}:{tag}"),
         None => name,
     };
     let reference = reference::parse(&full).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    let credentials = credentials(&daemon, &headers, &reference);
+    let credentials = credentials(&daemon, headers, &reference);
     let before = daemon
         .engine
         .images()
@@ -177,11 +187,57 @@ fn repo_digest(record: &ImageRecord) -> String {
     format!("{name}@{}", record.manifest)
 }
 
-/// `GET /images/json`: `docker images`.
-pub async fn list(State(daemon): State<Arc<Daemon>>) -> ApiResult<Json<Vec<Value>>> {
+#[derive(Debug, Deserialize, Default)]
+pub struct ListQuery {
+    filters: Option<String>,
+}
+
+/// Whether an image named `references` passes `--filter reference=PATTERN`
+/// (`docker images NAME` sends it too): a pattern (Go's `path.Match`, as
+/// dockerd's) matches a name with its tag (`busybox:1.36`, `busy*:*`) or
+/// without (`busybox`: every tag), in the form the client gave the name.
+fn reference_matches(patterns: &[String], references: &[&str]) -> bool {
+    let familiar = |name: &str| -> String {
+        let name = name.strip_prefix("docker.io/").unwrap_or(name);
+        name.strip_prefix("library/").unwrap_or(name).to_string()
+    };
+    patterns.iter().any(|pattern| {
+        references.iter().any(|reference| {
+            let tagged = familiar(reference);
+            let untagged = match tagged.rsplit_once(':') {
+                Some((name, tag)) if !tag.contains('/') => name.to_string(),
+                _ => tagged.clone(),
+            };
+            [&tagged, &untagged]
+                .iter()
+                .any(|text| ch05_images::dockerignore::glob_match(pattern, text))
+        })
+    })
+}
+
+/// `GET /images/json?filters=...`: `docker images`, with the `reference`,
+/// `label` and `dangling` filters (every image here has a name: none is
+/// dangling).
+pub async fn list(
+    State(daemon): State<Arc<Daemon>>,
+    Query(query): Query<ListQuery>,
+) -> ApiResult<Json<Vec<Value>>> {
+    let filters = super::containers::Filters::parse(query.filters.as_deref());
     blocking(move || {
         let mut out = Vec::new();
+        let dangling = filters
+            .get("dangling")
+            .is_some_and(|v| v.iter().any(|d| super::query::bool_value(Some(d))));
+        if dangling {
+            return Ok(Json(out));
+        }
         for (id, records) in grouped(&daemon)? {
+            let names: Vec<&str> = records.iter().map(|r| r.reference.as_str()).collect();
+            if let Some(patterns) = filters.get("reference")
+                && !reference_matches(patterns, &names)
+            {
+                continue;
+            }
             let first = &records[0];
             let config = daemon
                 .engine
@@ -197,6 +253,13 @@ pub async fn list(State(daemon): State<Arc<Daemon>>) -> ApiResult<Json<Vec<Value
                 .and_then(|c| c.created.as_deref())
                 .and_then(parse_rfc3339)
                 .unwrap_or(first.created as i64);
+            let labels = config
+                .as_ref()
+                .and_then(|c| c.config.labels.clone())
+                .unwrap_or_default();
+            if !filters.labels_match(&labels) {
+                continue;
+            }
             let size = image_size(&daemon, first);
             out.push(json!({
                 "Id": id,
@@ -207,7 +270,7 @@ pub async fn list(State(daemon): State<Arc<Daemon>>) -> ApiResult<Json<Vec<Value
                 "Size": size,
                 "SharedSize": -1,
                 "VirtualSize": size,
-                "Labels": config.and_then(|c| c.config.labels.clone()).unwrap_or_default(),
+                "Labels": labels,
                 "Containers": -1,
             }));
         }
@@ -252,7 +315,14 @@ pub fn inspect(daemon: &Daemon, name: &str) -> ApiResult<Value> {
         .find(|(group, _)| *group == id)
         .map(|(_, records)| records)
         .unwrap_or_default();
-    let run = serde_json::to_value(&config.config).unwrap_or_default();
+    let mut run = serde_json::to_value(&config.config).unwrap_or_default();
+    // dockerd always shows these fields, null when the image has none:
+    // clients index them (docker-py's tests read `Config.OnBuild`).
+    for field in ["OnBuild", "Entrypoint", "Volumes"] {
+        if let Some(run) = run.as_object_mut() {
+            run.entry(field).or_insert(Value::Null);
+        }
+    }
     let size = image_size(daemon, &record);
     Ok(json!({
         "Id": id,
@@ -495,4 +565,24 @@ pub async fn auth(
         ))
     })
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::reference_matches;
+
+    #[test]
+    fn reference_filters_match_as_dockerd() {
+        let names = ["busybox:1.36", "127.0.0.1:5000/test/app:v1"];
+        let matches = |pattern: &str| reference_matches(&[pattern.to_string()], &names);
+        assert!(matches("busybox") && matches("busybox:1.36") && matches("busy*"));
+        assert!(matches("busybox:*") && matches("127.0.0.1:5000/test/app"));
+        assert!(matches("*/test/app:v?"));
+        assert!(!matches("busybox:latest") && !matches("app"));
+        assert!(matches("*"), "a name without a slash, as path.Match has it");
+        assert!(reference_matches(
+            &["busybox".into()],
+            &["docker.io/library/busybox:latest"]
+        ));
+    }
 }

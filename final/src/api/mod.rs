@@ -17,6 +17,7 @@ pub mod df;
 pub mod exec;
 pub mod helper;
 pub mod images;
+pub mod import;
 pub mod json;
 pub mod networks;
 pub mod query;
@@ -161,7 +162,7 @@ pub fn router(daemon: Arc<Daemon>) -> App {
         .route("/exec/{id}/start", post(exec::start))
         .route("/exec/{id}/resize", post(exec::resize))
         .route("/exec/{id}/json", get(exec::inspect))
-        .route("/images/create", post(images::pull))
+        .route("/images/create", post(images::create))
         .route("/images/json", get(images::list))
         .route("/images/prune", post(images::prune))
         .route(

@@ -17,15 +17,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ch02_namespaces::Engine;
-use ch04_overlayfs::volumes::{VolumeError, VolumeSource, VolumeStore};
+use ch04_overlayfs::volumes::{ANONYMOUS_LABEL, VolumeError, VolumeStore};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-/// The label docker gives the volumes it made for `-v /path` (anonymous):
-/// `volume prune` without `--all` removes only those.
-const ANONYMOUS: &str = "com.docker.volume.anonymous";
 
 fn store(daemon: &Daemon) -> &VolumeStore {
     daemon.engine.images().overlay().volumes()
@@ -43,23 +39,14 @@ fn volume_error(error: VolumeError) -> ApiError {
     }
 }
 
-/// The labels kept for volume `name` (none when it has no file).
-fn labels(store: &VolumeStore, name: &str) -> BTreeMap<String, String> {
-    store
-        .path(name)
-        .and_then(|data| std::fs::read(data.with_file_name("labels.json")).ok())
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .unwrap_or_default()
-}
-
 /// The containers (ids) whose records name each volume.
 fn users(daemon: &Daemon) -> ApiResult<BTreeMap<String, Vec<String>>> {
     let mut users: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for record in daemon.engine.containers().list::<Spec>()? {
         for mount in &record.spec.storage().mounts {
-            if let VolumeSource::Named(name) = &mount.source {
+            if let Some(name) = mount.source.volume_name() {
                 users
-                    .entry(name.clone())
+                    .entry(name.to_string())
                     .or_default()
                     .push(record.id().to_string());
             }
@@ -84,7 +71,7 @@ pub fn volume_json(daemon: &Daemon, name: &str) -> ApiResult<Value> {
         "Driver": "local",
         "Mountpoint": data,
         "CreatedAt": ch05_images::history::rfc3339_nanos(created),
-        "Labels": labels(store, name),
+        "Labels": store.labels(name),
         "Scope": "local",
         "Options": {},
     }))
@@ -124,7 +111,7 @@ pub async fn list(
         let users = users(&daemon)?;
         let mut volumes = Vec::new();
         for name in store(&daemon).list().map_err(volume_error)? {
-            let labels = labels(store(&daemon), &name);
+            let labels = store(&daemon).labels(&name);
             if keep(&filters, &name, &labels, users.contains_key(&name)) {
                 volumes.push(volume_json(&daemon, &name)?);
             }
@@ -169,14 +156,9 @@ pub async fn create(
             "" => ch02_namespaces::records::new_id(),
             name => name.to_string(),
         };
-        let store = store(&daemon);
-        let existed = store.path(&name).is_some();
-        let data = store.create(&name).map_err(volume_error)?;
-        if !existed && let Some(labels) = body.labels.filter(|l| !l.is_empty()) {
-            let bytes = serde_json::to_vec(&labels).expect("plain data");
-            std::fs::write(data.with_file_name("labels.json"), bytes)
-                .map_err(|e| ApiError::internal(format!("the labels of {name}: {e}")))?;
-        }
+        store(&daemon)
+            .create_labelled(&name, &body.labels.unwrap_or_default())
+            .map_err(volume_error)?;
         daemon
             .events
             .publish("volume", "create", &name, BTreeMap::new());
@@ -247,9 +229,9 @@ pub async fn prune(
         let mut deleted = Vec::new();
         let mut reclaimed = 0;
         for name in store.list().map_err(volume_error)? {
-            let labels = labels(store, &name);
+            let labels = store.labels(&name);
             if users.contains_key(&name)
-                || !(all || labels.contains_key(ANONYMOUS))
+                || !(all || labels.contains_key(ANONYMOUS_LABEL))
                 || !keep(&filters, &name, &labels, false)
             {
                 continue;
@@ -272,3 +254,31 @@ pub async fn prune(
     .await
 }
 // ANCHOR_END: prune
+
+/// `docker rm -v`, and a `--rm` container's end: the anonymous volumes of
+/// the container `record` (just removed) go, unless another container
+/// names one. A failure is logged: the container is gone either way.
+pub fn remove_anonymous(daemon: &Daemon, record: &ch02_namespaces::records::Record<Spec>) {
+    let in_use: Vec<String> = match users(daemon) {
+        Ok(users) => users.into_keys().collect(),
+        Err(error) => {
+            eprintln!(
+                "skiff daemon: the volumes of {}: {}",
+                record.id(),
+                error.message
+            );
+            return;
+        }
+    };
+    let mounts = &record.spec.storage().mounts;
+    match store(daemon).remove_anonymous(mounts, &in_use) {
+        Ok(removed) => {
+            for name in removed {
+                daemon
+                    .events
+                    .publish("volume", "destroy", &name, BTreeMap::new());
+            }
+        }
+        Err(error) => eprintln!("skiff daemon: the volumes of {}: {error}", record.id()),
+    }
+}

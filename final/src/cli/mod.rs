@@ -80,7 +80,7 @@ pub enum Verbs {
     Rm {
         #[arg(short, long)]
         force: bool,
-        /// Remove anonymous volumes too (containers here have none)
+        /// Remove the container's anonymous volumes too
         #[arg(short, long)]
         volumes: bool,
         #[arg(required = true)]
@@ -205,6 +205,8 @@ pub enum Verbs {
     Save(transfer::SaveArgs),
     /// Read images from a tar archive
     Load(transfer::LoadArgs),
+    /// Make an image of a filesystem's tar (what export writes)
+    Import(transfer::ImportArgs),
     /// Show how an image was made
     History(transfer::HistoryArgs),
     /// Run a compose file's application (up -d, down, ps, logs)
@@ -341,10 +343,11 @@ impl Verbs {
             }),
             Verbs::Rm {
                 force,
-                volumes: _,
+                volumes,
                 containers,
             } => containers::each(&containers, |c| {
-                let q = query(&[("force", if force { "1".into() } else { String::new() })]);
+                let flag = |on: bool| if on { "1".to_string() } else { String::new() };
+                let q = query(&[("force", flag(force)), ("v", flag(volumes))]);
                 client
                     .send("DELETE", &format!("/containers/{c}{q}"), None, &[])
                     .map(drop)
@@ -439,6 +442,7 @@ impl Verbs {
             Verbs::Push { image } => transfer::push(&client, &image),
             Verbs::Save(args) => transfer::save(&client, &args),
             Verbs::Load(args) => transfer::load(&client, &args),
+            Verbs::Import(args) => transfer::import(&client, &args),
             Verbs::History(args) | Verbs::Image(ImageVerbs::History(args)) => {
                 transfer::history(&client, &args)
             }

@@ -128,6 +128,62 @@ pub fn load(client: &Client, args: &LoadArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// `skiff import`.
+#[derive(Debug, Clone, Args)]
+pub struct ImportArgs {
+    /// Apply a Dockerfile instruction to the image's config (CMD, ENV, USER...)
+    #[arg(short, long = "change", value_name = "INSTRUCTION")]
+    pub changes: Vec<String>,
+    /// The history entry's comment
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// The tar of a filesystem (plain or gzip'd), or - for stdin
+    pub file: String,
+    /// The new image's name
+    #[arg(value_name = "REPOSITORY[:TAG]")]
+    pub repository: String,
+}
+
+/// `skiff import FILE|- NAME[:TAG]`: a filesystem's tar (what `export`
+/// writes) as an image of one layer; prints the image's id.
+pub fn import(client: &Client, args: &ImportArgs) -> Result<i32> {
+    let archive = if args.file == "-" {
+        if std::io::stdin().is_terminal() {
+            bail!("no archive on stdin: give a file, or redirect stdin");
+        }
+        let mut bytes = Vec::new();
+        std::io::stdin().read_to_end(&mut bytes)?;
+        bytes
+    } else {
+        std::fs::read(&args.file).with_context(|| format!("reading {}", args.file))?
+    };
+    let (repo, tag) = split_tag(&args.repository);
+    let mut pairs = vec![
+        ("fromSrc", "-".to_string()),
+        ("repo", repo.to_string()),
+        ("tag", tag.to_string()),
+        ("message", args.message.clone().unwrap_or_default()),
+    ];
+    pairs.extend(args.changes.iter().map(|c| ("changes", c.clone())));
+    let response = client.send_raw(
+        "POST",
+        &format!("/images/create{}", query(&pairs)),
+        "application/x-tar",
+        &archive,
+        &[],
+    )?;
+    let mut last = Value::Null;
+    for line in BufReader::new(response).lines() {
+        let line: Value = serde_json::from_str(&line?)?;
+        if let Some(error) = line["error"].as_str() {
+            bail!("{error}");
+        }
+        last = line;
+    }
+    println!("{}", last["status"].as_str().unwrap_or_default());
+    Ok(0)
+}
+
 /// `skiff history`.
 #[derive(Debug, Clone, Args)]
 pub struct HistoryArgs {

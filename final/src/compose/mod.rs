@@ -195,7 +195,14 @@ fn down(client: &Client, project: &ch07_compose::Project, volumes: bool) -> Resu
             None,
             &[],
         )?;
-        client.delete(&format!("/containers/{}", member.id))?;
+        // With -v, the containers' anonymous volumes go with them, as
+        // docker compose removes them.
+        let v = if volumes { "1" } else { "" };
+        client.delete(&format!(
+            "/containers/{}{}",
+            member.id,
+            query(&[("v", v.into())])
+        ))?;
         console.progress("Container", &member.name, "Removed");
     }
     let networks = client.get(&format!(

@@ -246,11 +246,15 @@ async fn exited(daemon: &Arc<Daemon>, id: &str) {
     }
 }
 
-/// Removes container `id` (`--rm`), saying why when it cannot.
+/// Removes container `id` (`--rm`), and its anonymous volumes as docker
+/// does, saying why when it cannot.
 pub fn remove_now(daemon: &Daemon, id: &str) -> bool {
+    let record = daemon.engine.containers().load::<Spec>(id);
     let removal = Container::open(&daemon.engine, id).and_then(Container::remove);
-    if let Err(error) = &removal {
-        eprintln!("skiff daemon: removing container {id}: {error}");
+    match (&removal, record) {
+        (Err(error), _) => eprintln!("skiff daemon: removing container {id}: {error}"),
+        (Ok(()), Ok(record)) => crate::api::volumes::remove_anonymous(daemon, &record),
+        (Ok(()), Err(_)) => {}
     }
     removal.is_ok()
 }

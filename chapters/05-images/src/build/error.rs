@@ -64,6 +64,10 @@ pub enum BuildError {
     Layers(#[from] LayerError),
     #[error("the new layer does not unpack: {0}")]
     Extract(#[from] ExtractError),
+    #[error(
+        "the archive is not the tar of a filesystem (plain or gzip'd, as docker export writes it): {0}"
+    )]
+    NotATar(ExtractError),
     /// Docker's own words for a RUN that failed.
     #[error("the command '{command}' returned a non-zero code: {code}")]
     NonZero { command: String, code: i32 },

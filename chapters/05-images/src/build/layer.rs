@@ -108,7 +108,6 @@ pub fn commit_upper(
 ) -> Result<LayerRef, BuildError> {
     let work = store.work_dir("commit")?;
     let tar_path = work.path().join("layer.tar");
-    let gz_path = work.path().join("layer.tar.gz");
 
     // 1. upper -> layer.tar, hashed on the way: the diff_id.
     let file = File::create(&tar_path).map_err(BuildError::io("create", &tar_path))?;
@@ -117,6 +116,21 @@ pub fn commit_upper(
     tar.flush().map_err(BuildError::io("write", &tar_path))?;
     let diff_id = tar.digest();
     explain!("layer {}: {summary}", diff_id.short());
+
+    store_layer_tar(store, work.path(), diff_id, below)
+}
+
+/// The layer tar `<work>/layer.tar`, whose sha256 is `diff_id`, made a
+/// layer of the store on top of `below`: gzip'd into a blob, unpacked as
+/// pull unpacks it, the blob stored, the unpacked layer committed.
+fn store_layer_tar(
+    store: &Store,
+    work: &Path,
+    diff_id: Digest,
+    below: &[LayerRef],
+) -> Result<LayerRef, BuildError> {
+    let tar_path = work.join("layer.tar");
+    let gz_path = work.join("layer.tar.gz");
 
     // 2. layer.tar -> gzip -> layer.tar.gz, hashed: the blob's digest.
     let file = File::create(&gz_path).map_err(BuildError::io("create", &gz_path))?;
@@ -131,21 +145,21 @@ pub fn commit_upper(
     let (blob, size) = (hashed.digest(), hashed.count);
     drop(hashed);
 
-    // 3. The blob into the store (verified again on the way in).
-    let file = File::open(&gz_path).map_err(BuildError::io("open", &gz_path))?;
-    store.put_blob(&blob, Some(size), BufReader::new(file))?;
-
-    // 4. Unpacked as pull unpacks, under the stack's chain id.
+    // 3. Unpacked as pull unpacks, under the stack's chain id, and only
+    //    then 4. the blob into the store (verified again on the way in): a
+    //    tar the extractor refuses leaves neither behind.
     let mut stack = below.to_vec();
     let layer = LayerRef {
         diff_id: diff_id.clone(),
-        blob,
+        blob: blob.clone(),
         size,
         media_type: OCI_LAYER_GZIP.into(),
     };
     stack.push(layer.clone());
     let chain = top_chain(&stack).expect("the stack has this layer");
-    if !store.has_layer(&chain) {
+    let pending = if store.has_layer(&chain) {
+        None
+    } else {
         let pending = store.begin_layer(&chain)?;
         let file = File::open(&tar_path).map_err(BuildError::io("open", &tar_path))?;
         let unpacked = extract::unpack(
@@ -159,11 +173,46 @@ pub fn commit_upper(
                 actual: unpacked.diff_id,
             });
         }
+        Some(pending)
+    };
+    let file = File::open(&gz_path).map_err(BuildError::io("open", &gz_path))?;
+    store.put_blob(&blob, Some(size), BufReader::new(file))?;
+    if let Some(pending) = pending {
         pending.commit()?;
     }
     Ok(layer)
 }
 // ANCHOR_END: commit_upper
+
+// ANCHOR: import_layer
+/// `docker import`: the tar of a whole filesystem (plain, or gzip'd as
+/// `docker export | gzip` makes it), made a layer by itself. The tar comes
+/// from a client: it is unpacked by the extractor that unpacks pulled
+/// layers, with the same rules (no path out of the layer, no device).
+pub fn import_layer(store: &Store, source: impl io::Read) -> Result<LayerRef, BuildError> {
+    let work = store.work_dir("import")?;
+    let tar_path = work.path().join("layer.tar");
+    let mut source = BufReader::new(source);
+    let gzip = io::BufRead::fill_buf(&mut source)
+        .map_err(BuildError::io("read", Path::new("the archive")))?
+        .starts_with(&[0x1f, 0x8b]);
+    let mut source: Box<dyn io::Read> = if gzip {
+        Box::new(flate2::read::MultiGzDecoder::new(source))
+    } else {
+        Box::new(source)
+    };
+    let file = File::create(&tar_path).map_err(BuildError::io("create", &tar_path))?;
+    let mut tar = Hashing::new(BufWriter::new(file));
+    io::copy(&mut source, &mut tar).map_err(BuildError::io("read", Path::new("the archive")))?;
+    tar.flush().map_err(BuildError::io("write", &tar_path))?;
+    let diff_id = tar.digest();
+    drop(tar);
+    store_layer_tar(store, work.path(), diff_id, &[]).map_err(|error| match error {
+        BuildError::Extract(why) => BuildError::NotATar(why),
+        other => other,
+    })
+}
+// ANCHOR_END: import_layer
 
 /// Whether `upper` holds no change at all.
 pub fn is_empty(upper: &Path) -> Result<bool, BuildError> {
