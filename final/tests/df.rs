@@ -23,6 +23,9 @@ fn transcript_system_df() {
     // an unused one.
     daemon.ok(daemon.docker(&["pull", &image.name]));
     daemon.ok(daemon.docker(&["tag", &image.name, "unused:1"]));
+    // Two names of one image: `docker info` counts images, not names.
+    let info = daemon.ok(daemon.docker(&["info", "--format", "{{.Images}}"]));
+    assert_eq!(info, "1\n");
     daemon.ok(daemon.docker(&["volume", "create", "idle"]));
     daemon.ok(daemon.docker(&[
         "run",

@@ -184,6 +184,23 @@ impl Reference {
     pub fn name(&self) -> String {
         format!("{}/{}", self.registry, self.repository)
     }
+
+    /// The short form docker shows (its "familiar" name): Docker Hub's
+    /// registry and `library/` left out, `busybox:latest`, `user/app:1`;
+    /// any other registry kept, `127.0.0.1:5000/app:1`.
+    ///
+    /// ```
+    /// use ch05_images::reference::parse;
+    /// assert_eq!(parse("busybox").unwrap().familiar(), "busybox:latest");
+    /// assert_eq!(parse("docker.io/user/app:1").unwrap().familiar(), "user/app:1");
+    /// assert_eq!(parse("localhost:5000/app").unwrap().familiar(), "localhost:5000/app:latest");
+    /// ```
+    pub fn familiar(&self) -> String {
+        let full = self.to_string();
+        let hub = format!("{DOCKER_HUB}/");
+        let short = full.strip_prefix(&hub).unwrap_or(&full);
+        short.strip_prefix("library/").unwrap_or(short).to_string()
+    }
 }
 
 impl fmt::Display for Reference {

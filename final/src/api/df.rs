@@ -75,7 +75,7 @@ pub async fn df(State(daemon): State<Arc<Daemon>>) -> ApiResult<Json<Value>> {
             image_rows.push(json!({
                 "Id": id,
                 "ParentId": "",
-                "RepoTags": names.iter().map(|r| r.reference.clone()).collect::<Vec<_>>(),
+                "RepoTags": names.iter().map(|r| super::images::repo_tag(r)).collect::<Vec<_>>(),
                 "RepoDigests": [],
                 "Created": created,
                 "Size": size,

@@ -174,12 +174,20 @@ fn image_size(daemon: &Daemon, record: &ImageRecord) -> u64 {
         .sum()
 }
 
+/// A record's name as docker shows it in `RepoTags` (see
+/// [`Reference::familiar`]): clients compare it with the name they gave.
+pub(super) fn repo_tag(record: &ImageRecord) -> String {
+    reference::parse(&record.reference)
+        .map(|r| r.familiar())
+        .unwrap_or_else(|_| record.reference.clone())
+}
+
 fn repo_digest(record: &ImageRecord) -> String {
-    let name = record
-        .reference
+    let familiar = repo_tag(record);
+    let name = familiar
         .rsplit_once('@')
         .map(|(n, _)| n)
-        .unwrap_or(&record.reference);
+        .unwrap_or(&familiar);
     let name = match name.rsplit_once(':') {
         Some((repo, tag)) if !tag.contains('/') => repo,
         _ => name,
@@ -264,7 +272,7 @@ pub async fn list(
             out.push(json!({
                 "Id": id,
                 "ParentId": "",
-                "RepoTags": records.iter().map(|r| r.reference.clone()).collect::<Vec<_>>(),
+                "RepoTags": records.iter().map(repo_tag).collect::<Vec<_>>(),
                 "RepoDigests": records.iter().map(repo_digest).collect::<Vec<_>>(),
                 "Created": created,
                 "Size": size,
@@ -326,7 +334,7 @@ pub fn inspect(daemon: &Daemon, name: &str) -> ApiResult<Value> {
     let size = image_size(daemon, &record);
     Ok(json!({
         "Id": id,
-        "RepoTags": names.iter().map(|r| r.reference.clone()).collect::<Vec<_>>(),
+        "RepoTags": names.iter().map(repo_tag).collect::<Vec<_>>(),
         "RepoDigests": names.iter().map(repo_digest).collect::<Vec<_>>(),
         "Parent": "",
         "Comment": "",

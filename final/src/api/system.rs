@@ -88,7 +88,12 @@ pub async fn info(State(daemon): State<Arc<Daemon>>) -> ApiResult<Response> {
             .images()
             .store()
             .images()
-            .map(|i| i.len())
+            // Images, not names: two tags of one image count once.
+            .map(|records| {
+                let ids: std::collections::BTreeSet<_> =
+                    records.iter().map(|r| r.config.clone()).collect();
+                ids.len()
+            })
             .unwrap_or(0);
         let layout = ch03_cgroups::Layout::detect()
             .map(|l| l.version())

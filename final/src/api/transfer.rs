@@ -171,26 +171,34 @@ async fn save_images(daemon: Arc<Daemon>, names: Vec<String>) -> ApiResult<Respo
 
 // ANCHOR: load
 /// `POST /images/load`: `docker load`, the tar as the body; every digest
-/// is checked and every layer unpacked before anything is stored.
+/// is checked and every layer unpacked before anything is stored. An
+/// archive that cannot be loaded is told as dockerd tells it: an answer of
+/// 200 whose stream ends with an `error` line (docker-py raises its
+/// `ImageLoadError` from that line, and nothing else).
 pub async fn load(State(daemon): State<Arc<Daemon>>, request: Request) -> ApiResult<Response> {
     let body = BodyReader::new(request.into_body());
-    let report = blocking(move || {
+    let loaded = tokio::task::spawn_blocking(move || {
         let store = daemon.engine.images().store();
-        let report = ch05_images::archive::load(store, body, "the archive")
-            .map_err(|e| ApiError::bad_request(ch01_process::exit::report(&e)))?;
+        let report = ch05_images::archive::load(store, body, "the archive")?;
         for image in &report.images {
             daemon
                 .events
                 .publish("image", "load", &image.reference, BTreeMap::new());
         }
-        Ok(report)
+        Ok::<_, ch05_images::archive::ArchiveError>(report)
     })
-    .await?;
-    let lines: Vec<Result<bytes::Bytes, std::convert::Infallible>> = report
-        .to_string()
-        .lines()
-        .map(|line| Ok(json_line(json!({ "stream": format!("{line}\n") }))))
-        .collect();
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))?;
+    let lines: Vec<Result<bytes::Bytes, std::convert::Infallible>> = match loaded {
+        Ok(report) => report
+            .to_string()
+            .lines()
+            .map(|line| Ok(json_line(json!({ "stream": format!("{line}\n") }))))
+            .collect(),
+        Err(error) => vec![Ok(super::images::failure(&ch01_process::exit::report(
+            &error,
+        )))],
+    };
     Ok(Response::builder()
         .header("Content-Type", "application/json")
         .body(Body::from_stream(futures_util::stream::iter(lines)))
